@@ -1,0 +1,22 @@
+"""Shared command-line plumbing: user mistakes become one clear line and exit code 2."""
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TF's C++ start-up chatter in CLIs
+
+from gan_zoo.errors import UserError  # noqa: E402
+
+
+def run(main):
+    """absl `app.run(run(main))`: print a UserError as `error: ...` instead of a traceback."""
+    def wrapped(argv):
+        if len(argv) > 1:
+            print(f"error: unexpected arguments {argv[1:]}; all options are --flags "
+                  "(see --helpfull).", file=sys.stderr)
+            sys.exit(2)
+        try:
+            main()
+        except UserError as e:
+            print(f"error: {e}", file=sys.stderr)
+            sys.exit(2)
+    return wrapped

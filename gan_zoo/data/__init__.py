@@ -1,0 +1,64 @@
+"""Input pipelines: image-classification data -> batches of (images in [-1, 1], condition vectors).
+
+Sources (each returns a `Source`): tfds sets (`tfds_source.py`) and a folder with one
+sub-folder per class (`image_folder.py`). `Source.epoch_batches` is the one tf.data
+pipeline every trainer reads: cached uint8 images, an epoch-seeded shuffle (so a resumed
+run sees the same order), batch, scale, one-hot, prefetch.
+"""
+import dataclasses
+
+import tensorflow as tf
+
+from gan_zoo.models import DataSpec
+
+FOLDER_PREFIX = "folder:"
+_SHUFFLE_BUFFER_CAP = 100_000
+
+
+@dataclasses.dataclass
+class Source:
+    """A cached data set of (uint8 HxWxC image, int label) pairs and what models need to know."""
+    name: str
+    images_and_labels: tf.data.Dataset
+    num_examples: int
+    spec: DataSpec
+
+    def steps_per_epoch(self, batch_size):
+        return self.num_examples // batch_size
+
+    def epoch_batches(self, batch_size, epoch, seed, skip_batches=0):
+        """Batches of one epoch: (images float32 [-1,1], conditions float32 one-hot)."""
+        shuffle_seed = seed * 100_003 + epoch  # a different, reproducible order every epoch
+        num_classes = self.spec.condition_dim
+        ds = self.images_and_labels.shuffle(min(self.num_examples, _SHUFFLE_BUFFER_CAP),
+                                            seed=shuffle_seed, reshuffle_each_iteration=False)
+        ds = ds.batch(batch_size, drop_remainder=True)
+        ds = ds.map(lambda x, y: (scale_images(x), tf.one_hot(y, num_classes)),
+                    num_parallel_calls=tf.data.AUTOTUNE)
+        if skip_batches:
+            ds = ds.skip(skip_batches)
+        return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def scale_images(uint8_images):
+    return tf.cast(uint8_images, tf.float32) / 127.5 - 1.0
+
+
+def to_uint8(images):
+    """[-1, 1] floats -> uint8, rounding to nearest."""
+    return tf.cast(tf.round(tf.clip_by_value((images + 1.0) * 127.5, 0.0, 255.0)), tf.uint8)
+
+
+def load(dataset, data_dir="", download=True, split="train", max_images=0):
+    """A `Source` for a tfds name or `folder:PATH`; UserError with the fix when it cannot."""
+    if dataset.startswith(FOLDER_PREFIX):
+        from gan_zoo.data import image_folder
+        source = image_folder.load(dataset[len(FOLDER_PREFIX):])
+    else:
+        from gan_zoo.data import tfds_source
+        source = tfds_source.load(dataset, data_dir=data_dir, download=download, split=split)
+    if max_images and max_images < source.num_examples:
+        source = dataclasses.replace(source, num_examples=max_images,
+                                     images_and_labels=source.images_and_labels.take(max_images))
+    source.images_and_labels = source.images_and_labels.cache()
+    return source

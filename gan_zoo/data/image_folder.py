@@ -1,0 +1,46 @@
+"""A folder of images with one sub-folder per class: PATH/<class_name>/<image>."""
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from gan_zoo.errors import UserError
+from gan_zoo.models import DataSpec
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+
+
+def list_images(root):
+    """(paths, labels, class_names) with classes in sorted sub-folder order."""
+    if not os.path.isdir(root):
+        raise UserError(f"Image folder {root!r} does not exist. Pass --dataset=folder:PATH with "
+                        "PATH a folder holding one sub-folder of images per class.")
+    class_names = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
+    paths, labels = [], []
+    for label, name in enumerate(class_names):
+        for fname in sorted(os.listdir(os.path.join(root, name))):
+            if fname.lower().endswith(IMAGE_EXTENSIONS):
+                paths.append(os.path.join(root, name, fname))
+                labels.append(label)
+    if not paths:
+        raise UserError(f"No images ({', '.join(IMAGE_EXTENSIONS)}) found in sub-folders of "
+                        f"{root!r}. Expected PATH/<class_name>/<image files>.")
+    return paths, labels, class_names
+
+
+def load(root):
+    from gan_zoo.data import Source
+    paths, labels, class_names = list_images(root)
+    first = tf.io.decode_image(tf.io.read_file(paths[0]), expand_animations=False)
+    height, width, channels = first.shape
+
+    def read(path, label):
+        image = tf.io.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False)
+        image = tf.image.resize(image, (height, width), antialias=True)
+        return tf.cast(tf.round(image), tf.uint8), label
+
+    ds = tf.data.Dataset.from_tensor_slices((paths, np.asarray(labels, np.int32)))
+    ds = ds.map(read, num_parallel_calls=tf.data.AUTOTUNE)
+    spec = DataSpec(image_shape=(height, width, channels), condition_dim=len(class_names),
+                    class_names=tuple(class_names))
+    return Source(name=f"folder:{root}", images_and_labels=ds, num_examples=len(paths), spec=spec)

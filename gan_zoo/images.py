@@ -1,0 +1,24 @@
+"""Image grids and PNG files (numpy + tf.io; no plotting library needed)."""
+import numpy as np
+import tensorflow as tf
+
+
+def grid(images, rows, cols, pad=1):
+    """Tile uint8 images [rows*cols, H, W, C] row-major into one [rows*(H+pad), cols*(W+pad), C] image."""
+    images = np.asarray(images)
+    n, h, w, c = images.shape
+    if n != rows * cols:
+        raise ValueError(f"grid of {rows}x{cols} needs {rows * cols} images, got {n}")
+    out = np.zeros((rows * (h + pad) - pad, cols * (w + pad) - pad, c), np.uint8)
+    for i, image in enumerate(images):
+        r, col = divmod(i, cols)
+        out[r * (h + pad):r * (h + pad) + h, col * (w + pad):col * (w + pad) + w] = image
+    return out
+
+
+def write_png(path, image):
+    tf.io.write_file(path, tf.io.encode_png(np.asarray(image, np.uint8)))
+
+
+def read_png(path):
+    return tf.io.decode_png(tf.io.read_file(path)).numpy()

@@ -1,0 +1,42 @@
+"""The model registry: the one place a `--model` name is tied to its builder file.
+
+A builder module exposes `build(spec, config) -> (generator, discriminator)` and a
+`DEFAULTS` dict of hyperparameters; adding a model is one file here plus one flagfile.
+"""
+import dataclasses
+import importlib
+
+from gan_zoo.errors import UserError
+
+# --model name -> module under gan_zoo.models
+_MODULES = {
+    "maxout_cgan": "gan_zoo.models.maxout_cgan",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSpec:
+    """What a builder needs to know about the data; comes from the data set, not constants."""
+    image_shape: tuple  # (H, W, C)
+    condition_dim: int  # length of the condition vector (number of classes for one-hot)
+    class_names: tuple = ()
+
+    def to_json(self):
+        return {"image_shape": list(self.image_shape), "condition_dim": self.condition_dim,
+                "class_names": list(self.class_names)}
+
+    @classmethod
+    def from_json(cls, d):
+        return cls(tuple(d["image_shape"]), int(d["condition_dim"]), tuple(d.get("class_names", ())))
+
+
+def names():
+    return sorted(_MODULES)
+
+
+def get(name):
+    """The builder module for `name`, or a UserError listing the registered models."""
+    if name not in _MODULES:
+        raise UserError(f"Unknown model {name!r}. Registered models: {', '.join(names())}. "
+                        "Pass one of them with --model=NAME.")
+    return importlib.import_module(_MODULES[name])

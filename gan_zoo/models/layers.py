@@ -1,0 +1,35 @@
+"""Layers shared by several model families."""
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="gan_zoo")
+class Maxout(keras.layers.Layer):
+    """Goodfellow et al.'s maxout unit: `pieces` linear pieces per unit, keep the largest.
+
+    Dense(units * pieces) -> Dropout -> max over the pieces. Dropout sits before the max,
+    as in Mirza & Osindero's discriminator, so each piece is dropped independently.
+    """
+
+    def __init__(self, units, pieces, dropout=0.5, kernel_initializer="glorot_uniform", **kwargs):
+        super().__init__(**kwargs)
+        self.units, self.pieces, self.dropout_rate = units, pieces, dropout
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.dense = keras.layers.Dense(units * pieces, kernel_initializer=self.kernel_initializer)
+        self.dropout = keras.layers.Dropout(dropout)
+
+    def build(self, input_shape):
+        self.dense.build(input_shape)
+
+    def call(self, inputs, training=None):
+        x = self.dropout(self.dense(inputs), training=training)
+        x = ops.reshape(x, (-1, self.pieces, self.units))
+        return ops.max(x, axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.units)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "pieces": self.pieces,
+                "dropout": self.dropout_rate,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer)}

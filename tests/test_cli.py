@@ -1,0 +1,81 @@
+"""The README's commands, run as a user runs them: quickstart flow and bad input."""
+import os
+
+import numpy as np
+
+from conftest import ROOT, run_cli
+
+
+def test_quickstart_commands_train_export_generate(tmp_path):
+    run_dir, export_dir = str(tmp_path / "run"), str(tmp_path / "export")
+    train = run_cli("gan_zoo.train", "--flagfile=flags/maxout_cgan.flags", "--dataset=fashion_mnist",
+                    f"--run_dir={run_dir}", "--epochs=1", "--max_images=1024", "--batch_size=128")
+    assert train.returncode == 0, train.stderr[-3000:]
+    assert os.path.exists(os.path.join(run_dir, "loss.csv"))
+
+    exp = run_cli("gan_zoo.export", f"--run_dir={run_dir}", f"--export_dir={export_dir}")
+    assert exp.returncode == 0, exp.stderr[-3000:]
+    listing = run_cli("tensorflow.python.tools.saved_model_cli", "show", "--dir", export_dir, "--all")
+    assert listing.returncode == 0, listing.stderr[-2000:]
+    assert "signature_def['serving_default']" in listing.stdout
+    assert "signature_def['generate_from_seed']" in listing.stdout
+
+    out = str(tmp_path / "samples.npz")
+    gen = run_cli("gan_zoo.generate", f"--export_dir={export_dir}", "--labels=0,1,2",
+                  "--num_per_label=100", f"--out={out}")
+    assert gen.returncode == 0, gen.stderr[-3000:]
+    with np.load(out) as f:
+        assert f["images"].shape == (300, 28, 28, 1) and f["images"].dtype == np.uint8
+        assert list(np.bincount(f["labels"])) == [100, 100, 100]
+
+    bad = run_cli("gan_zoo.generate", f"--export_dir={export_dir}", "--labels=3,10",
+                  f"--out={tmp_path / 'x.npz'}")
+    assert bad.returncode == 2 and "out of range" in bad.stderr and "0..9" in bad.stderr
+    assert not os.path.exists(tmp_path / "x.npz")
+
+
+def _fails_clearly(result, *phrases):
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    for phrase in phrases:
+        assert phrase in result.stderr, result.stderr[-3000:]
+
+
+def test_unknown_model_is_named_with_the_choices(tmp_path):
+    result = run_cli("gan_zoo.train", "--model=maxout_gan", f"--run_dir={tmp_path / 'r'}")
+    _fails_clearly(result, "Unknown model 'maxout_gan'", "maxout_cgan")
+    assert not os.path.exists(tmp_path / "r")
+
+
+def test_unprepared_dataset_offline_names_where_and_the_fixes(tmp_path):
+    result = run_cli("gan_zoo.train", "--dataset=cifar10", f"--data_dir={tmp_path / 'empty'}",
+                     f"--run_dir={tmp_path / 'r'}")
+    _fails_clearly(result, "'cifar10' is not prepared in", str(tmp_path / "empty"), "--data_dir",
+                   "internet")
+    assert not os.path.exists(tmp_path / "r")
+
+
+def test_unknown_dataset_and_bad_numbers(tmp_path):
+    _fails_clearly(run_cli("gan_zoo.train", "--dataset=mnistt", f"--run_dir={tmp_path / 'r'}"),
+                   "Unknown data set 'mnistt'")
+    _fails_clearly(run_cli("gan_zoo.train", "--epochs=0", f"--run_dir={tmp_path / 'r'}"),
+                   "--epochs must be a positive integer")
+    _fails_clearly(run_cli("gan_zoo.train", "--flagfile=flags/no_such.flags"), "no_such.flags")
+    assert not os.path.exists(tmp_path / "r")
+
+
+def test_export_of_a_missing_run_dir(tmp_path):
+    result = run_cli("gan_zoo.export", f"--run_dir={tmp_path / 'nope'}",
+                     f"--export_dir={tmp_path / 'e'}")
+    _fails_clearly(result, "does not exist", "--run_dir")
+
+
+def test_flagfile_recipe_matches_the_registry_defaults():
+    """`--model=maxout_cgan` alone and `--flagfile=flags/maxout_cgan.flags` train the same recipe."""
+    from absl import flags
+
+    from gan_zoo import config
+    fv = flags.FlagValues()
+    config.define_flags(fv)
+    fv(["prog", f"--flagfile={os.path.join(ROOT, 'flags', 'maxout_cgan.flags')}"])
+    assert config.from_flags(fv) == config.resolve(model="maxout_cgan")

@@ -1,0 +1,47 @@
+import numpy as np
+
+from gan_zoo import config, models
+from gan_zoo.models.layers import Maxout
+
+MNIST_SPEC = models.DataSpec(image_shape=(28, 28, 1), condition_dim=10)
+
+
+def dense_params(n_in, n_out):
+    return n_in * n_out + n_out
+
+
+def test_maxout_cgan_shapes_and_parameter_counts():
+    cfg = config.resolve(model="maxout_cgan")
+    g, d = models.get("maxout_cgan").build(MNIST_SPEC, cfg)
+    assert g.output_shape == (None, 28, 28, 1)
+    assert d.output_shape == (None, 1)
+    assert g.count_params() == (dense_params(100, 256) + dense_params(10, 256)
+                                + dense_params(512, 512) + dense_params(512, 784))
+    assert d.count_params() == (dense_params(784, 240 * 5) + dense_params(10, 50 * 5)
+                                + dense_params(240 + 50, 240 * 4) + dense_params(240, 1))
+    z = np.random.default_rng(0).normal(size=(3, 100)).astype("float32")
+    y = np.eye(10, dtype="float32")[[0, 4, 9]]
+    images = g([z, y]).numpy()
+    assert images.shape == (3, 28, 28, 1) and np.all(np.abs(images) <= 1)
+    assert d([images, y]).shape == (3, 1)
+
+
+def test_image_size_and_classes_come_from_the_data():
+    spec = models.DataSpec(image_shape=(32, 32, 3), condition_dim=7)
+    g, d = models.get("maxout_cgan").build(spec, config.resolve(noise_dim=16))
+    assert g.output_shape == (None, 32, 32, 3)
+    assert g.input_shape == [(None, 16), (None, 7)]
+    assert d.input_shape == [(None, 32, 32, 3), (None, 7)]
+
+
+def test_maxout_takes_the_max_over_pieces():
+    layer = Maxout(units=3, pieces=4, dropout=0.5)
+    x = np.random.default_rng(1).normal(size=(5, 6)).astype("float32")
+    out = layer(x, training=False).numpy()
+    kernel, bias = (w.numpy() for w in layer.dense.weights)
+    pieces = (x @ kernel + bias).reshape(5, 4, 3)
+    np.testing.assert_allclose(out, pieces.max(axis=1), rtol=1e-5, atol=1e-5)
+    # and it is not the mean or the first piece
+    assert not np.allclose(out, pieces.mean(axis=1))
+    # dropout acts on the pieces during training only
+    assert not np.allclose(layer(x, training=True).numpy(), out)
