@@ -6,8 +6,8 @@ time (chance). The threshold below was set from measurement (see README), with m
 from gan_zoo import config, data, trainer
 from gan_zoo.eval import classifier
 
-EPOCHS = 5
-MIN_LABEL_ACCURACY = 0.25  # chance is 0.10; measured 0.3-0.4 after 5 epochs
+EPOCHS = 3
+MIN_LABEL_ACCURACY = 0.35  # chance is 0.10; bench/label_quality.py measured 0.62 after 3 epochs
 
 
 def test_maxout_cgan_samples_are_recognised_as_their_label(tmp_path):
