@@ -31,7 +31,6 @@ def test_notebook_runs(path, tmp_path, monkeypatch):
     monkeypatch.setenv("GAN_ZOO_NB_MAX_IMAGES", "2560")
     monkeypatch.setenv("GAN_ZOO_NB_RUN_DIR", str(tmp_path / "run"))
     monkeypatch.setenv("GAN_ZOO_NB_EXPORT_DIR", str(tmp_path / "export"))
-    monkeypatch.setenv("MPLBACKEND", "Agg")
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(notebook, timeout=600, kernel_name="python3",
                             resources={"metadata": {"path": str(tmp_path)}})
