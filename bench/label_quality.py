@@ -29,14 +29,14 @@ def main(_):
     logging.set_verbosity(logging.WARNING)
     from gan_zoo import config, data, trainer
     from gan_zoo.eval import classifier
-    train_split = data.load(FLAGS.dataset)
-    test_split = data.load(FLAGS.dataset, split="test")
-    judge = classifier.train(train_split, epochs=FLAGS.classifier_epochs)
-    print(f"reference classifier: {classifier.accuracy(judge, test_split):.4f} on the real test split")
     run_dir = FLAGS.run_dir or f"runs/quality_{FLAGS.model}_{FLAGS.dataset}"
     shutil.rmtree(run_dir, ignore_errors=True)
     cfg = config.resolve(model=FLAGS.model, dataset=FLAGS.dataset, epochs=FLAGS.epochs,
                          run_dir=run_dir, progress=False)
+    train_split = data.for_config(cfg)
+    test_split = data.for_config(cfg, split="test")
+    judge = classifier.train(train_split, epochs=FLAGS.classifier_epochs)
+    print(f"reference classifier: {classifier.accuracy(judge, test_split):.4f} on the real test split")
     elapsed = [0.0]
 
     def report(t, epoch):

@@ -146,7 +146,7 @@ def real_epoch_rate(cfg):
     epoch 2: input pipeline, loss.csv, sample grid, TensorBoard and progress bar included
     (epoch 1 also fills the data cache and traces the step; epoch 2 saves no checkpoint)."""
     from gan_zoo import data, trainer
-    source = data.load(cfg.dataset)
+    source = data.for_config(cfg)
     ends = []
     with tempfile.TemporaryDirectory() as run_dir:
         run_cfg = type(cfg)(**{**cfg.to_json(), "run_dir": run_dir, "epochs": 3, "progress": True})
@@ -158,7 +158,7 @@ def main(_):
     logging.set_verbosity(logging.WARNING)
     from gan_zoo import config, data
     cfg = config.resolve(model=FLAGS.model, dataset=FLAGS.dataset)
-    source = data.load(cfg.dataset)
+    source = data.for_config(cfg)
     batches = synthetic_batches(source.spec, cfg.batch_size)
     print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs, model {cfg.model}, "
           f"batch {cfg.batch_size}, data {cfg.dataset} {source.spec.image_shape}")

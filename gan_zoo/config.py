@@ -30,6 +30,8 @@ class TrainConfig:
     epochs: int = _field(150, "Total number of epochs (a resumed run continues up to this).")
     batch_size: int = _field(256, "Images per training step.")
     max_images: int = _field(0, "Train on the first N images only (0: all).")
+    image_size: int = _field(0, "Square size images are brought to (0: the data's own). Up to 8 "
+                             "pixels larger is padded with background (28 -> 32), else resized.")
     noise_dim: int = _field(100, "Length of the generator's noise vector.")
     noise: str = _field("normal", "Noise distribution: normal N(0,1) or uniform [0,1).",
                         choices=NOISE_CHOICES)
@@ -37,6 +39,9 @@ class TrainConfig:
     d_lr: float = _field(2e-4, "Discriminator Adam learning rate.")
     beta1: float = _field(0.5, "Adam beta_1 for both networks.")
     beta2: float = _field(0.999, "Adam beta_2 for both networks.")
+    lr_decay_epochs: str = _field("", "Comma-separated epochs at which both learning rates are "
+                                  "multiplied by --lr_decay_factor (e.g. 30,40).")
+    lr_decay_factor: float = _field(0.1, "Learning-rate factor applied at each --lr_decay_epochs.")
     real_label: float = _field(1.0, "Target for real images in D's loss; 0.9 is one-sided label smoothing.")
     mismatch_weight: float = _field(0.0, "Weight of D's loss on real images with a wrong condition "
                                     "(GAN-CLS matching-aware D); 0 turns it off.")
@@ -57,6 +62,11 @@ class TrainConfig:
                 raise UserError(f"--{name} must be > 0, got {getattr(self, name)}.")
         if self.max_images < 0:
             raise UserError(f"--max_images must be >= 0 (0 means all), got {self.max_images}.")
+        if self.image_size < 0:
+            raise UserError(f"--image_size must be >= 0 (0: the data's own), got {self.image_size}.")
+        self.decay_epochs()  # raises on a malformed list
+        if not self.lr_decay_factor > 0:
+            raise UserError(f"--lr_decay_factor must be > 0, got {self.lr_decay_factor}.")
         if self.mismatch_weight < 0:
             raise UserError(f"--mismatch_weight must be >= 0, got {self.mismatch_weight}.")
         if not 0.0 < self.real_label <= 1.0:
@@ -64,6 +74,20 @@ class TrainConfig:
         if self.noise not in NOISE_CHOICES:
             raise UserError(f"--noise must be one of {NOISE_CHOICES}, got {self.noise!r}.")
         return self
+
+    def decay_epochs(self):
+        try:
+            epochs = sorted(int(e) for e in self.lr_decay_epochs.split(",") if e.strip())
+        except ValueError:
+            raise UserError(f"--lr_decay_epochs must be comma-separated epoch numbers, got "
+                            f"{self.lr_decay_epochs!r}.") from None
+        if any(e <= 0 for e in epochs):
+            raise UserError(f"--lr_decay_epochs must be positive, got {self.lr_decay_epochs!r}.")
+        return epochs
+
+    def lr_scale(self, epoch):
+        """Learning-rate multiplier during 0-based `epoch` (a decay at epoch 30 applies from the 31st)."""
+        return self.lr_decay_factor ** sum(epoch >= e for e in self.decay_epochs())
 
     def resolved_run_dir(self):
         return self.run_dir or os.path.join("runs", self.model)

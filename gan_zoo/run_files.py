@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from gan_zoo import images as image_utils
 
-LOSS_COLUMNS = ("epoch", "Real_P", "Fake_P", "Gen_loss", "Dis_loss", "D_acc", "steps",
+LOSS_COLUMNS = ("epoch", "Real_P", "Fake_P", "Gen_loss", "Dis_loss", "D_acc", "lr", "steps",
                 "seconds", "images_per_sec")
 
 

@@ -12,8 +12,7 @@ FLAGS = flags.FLAGS
 def main():
     cfg = config_lib.from_flags()
     from gan_zoo import data, trainer
-    source = data.load(cfg.dataset, data_dir=cfg.data_dir, download=cfg.download,
-                       max_images=cfg.max_images)
+    source = data.for_config(cfg)
     logging.info("Training %s on %s (%d images, %s) into %s", cfg.model, source.name,
                  source.num_examples, source.spec.image_shape, cfg.resolved_run_dir())
     trainer.train(cfg, source)

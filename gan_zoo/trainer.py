@@ -22,7 +22,7 @@ from gan_zoo.run_files import RunFiles
 SAMPLE_ROWS = 20  # the reference grids: 20 rows of fixed noise, one column per class
 _METRICS = ("Real_P", "Fake_P", "Gen_loss", "Dis_loss", "D_acc")
 # Settings that must match to resume a run dir (others, like epochs, may change).
-_RESUME_KEYS = ("model", "dataset", "noise_dim", "batch_size", "max_images")
+_RESUME_KEYS = ("model", "dataset", "noise_dim", "batch_size", "max_images", "image_size")
 
 
 def sample_noise(rng, batch, noise_dim, distribution):
@@ -98,6 +98,13 @@ class Trainer:
         values = self._sums.numpy() / max(self._count.numpy(), 1.0)
         return dict(zip(_METRICS, (float(v) for v in values)))
 
+    def set_learning_rates(self, epoch):
+        """Apply the --lr_decay_epochs schedule for 0-based `epoch`; returns G's learning rate."""
+        scale = self.config.lr_scale(epoch)
+        self.g_optimizer.learning_rate = self.config.g_lr * scale
+        self.d_optimizer.learning_rate = self.config.d_lr * scale
+        return self.config.g_lr * scale
+
     def train_epoch_steps(self, epoch, first_step=0, on_progress=None):
         """Run the steps of `epoch` from `first_step` on; returns (steps run, seconds)."""
         cfg = self.config
@@ -149,11 +156,12 @@ def train(config, source, on_epoch_end=None):
             def update(n, bar=bar):
                 bar.update(n)
                 bar.set_postfix({k: f"{v:.3f}" for k, v in trainer.epoch_metrics().items()})
+        lr = trainer.set_learning_rates(epoch)
         steps, seconds = trainer.train_epoch_steps(epoch, first_step, update)
         if bar is not None:
             bar.close()
         first_step = 0
-        row = {"epoch": epoch + 1, **trainer.epoch_metrics(), "steps": int(trainer.step),
+        row = {"epoch": epoch + 1, **trainer.epoch_metrics(), "lr": lr, "steps": int(trainer.step),
                "seconds": seconds, "images_per_sec": steps * config.batch_size / max(seconds, 1e-9)}
         files.append_losses(row)
         files.write_scalars(epoch + 1, row)

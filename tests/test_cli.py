@@ -2,6 +2,9 @@
 import os
 
 import numpy as np
+import pytest
+
+from gan_zoo import models
 
 from conftest import ROOT, run_cli
 
@@ -70,12 +73,13 @@ def test_export_of_a_missing_run_dir(tmp_path):
     _fails_clearly(result, "does not exist", "--run_dir")
 
 
-def test_flagfile_recipe_matches_the_registry_defaults():
-    """`--model=maxout_cgan` alone and `--flagfile=flags/maxout_cgan.flags` train the same recipe."""
+@pytest.mark.parametrize("model", models.names())
+def test_flagfile_recipe_matches_the_registry_defaults(model):
+    """`--model=M` alone and `--flagfile=flags/M.flags` train the same recipe."""
     from absl import flags
 
     from gan_zoo import config
     fv = flags.FlagValues()
     config.define_flags(fv)
-    fv(["prog", f"--flagfile={os.path.join(ROOT, 'flags', 'maxout_cgan.flags')}"])
-    assert config.from_flags(fv) == config.resolve(model="maxout_cgan")
+    fv(["prog", f"--flagfile={os.path.join(ROOT, 'flags', model + '.flags')}"])
+    assert config.from_flags(fv) == config.resolve(model=model)

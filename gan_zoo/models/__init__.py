@@ -11,6 +11,8 @@ from gan_zoo.errors import UserError
 # --model name -> module under gan_zoo.models
 _MODULES = {
     "maxout_cgan": "gan_zoo.models.maxout_cgan",
+    "mlp_cgan": "gan_zoo.models.mlp_cgan",
+    "conv_cgan": "gan_zoo.models.conv_cgan",
 }
 
 

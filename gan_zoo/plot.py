@@ -1,0 +1,112 @@
+"""python -m gan_zoo.plot --run_dir=runs/maxout_cgan
+
+Writes, into the run dir:
+  loss.png           D and G loss, and Real_P / Fake_P, per epoch (from loss.csv)
+  samples.gif        the per-epoch sample grids as an animation, the epoch on each frame
+  interpolation.png  the latest generator walking between two noise vectors, one row per class
+"""
+import glob
+import os
+import re
+
+import numpy as np
+
+from gan_zoo.errors import UserError
+
+
+def plot_losses(run_dir, out=None):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from gan_zoo.run_files import read_losses
+    path = os.path.join(run_dir, "loss.csv")
+    if not os.path.exists(path):
+        raise UserError(f"No loss.csv in {run_dir!r}: is it a run dir of `python -m gan_zoo.train`?")
+    losses = read_losses(path)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    left.plot(losses["epoch"], losses["Dis_loss"], "o-", label="D loss")
+    left.plot(losses["epoch"], losses["Gen_loss"], "s-", label="G loss")
+    right.plot(losses["epoch"], losses["Real_P"], "o-", label="Real_P: D(real)")
+    right.plot(losses["epoch"], losses["Fake_P"], "s-", label="Fake_P: D(G(z))")
+    right.set_ylim(0, 1)
+    for ax, title in ((left, "losses"), (right, "D's mean probability 'real'")):
+        ax.set_xlabel("epoch")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(os.path.basename(os.path.normpath(run_dir)))
+    fig.tight_layout()
+    out = out or os.path.join(run_dir, "loss.png")
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+def samples_gif(run_dir, out=None, seconds_per_frame=0.4):
+    """One frame per epoch grid in samples/, with 'epoch N' drawn on a band above it."""
+    from PIL import Image, ImageDraw
+    paths = sorted(glob.glob(os.path.join(run_dir, "samples", "epoch_*.png")))
+    if not paths:
+        raise UserError(f"No sample grids in {os.path.join(run_dir, 'samples')!r} yet "
+                        "(one is written at the end of every epoch).")
+    frames = []
+    for path in paths:
+        epoch = int(re.search(r"epoch_(\d+)", path).group(1))
+        grid = Image.open(path).convert("L")
+        frame = Image.new("L", (grid.width, grid.height + 16), 0)
+        frame.paste(grid, (0, 16))
+        ImageDraw.Draw(frame).text((3, 2), f"epoch {epoch}", fill=255)
+        frames.append(frame)
+    out = out or os.path.join(run_dir, "samples.gif")
+    frames[0].save(out, save_all=True, append_images=frames[1:], loop=0,
+                   duration=int(seconds_per_frame * 1000))
+    return out
+
+
+def slerp(a, b, t):
+    """Spherical interpolation: in-between points keep the norm Gaussian noise has."""
+    cos = np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b))
+    omega = np.arccos(np.clip(cos, -1.0, 1.0))
+    if omega < 1e-6:
+        return (1 - t) * a + t * b
+    return (np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)
+
+
+def interpolation_grid(run_dir, out=None, steps=10, seed=0):
+    """Rows: classes; columns: the walk from noise vector A to B (same A, B for every row)."""
+    from gan_zoo import data, images
+    from gan_zoo.trainer import restore_generator, sample_noise
+    import tensorflow as tf
+    generator, config, spec, _ = restore_generator(run_dir)
+    rng = tf.random.Generator.from_seed(seed)
+    a, b = sample_noise(rng, 2, config.noise_dim, config.noise).numpy()
+    path = np.stack([slerp(a, b, t) for t in np.linspace(0.0, 1.0, steps)]).astype(np.float32)
+    k = spec.condition_dim
+    noise = np.tile(path, (k, 1))
+    condition = np.repeat(np.eye(k, dtype=np.float32), steps, axis=0)
+    pictures = data.to_uint8(generator([noise, condition], training=False)).numpy()
+    out = out or os.path.join(run_dir, "interpolation.png")
+    images.write_png(out, images.grid(pictures, k, steps))
+    return out
+
+
+def main():
+    from absl import flags
+    FLAGS = flags.FLAGS
+    if not os.path.isdir(FLAGS.run_dir):
+        raise UserError(f"Run dir {FLAGS.run_dir!r} does not exist.")
+    written = [plot_losses(FLAGS.run_dir), samples_gif(FLAGS.run_dir)]
+    if FLAGS.interpolation:
+        written.append(interpolation_grid(FLAGS.run_dir))
+    print("Wrote " + ", ".join(written))
+
+
+if __name__ == "__main__":
+    from absl import app, flags
+
+    from gan_zoo import cli
+    flags.DEFINE_string("run_dir", None, "Run directory written by gan_zoo.train.", required=True)
+    flags.DEFINE_boolean("interpolation", True, "Also draw the latent interpolation grid "
+                         "(needs a checkpoint).")
+    app.run(cli.run(main))
