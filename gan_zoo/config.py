@@ -24,6 +24,11 @@ class TrainConfig:
     dataset: str = _field("mnist", "A tfds image-classification set (mnist, fashion_mnist, ...) or "
                           "folder:PATH, a folder with one sub-folder of images per class.")
     data_dir: str = _field("", "TFDS data_dir; empty means tfds' default, which honours TFDS_DATA_DIR.")
+    class_tags: str = _field("", "Condition on tags instead of one class: a JSON file mapping each "
+                             "class name to its tags (multi-hot), or a packaged name "
+                             "(fashion_mnist).")
+    condition_csv: str = _field("", "For --dataset=folder:PATH: a CSV of `file,tag;tag;...` rows "
+                                "giving each image its tags (multi-hot conditions).")
     download: bool = _field(True, "Let tfds download a data set that is not prepared in --data_dir.")
     run_dir: str = _field("", "Where loss.csv, samples/, checkpoints/ and tb/ go "
                           "(default runs/<model>). A run dir with a checkpoint is resumed.")

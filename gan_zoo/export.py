@@ -4,6 +4,8 @@ Writes a SavedModel that TF Serving loads, with two signatures:
   serving_default:     labels int32 [batch], noise float32 [batch, noise_dim] -> images uint8 [batch,H,W,C]
   generate_from_seed:  labels int32 [batch], seed int64 []                  -> images uint8
 Labels outside [0, num_classes) fail the request (InvalidArgumentError), never give an image.
+A model trained on tag/vector conditions takes `condition` float32 [batch, condition_dim]
+instead of `labels` (non-finite values fail the request).
 The model's metadata is in <export_dir>/assets.extra/gan_zoo.json.
 """
 import json
@@ -18,43 +20,60 @@ METADATA_FILE = os.path.join("assets.extra", "gan_zoo.json")
 SEED_SIGNATURE = "generate_from_seed"
 
 
-class LabelGeneratorModule(tf.Module):
-    """The serving graph of a label-conditional generator."""
+class GeneratorModule(tf.Module):
+    """The serving graph: class models take `labels`, tag/vector models take `condition`."""
 
-    def __init__(self, generator, num_classes, noise_dim, noise):
+    def __init__(self, generator, spec, noise_dim, noise):
         super().__init__()
-        self.generator, self.num_classes, self.noise_dim, self.noise = (
-            generator, num_classes, noise_dim, noise)
-        self.serving_default = tf.function(self._from_noise, input_signature=[
-            tf.TensorSpec([None], tf.int32, name="labels"),
-            tf.TensorSpec([None, noise_dim], tf.float32, name="noise")])
-        self.generate_from_seed = tf.function(self._from_seed, input_signature=[
-            tf.TensorSpec([None], tf.int32, name="labels"),
-            tf.TensorSpec([], tf.int64, name="seed")])
+        self.generator, self.noise_dim, self.noise = generator, noise_dim, noise
+        self.condition_dim = spec.condition_dim
+        noise_spec = tf.TensorSpec([None, noise_dim], tf.float32, name="noise")
+        seed_spec = tf.TensorSpec([], tf.int64, name="seed")
+        if spec.is_class_conditional:
+            cond_spec = tf.TensorSpec([None], tf.int32, name="labels")
+            from_noise, from_seed = self._labels_and_noise, self._labels_and_seed
+        else:
+            cond_spec = tf.TensorSpec([None, spec.condition_dim], tf.float32, name="condition")
+            from_noise, from_seed = self._condition_and_noise, self._condition_and_seed
+        self.serving_default = tf.function(from_noise, input_signature=[cond_spec, noise_spec])
+        self.generate_from_seed = tf.function(from_seed, input_signature=[cond_spec, seed_spec])
 
-    def _from_noise(self, labels, noise):
-        checks = [
-            tf.debugging.assert_greater_equal(
-                labels, 0, message=f"labels must be in [0, {self.num_classes})"),
-            tf.debugging.assert_less(
-                labels, self.num_classes, message=f"labels must be in [0, {self.num_classes})"),
-            tf.debugging.assert_equal(
-                tf.shape(labels)[0], tf.shape(noise)[0],
-                message="labels and noise must have the same batch size"),
-        ]
+    # The argument names are the signatures' input names.
+    def _labels_and_noise(self, labels, noise):
+        return self._generate(self._one_hot(labels), noise)
+
+    def _labels_and_seed(self, labels, seed):
+        return self._generate(self._one_hot(labels), self._noise(tf.shape(labels)[0], seed))
+
+    def _condition_and_noise(self, condition, noise):
+        return self._generate(self._checked(condition), noise)
+
+    def _condition_and_seed(self, condition, seed):
+        return self._generate(self._checked(condition), self._noise(tf.shape(condition)[0], seed))
+
+    def _one_hot(self, labels):
+        message = f"labels must be in [0, {self.condition_dim})"
+        checks = [tf.debugging.assert_greater_equal(labels, 0, message=message),
+                  tf.debugging.assert_less(labels, self.condition_dim, message=message)]
         with tf.control_dependencies(checks):
-            condition = tf.one_hot(labels, self.num_classes)
-        images = self.generator([noise, condition], training=False)
-        return {"images": to_uint8(images)}
+            return tf.one_hot(labels, self.condition_dim)
 
-    def _from_seed(self, labels, seed):
-        shape = tf.stack([tf.shape(labels)[0], self.noise_dim])
+    def _checked(self, condition):
+        return tf.debugging.assert_all_finite(condition, "condition values must be finite")
+
+    def _noise(self, batch, seed):
+        shape = tf.stack([batch, self.noise_dim])
         stateless_seed = tf.stack([seed, tf.constant(0, tf.int64)])
         if self.noise == "uniform":
-            noise = tf.random.stateless_uniform(shape, stateless_seed)
-        else:
-            noise = tf.random.stateless_normal(shape, stateless_seed)
-        return self._from_noise(labels, noise)
+            return tf.random.stateless_uniform(shape, stateless_seed)
+        return tf.random.stateless_normal(shape, stateless_seed)
+
+    def _generate(self, condition, noise):
+        check = tf.debugging.assert_equal(tf.shape(condition)[0], tf.shape(noise)[0],
+                                          message="condition and noise must have the same batch size")
+        with tf.control_dependencies([check]):
+            images = self.generator([noise, condition], training=False)
+        return {"images": to_uint8(images)}
 
 
 def export(run_dir, export_dir, overwrite=False):
@@ -64,14 +83,16 @@ def export(run_dir, export_dir, overwrite=False):
         raise UserError(f"{export_dir!r} already holds a SavedModel. Pass another --export_dir, "
                         "or --overwrite to replace it.")
     generator, config, spec, step = restore_generator(run_dir)
-    module = LabelGeneratorModule(generator, spec.condition_dim, config.noise_dim, config.noise)
+    module = GeneratorModule(generator, spec, config.noise_dim, config.noise)
     tf.saved_model.save(module, export_dir, signatures={
         "serving_default": module.serving_default,
         SEED_SIGNATURE: module.generate_from_seed,
     })
     metadata = {"model": config.model, "dataset": config.dataset, "step": step,
-                "image_shape": list(spec.image_shape), "num_classes": spec.condition_dim,
-                "class_names": list(spec.class_names), "noise_dim": config.noise_dim,
+                "image_shape": list(spec.image_shape),
+                "num_classes": spec.condition_dim if spec.is_class_conditional else 0,
+                "class_names": list(spec.class_names), "condition_dim": spec.condition_dim,
+                "condition_names": list(spec.condition_names), "noise_dim": config.noise_dim,
                 "noise": config.noise, "signatures": ["serving_default", SEED_SIGNATURE]}
     os.makedirs(os.path.join(export_dir, "assets.extra"), exist_ok=True)
     with open(os.path.join(export_dir, METADATA_FILE), "w") as fh:

@@ -1,7 +1,8 @@
 """python -m gan_zoo.generate --export_dir=export/maxout_cgan --labels=0,1,2 --num_per_label=100 --out=samples.npz
 
 Writes `images` (uint8 N,H,W,C) and `labels` (int N) to an .npz, or a PNG grid (one
-column per requested label) when --out ends in .png.
+column per requested label) when --out ends in .png. A model trained on tags takes
+`--tags='footwear;top,warm'` instead and writes `conditions` (float N,condition_dim).
 """
 import os
 
@@ -23,13 +24,30 @@ def parse_labels(text, num_classes):
     return labels
 
 
+def parse_tags(text, names):
+    """'footwear;footwear,warm' -> one multi-hot vector per ';'-separated group."""
+    from gan_zoo.data.conditions import multi_hot
+    groups = [[t.strip() for t in g.split(",") if t.strip()] for g in text.split(";") if g.strip()]
+    if not groups:
+        raise UserError(f"--tags takes groups like 'footwear;top,warm'; got {text!r}. "
+                        f"Tags: {', '.join(names)}.")
+    return np.stack([multi_hot(g, names) for g in groups])
+
+
 def generate(model, labels, num_per_label, seed=0):
-    """(images uint8 [len(labels)*num_per_label, H, W, C], labels) of a loaded export, label-major."""
+    """(images uint8 [len(labels)*num_per_label, H, W, C], labels) of a loaded export, label-major.
+
+    `labels` are class ints, or condition vectors for a model trained on tags."""
     from gan_zoo import export
-    labels = np.repeat(np.asarray(labels, np.int32), num_per_label)
     fn = model.signatures[export.SEED_SIGNATURE]
-    images = fn(labels=tf.constant(labels), seed=tf.constant(seed, tf.int64))["images"].numpy()
-    return images, labels
+    labels = np.asarray(labels)
+    repeated = np.repeat(labels, num_per_label, axis=0)
+    if labels.ndim == 1:
+        kwargs = {"labels": tf.constant(repeated.astype(np.int32))}
+    else:
+        kwargs = {"condition": tf.constant(repeated.astype(np.float32))}
+    images = fn(**kwargs, seed=tf.constant(seed, tf.int64))["images"].numpy()
+    return images, repeated
 
 
 def main():
@@ -40,8 +58,17 @@ def main():
     if FLAGS.num_per_label <= 0:
         raise UserError(f"--num_per_label must be positive, got {FLAGS.num_per_label}.")
     model, metadata = export.load(FLAGS.export_dir)
-    labels = parse_labels(FLAGS.labels, metadata["num_classes"]) if FLAGS.labels else list(
-        range(metadata["num_classes"]))
+    if metadata.get("condition_names"):
+        if FLAGS.labels or not FLAGS.tags:
+            raise UserError("This model is conditioned on tags, not classes: pass --tags, e.g. "
+                            f"--tags='{metadata['condition_names'][0]}'. Its tags: "
+                            f"{', '.join(metadata['condition_names'])}.")
+        labels = parse_tags(FLAGS.tags, metadata["condition_names"])
+    elif FLAGS.tags:
+        raise UserError("This model is conditioned on classes: pass --labels, not --tags.")
+    else:
+        labels = parse_labels(FLAGS.labels, metadata["num_classes"]) if FLAGS.labels else list(
+            range(metadata["num_classes"]))
     images, label_array = generate(model, labels, FLAGS.num_per_label, FLAGS.seed)
     os.makedirs(os.path.dirname(os.path.abspath(FLAGS.out)), exist_ok=True)
     if FLAGS.out.endswith(".png"):
@@ -51,7 +78,8 @@ def main():
         image_utils.write_png(FLAGS.out, image_utils.grid(
             by_column.reshape(-1, h, w, c), FLAGS.num_per_label, len(labels)))
     elif FLAGS.out.endswith(".npz"):
-        np.savez_compressed(FLAGS.out, images=images, labels=label_array)
+        key = "conditions" if label_array.ndim == 2 else "labels"
+        np.savez_compressed(FLAGS.out, images=images, **{key: label_array})
     else:
         raise UserError(f"--out must end in .npz or .png, got {FLAGS.out!r}.")
     print(f"Wrote {len(images)} images to {FLAGS.out}")
@@ -63,6 +91,8 @@ if __name__ == "__main__":
     from gan_zoo import cli
     flags.DEFINE_string("export_dir", None, "SavedModel written by gan_zoo.export.", required=True)
     flags.DEFINE_string("labels", "", "Comma-separated class labels (default: every class).")
+    flags.DEFINE_string("tags", "", "For a model trained on tags: ';'-separated groups of "
+                        "','-separated tags, one condition per group (e.g. 'footwear;top,warm').")
     flags.DEFINE_integer("num_per_label", 10, "Images per label.")
     flags.DEFINE_integer("seed", 0, "Noise seed; the same seed gives the same images.")
     flags.DEFINE_string("out", "samples.npz", "Output .npz or .png file.")

@@ -74,7 +74,7 @@ def slerp(a, b, t):
 
 
 def interpolation_grid(run_dir, out=None, steps=10, seed=0):
-    """Rows: classes; columns: the walk from noise vector A to B (same A, B for every row)."""
+    """Rows: classes (or grid conditions); columns: the walk from noise vector A to B."""
     from gan_zoo import data, images
     from gan_zoo.trainer import restore_generator, sample_noise
     import tensorflow as tf
@@ -82,9 +82,10 @@ def interpolation_grid(run_dir, out=None, steps=10, seed=0):
     rng = tf.random.Generator.from_seed(seed)
     a, b = sample_noise(rng, 2, config.noise_dim, config.noise).numpy()
     path = np.stack([slerp(a, b, t) for t in np.linspace(0.0, 1.0, steps)]).astype(np.float32)
-    k = spec.condition_dim
+    rows = spec.grid_condition_matrix()
+    k = len(rows)
     noise = np.tile(path, (k, 1))
-    condition = np.repeat(np.eye(k, dtype=np.float32), steps, axis=0)
+    condition = np.repeat(rows, steps, axis=0)
     pictures = data.to_uint8(generator([noise, condition], training=False)).numpy()
     out = out or os.path.join(run_dir, "interpolation.png")
     images.write_png(out, images.grid(pictures, k, steps))

@@ -22,7 +22,8 @@ from gan_zoo.run_files import RunFiles
 SAMPLE_ROWS = 20  # the reference grids: 20 rows of fixed noise, one column per class
 _METRICS = ("Real_P", "Fake_P", "Gen_loss", "Dis_loss", "D_acc")
 # Settings that must match to resume a run dir (others, like epochs, may change).
-_RESUME_KEYS = ("model", "dataset", "noise_dim", "batch_size", "max_images", "image_size")
+_RESUME_KEYS = ("model", "dataset", "noise_dim", "batch_size", "max_images", "image_size",
+                "class_tags", "condition_csv")
 
 
 def sample_noise(rng, batch, noise_dim, distribution):
@@ -121,10 +122,11 @@ class Trainer:
         return done - first_step, time.perf_counter() - start
 
     def sample_grid(self, fixed_noise):
-        """uint8 grid: SAMPLE_ROWS rows of fixed noise x one column per class."""
-        k = self.spec.condition_dim
+        """uint8 grid: SAMPLE_ROWS rows of fixed noise x one column per class (or grid condition)."""
+        columns = self.spec.grid_condition_matrix()
+        k = len(columns)
         noise = np.repeat(fixed_noise, k, axis=0)
-        condition = np.tile(np.eye(k, dtype=np.float32), (len(fixed_noise), 1))
+        condition = np.tile(columns, (len(fixed_noise), 1))
         images = to_uint8(self.generator([noise, condition], training=False)).numpy()
         return grid(images, len(fixed_noise), k)
 

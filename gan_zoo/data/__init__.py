@@ -9,6 +9,7 @@ import dataclasses
 
 import tensorflow as tf
 
+from gan_zoo.errors import UserError
 from gan_zoo.models import DataSpec
 
 FOLDER_PREFIX = "folder:"
@@ -17,11 +18,22 @@ _SHUFFLE_BUFFER_CAP = 100_000
 
 @dataclasses.dataclass
 class Source:
-    """A cached data set of (uint8 HxWxC image, int label) pairs and what models need to know."""
+    """A cached data set of (uint8 HxWxC image, label) pairs and what models need to know.
+
+    `label` is an int class for class data sets, or the condition vector itself for data
+    with per-image conditions; `condition_table` [classes, condition_dim] turns int labels
+    into condition vectors (identity = one-hot; class tags = multi-hot).
+    """
     name: str
     images_and_labels: tf.data.Dataset
     num_examples: int
     spec: DataSpec
+    condition_table: object = None  # np.ndarray or None (labels are already vectors)
+
+    def conditions(self, labels):
+        if self.condition_table is None:
+            return tf.cast(labels, tf.float32)
+        return tf.gather(tf.constant(self.condition_table, tf.float32), labels)
 
     def steps_per_epoch(self, batch_size):
         return self.num_examples // batch_size
@@ -29,11 +41,10 @@ class Source:
     def epoch_batches(self, batch_size, epoch, seed, skip_batches=0):
         """Batches of one epoch: (images float32 [-1,1], conditions float32 one-hot)."""
         shuffle_seed = seed * 100_003 + epoch  # a different, reproducible order every epoch
-        num_classes = self.spec.condition_dim
         ds = self.images_and_labels.shuffle(min(self.num_examples, _SHUFFLE_BUFFER_CAP),
                                             seed=shuffle_seed, reshuffle_each_iteration=False)
         ds = ds.batch(batch_size, drop_remainder=True)
-        ds = ds.map(lambda x, y: (scale_images(x), tf.one_hot(y, num_classes)),
+        ds = ds.map(lambda x, y: (scale_images(x), self.conditions(y)),
                     num_parallel_calls=tf.data.AUTOTUNE)
         if skip_batches:
             ds = ds.skip(skip_batches)
@@ -49,18 +60,29 @@ def to_uint8(images):
     return tf.cast(tf.round(tf.clip_by_value((images + 1.0) * 127.5, 0.0, 255.0)), tf.uint8)
 
 
-def load(dataset, data_dir="", download=True, split="train", max_images=0, image_size=0):
+def load(dataset, data_dir="", download=True, split="train", max_images=0, image_size=0,
+         class_tags="", condition_csv=""):
     """A `Source` for a tfds name or `folder:PATH`; UserError with the fix when it cannot.
 
     `image_size` > 0 brings images to that square size: padded with background when at
     most 8 pixels larger (MNIST's 28 -> 32, the digit untouched), else resized.
+    `class_tags` (a JSON file or a packaged name) turns classes into multi-hot tag vectors;
+    `condition_csv` gives a folder data set per-image tags (see gan_zoo/data/conditions.py).
     """
-    if dataset.startswith(FOLDER_PREFIX):
+    from gan_zoo.data import conditions
+    if condition_csv:
+        if not dataset.startswith(FOLDER_PREFIX):
+            raise UserError("--condition_csv gives per-image tags for a folder data set: use it "
+                            "with --dataset=folder:PATH.")
+        source = conditions.folder_with_csv(dataset[len(FOLDER_PREFIX):], condition_csv)
+    elif dataset.startswith(FOLDER_PREFIX):
         from gan_zoo.data import image_folder
         source = image_folder.load(dataset[len(FOLDER_PREFIX):])
     else:
         from gan_zoo.data import tfds_source
         source = tfds_source.load(dataset, data_dir=data_dir, download=download, split=split)
+    if class_tags:
+        source = conditions.with_class_tags(source, class_tags)
     if max_images and max_images < source.num_examples:
         source = dataclasses.replace(source, num_examples=max_images,
                                      images_and_labels=source.images_and_labels.take(max_images))
@@ -73,7 +95,8 @@ def load(dataset, data_dir="", download=True, split="train", max_images=0, image
 def for_config(config, split="train"):
     """The data a TrainConfig trains on (data set, data_dir, download, subset, image size)."""
     return load(config.dataset, data_dir=config.data_dir, download=config.download, split=split,
-                max_images=config.max_images, image_size=config.image_size)
+                max_images=config.max_images, image_size=config.image_size,
+                class_tags=config.class_tags, condition_csv=config.condition_csv)
 
 
 def _resized(source, size):

@@ -31,6 +31,15 @@ def list_images(root):
 def load(root):
     from gan_zoo.data import Source
     paths, labels, class_names = list_images(root)
+    ds, (height, width, channels) = image_dataset(paths, np.asarray(labels, np.int32))
+    spec = DataSpec(image_shape=(height, width, channels), condition_dim=len(class_names),
+                    class_names=tuple(class_names))
+    return Source(name=f"folder:{root}", images_and_labels=ds, num_examples=len(paths), spec=spec,
+                  condition_table=np.eye(len(class_names), dtype=np.float32))
+
+
+def image_dataset(paths, labels):
+    """((uint8 image, label) dataset, image shape); every image decoded to the first one's shape."""
     first = tf.io.decode_image(tf.io.read_file(paths[0]), expand_animations=False)
     height, width, channels = first.shape
 
@@ -39,8 +48,5 @@ def load(root):
         image = tf.image.resize(image, (height, width), antialias=True)
         return tf.cast(tf.round(image), tf.uint8), label
 
-    ds = tf.data.Dataset.from_tensor_slices((paths, np.asarray(labels, np.int32)))
-    ds = ds.map(read, num_parallel_calls=tf.data.AUTOTUNE)
-    spec = DataSpec(image_shape=(height, width, channels), condition_dim=len(class_names),
-                    class_names=tuple(class_names))
-    return Source(name=f"folder:{root}", images_and_labels=ds, num_examples=len(paths), spec=spec)
+    ds = tf.data.Dataset.from_tensor_slices((paths, labels))
+    return ds.map(read, num_parallel_calls=tf.data.AUTOTUNE), (height, width, channels)

@@ -2,6 +2,8 @@
 import os
 import socket
 
+import numpy as np
+
 import tensorflow as tf
 
 from gan_zoo.errors import UserError
@@ -38,7 +40,8 @@ def load(name, data_dir="", download=True, split="train"):
         raise UserError(f"Data set {name!r} has images of varying size {spec.image_shape}; "
                         "gan_zoo needs a fixed image size.")
     return Source(name=name, images_and_labels=ds,
-                  num_examples=builder.info.splits[split].num_examples, spec=spec)
+                  num_examples=builder.info.splits[split].num_examples, spec=spec,
+                  condition_table=np.eye(spec.condition_dim, dtype=np.float32))
 
 
 def _prepare(builder, name, download):
