@@ -29,6 +29,8 @@ class TrainConfig:
                              "(fashion_mnist).")
     condition_csv: str = _field("", "For --dataset=folder:PATH: a CSV of `file,tag;tag;...` rows "
                                 "giving each image its tags (multi-hot conditions).")
+    condition_feature: str = _field("", "Condition on a tfds multi-label feature instead of 'label' "
+                                    "(e.g. attributes for celeb_a): a multi-hot vector.")
     download: bool = _field(True, "Let tfds download a data set that is not prepared in --data_dir.")
     run_dir: str = _field("", "Where loss.csv, samples/, checkpoints/ and tb/ go "
                           "(default runs/<model>). A run dir with a checkpoint is resumed.")

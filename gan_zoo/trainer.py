@@ -23,7 +23,7 @@ SAMPLE_ROWS = 20  # the reference grids: 20 rows of fixed noise, one column per 
 _METRICS = ("Real_P", "Fake_P", "Gen_loss", "Dis_loss", "D_acc")
 # Settings that must match to resume a run dir (others, like epochs, may change).
 _RESUME_KEYS = ("model", "dataset", "noise_dim", "batch_size", "max_images", "image_size",
-                "class_tags", "condition_csv")
+                "class_tags", "condition_csv", "condition_feature")
 
 
 def sample_noise(rng, batch, noise_dim, distribution):

@@ -97,3 +97,23 @@ def test_folder_with_per_image_tag_csv(tmp_path):
     assert int(trained.step) == 3
     with pytest.raises(UserError, match="folder data set"):
         data.load("fashion_mnist", condition_csv=str(csv_path))
+
+
+def test_tfds_multi_label_feature_becomes_a_multi_hot_condition(tmp_path):
+    """celeb_a's 40 boolean attributes as the condition. celeb_a is not available offline, so
+    tfds' own mock_data serves random examples with celeb_a's real feature spec."""
+    import tensorflow_datasets as tfds
+    with tfds.testing.mock_data(num_examples=24):
+        source = data.load("celeb_a", data_dir=str(tmp_path), condition_feature="attributes",
+                           image_size=32)
+        assert source.num_examples == 24 and source.spec.image_shape == (32, 32, 3)
+        assert source.spec.condition_dim == 40 and "Smiling" in source.spec.condition_names
+        _, condition = next(iter(source.epoch_batches(8, 0, 0)))
+        assert condition.shape == (8, 40) and set(np.unique(condition.numpy())) <= {0.0, 1.0}
+        cfg = config.resolve(model="maxout_cgan", dataset="celeb_a", condition_feature="attributes",
+                             image_size=32, batch_size=8, epochs=1, data_dir=str(tmp_path),
+                             run_dir=str(tmp_path / "run"), progress=False)
+        trained = trainer.train(cfg, source)
+        assert int(trained.step) == 3
+    with pytest.raises(UserError, match="needs 'image' and 'smile'"):
+        data.load("fashion_mnist", condition_feature="smile")

@@ -61,13 +61,14 @@ def to_uint8(images):
 
 
 def load(dataset, data_dir="", download=True, split="train", max_images=0, image_size=0,
-         class_tags="", condition_csv=""):
+         class_tags="", condition_csv="", condition_feature=""):
     """A `Source` for a tfds name or `folder:PATH`; UserError with the fix when it cannot.
 
     `image_size` > 0 brings images to that square size: padded with background when at
     most 8 pixels larger (MNIST's 28 -> 32, the digit untouched), else resized.
     `class_tags` (a JSON file or a packaged name) turns classes into multi-hot tag vectors;
-    `condition_csv` gives a folder data set per-image tags (see gan_zoo/data/conditions.py).
+    `condition_csv` gives a folder data set per-image tags (see gan_zoo/data/conditions.py);
+    `condition_feature` conditions on a tfds multi-label feature (celeb_a's `attributes`).
     """
     from gan_zoo.data import conditions
     if condition_csv:
@@ -80,7 +81,8 @@ def load(dataset, data_dir="", download=True, split="train", max_images=0, image
         source = image_folder.load(dataset[len(FOLDER_PREFIX):])
     else:
         from gan_zoo.data import tfds_source
-        source = tfds_source.load(dataset, data_dir=data_dir, download=download, split=split)
+        source = tfds_source.load(dataset, data_dir=data_dir, download=download, split=split,
+                                  condition_feature=condition_feature)
     if class_tags:
         source = conditions.with_class_tags(source, class_tags)
     if max_images and max_images < source.num_examples:
@@ -96,7 +98,8 @@ def for_config(config, split="train"):
     """The data a TrainConfig trains on (data set, data_dir, download, subset, image size)."""
     return load(config.dataset, data_dir=config.data_dir, download=config.download, split=split,
                 max_images=config.max_images, image_size=config.image_size,
-                class_tags=config.class_tags, condition_csv=config.condition_csv)
+                class_tags=config.class_tags, condition_csv=config.condition_csv,
+                condition_feature=config.condition_feature)
 
 
 def _resized(source, size):

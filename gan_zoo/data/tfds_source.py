@@ -10,7 +10,8 @@ from gan_zoo.errors import UserError
 from gan_zoo.models import DataSpec
 
 
-def load(name, data_dir="", download=True, split="train"):
+def load(name, data_dir="", download=True, split="train", condition_feature=""):
+    """A Source of (image, int label), or of (image, condition vector) with `condition_feature`."""
     from gan_zoo.data import Source
     import tensorflow_datasets as tfds
 
@@ -22,26 +23,75 @@ def load(name, data_dir="", download=True, split="train"):
                         "image-classification set (e.g. mnist, fashion_mnist, cifar10) or "
                         "--dataset=folder:PATH for your own images.") from None
     features = builder.info.features
-    if "image" not in features or "label" not in features:
-        raise UserError(f"Data set {name!r} has features {sorted(features)}; gan_zoo's label "
-                        "pipeline needs 'image' and 'label'.")
-    if not builder.is_prepared():
-        _prepare(builder, name, download)
-    try:
-        ds = builder.as_dataset(split=split, shuffle_files=False, as_supervised=True)
-    except ValueError as e:  # unknown split
-        raise UserError(f"Data set {name!r} has no split {split!r} "
-                        f"(it has {', '.join(builder.info.splits)}): {e}") from None
-    ds = ds.map(lambda image, label: (image, tf.cast(label, tf.int32)))
-    spec = DataSpec(image_shape=tuple(features["image"].shape),
-                    condition_dim=features["label"].num_classes,
-                    class_names=tuple(features["label"].names))
-    if None in spec.image_shape:
-        raise UserError(f"Data set {name!r} has images of varying size {spec.image_shape}; "
+    wanted = condition_feature or "label"
+    if "image" not in features or wanted not in features:
+        raise UserError(f"Data set {name!r} has features {sorted(features)}; gan_zoo needs 'image' "
+                        f"and {wanted!r}" + ("" if condition_feature else
+                                             " (or --condition_feature=NAME for a multi-label one)") + ".")
+    ds = _read(builder, name, split, download)
+    image_shape = tuple(features["image"].shape)
+    if None in image_shape:
+        raise UserError(f"Data set {name!r} has images of varying size {image_shape}; "
                         "gan_zoo needs a fixed image size.")
-    return Source(name=name, images_and_labels=ds,
-                  num_examples=builder.info.splits[split].num_examples, spec=spec,
-                  condition_table=np.eye(spec.condition_dim, dtype=np.float32))
+    if condition_feature:
+        to_vector, names = condition_vectors(features[condition_feature], name, condition_feature)
+        ds = ds.map(lambda ex: (ex["image"], to_vector(ex[condition_feature])))
+        grid = _first_distinct(ds, limit=10)
+        spec = DataSpec(image_shape=image_shape, condition_dim=len(names), condition_names=tuple(names),
+                        grid_conditions=grid, grid_names=tuple(
+                            "+".join(n for n, v in zip(names, g) if v) or "none" for g in grid))
+        table = None
+    else:
+        ds = ds.map(lambda ex: (ex["image"], tf.cast(ex["label"], tf.int32)))
+        spec = DataSpec(image_shape=image_shape, condition_dim=features["label"].num_classes,
+                        class_names=tuple(features["label"].names))
+        table = np.eye(spec.condition_dim, dtype=np.float32)
+    split_info = builder.info.splits[split] if split in builder.info.splits else None
+    count = split_info.num_examples if split_info else int(ds.reduce(0, lambda n, _: n + 1))
+    return Source(name=name, images_and_labels=ds, num_examples=count, spec=spec,
+                  condition_table=table)
+
+
+def condition_vectors(feature, name, feature_name):
+    """(fn: feature value -> float32 multi-hot vector, entry names) for a tfds multi-label feature."""
+    import tensorflow_datasets as tfds
+    if isinstance(feature, tfds.features.FeaturesDict):  # e.g. celeb_a's 40 boolean attributes
+        keys = list(feature.keys())
+        return (lambda value: tf.stack([tf.cast(value[k], tf.float32) for k in keys])), keys
+    if isinstance(feature, tfds.features.Sequence) and isinstance(feature.feature, tfds.features.ClassLabel):
+        n = feature.feature.num_classes  # e.g. voc's `labels`: the classes present in the image
+        # a zero row first, so an image with no labels gives zeros, not reduce_max's -inf
+        return (lambda value: tf.reduce_max(tf.concat([tf.zeros([1, n]), tf.one_hot(value, n)], 0),
+                                            axis=0)), list(feature.feature.names)
+    raise UserError(f"--condition_feature={feature_name!r} of {name!r} is a {type(feature).__name__}; "
+                    "gan_zoo turns a dict of booleans (like celeb_a's attributes) or a sequence of "
+                    "class labels into a multi-hot vector.")
+
+
+def _first_distinct(ds, limit):
+    seen = {}
+    for _, vector in ds.take(2000).as_numpy_iterator():
+        seen.setdefault(tuple(float(v) for v in vector), None)
+        if len(seen) == limit:
+            break
+    return tuple(seen)
+
+
+def _read(builder, name, split, download):
+    """The split as a dataset of feature dicts, preparing it first where it is not."""
+    try:
+        return builder.as_dataset(split=split, shuffle_files=False)
+    except ValueError as e:  # unknown split
+        if "split" in str(e).lower() and builder.info.splits:
+            raise UserError(f"Data set {name!r} has no split {split!r} "
+                            f"(it has {', '.join(builder.info.splits)}).") from None
+        if builder.is_prepared():
+            raise
+    except Exception:  # not prepared: tfds raises AssertionError or NotFoundError
+        if builder.is_prepared():
+            raise
+    _prepare(builder, name, download)
+    return builder.as_dataset(split=split, shuffle_files=False)
 
 
 def _prepare(builder, name, download):
