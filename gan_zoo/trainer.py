@@ -19,7 +19,7 @@ from gan_zoo.errors import UserError
 from gan_zoo.images import grid
 from gan_zoo.run_files import RunFiles
 
-SAMPLE_ROWS = 20  # the reference grids: 20 rows of fixed noise, one column per class
+SAMPLE_ROWS = 20  # the reference grids: 20 rows of fixed noise, one column per class or tag set
 _METRICS = ("Real_P", "Fake_P", "Gen_loss", "Dis_loss", "D_acc")
 # Settings that must match to resume a run dir (others, like epochs, may change).
 _RESUME_KEYS = ("model", "dataset", "noise_dim", "batch_size", "max_images", "image_size",

@@ -1,9 +1,10 @@
 """Input pipelines: image-classification data -> batches of (images in [-1, 1], condition vectors).
 
-Sources (each returns a `Source`): tfds sets (`tfds_source.py`) and a folder with one
-sub-folder per class (`image_folder.py`). `Source.epoch_batches` is the one tf.data
-pipeline every trainer reads: cached uint8 images, an epoch-seeded shuffle (so a resumed
-run sees the same order), batch, scale, one-hot, prefetch.
+Sources (each returns a `Source`): tfds sets (`tfds_source.py`), a folder with one
+sub-folder per class (`image_folder.py`), and tag conditions (`conditions.py`).
+`Source.epoch_batches` is the one tf.data pipeline every trainer reads: cached uint8
+images, an epoch-seeded shuffle (so a resumed run sees the same order), batch, scale,
+labels -> condition vectors (one-hot or multi-hot), prefetch.
 """
 import dataclasses
 
@@ -39,7 +40,7 @@ class Source:
         return self.num_examples // batch_size
 
     def epoch_batches(self, batch_size, epoch, seed, skip_batches=0):
-        """Batches of one epoch: (images float32 [-1,1], conditions float32 one-hot)."""
+        """Batches of one epoch: (images float32 [-1,1], conditions float32 [batch, condition_dim])."""
         shuffle_seed = seed * 100_003 + epoch  # a different, reproducible order every epoch
         ds = self.images_and_labels.shuffle(min(self.num_examples, _SHUFFLE_BUFFER_CAP),
                                             seed=shuffle_seed, reshuffle_each_iteration=False)
