@@ -1,6 +1,10 @@
 """Seconds per epoch of each registered model's recipe on this machine.
 
     TFDS_DATA_DIR=../shared/tfds python bench/epoch_time.py --dataset=fashion_mnist
+    python bench/epoch_time.py --models=dcgan --losses=bce,wgan,wgan_gp --ngf=32
+
+Unconditional models run on `--faces` (the LFW crops of reference E: middle half, 2,000
+images, 64x64) with each of `--losses`; the others on `--dataset`.
 
 Times `--steps` train steps of the real trainer on real batches (after 10 warm-up steps
 that trace and fill the cache) and scales to one epoch of the data set at the recipe's
@@ -20,15 +24,27 @@ from absl import app, flags, logging  # noqa: E402
 flags.DEFINE_string("dataset", "fashion_mnist", "tfds data set.")
 flags.DEFINE_integer("steps", 100, "Timed steps per model.")
 flags.DEFINE_list("models", [], "Models to time (default: all registered).")
+flags.DEFINE_string("faces", "folder:../shared/data/faces/lfw_gray", "Data for unconditional models.")
+flags.DEFINE_list("losses", ["bce", "wgan_gp"], "Loss recipes to time unconditional models with.")
+flags.DEFINE_integer("ngf", 0, "Unconditional models: --ngf and --ndf (0: the recipe's).")
 FLAGS = flags.FLAGS
 
 
 def main(_):
     logging.set_verbosity(logging.WARNING)
     from gan_zoo import config, data, models, trainer
-    print(f"{'model':12s} {'batch':>5s} {'steps/epoch':>11s} {'img/s':>7s} {'s/epoch':>8s}")
+    print(f"{'model':20s} {'batch':>5s} {'steps/epoch':>11s} {'img/s':>7s} {'s/epoch':>8s}")
+    runs = []
     for name in FLAGS.models or models.names():
-        cfg = config.resolve(model=name, dataset=FLAGS.dataset)
+        if models.is_conditional(name):
+            runs.append((name, dict(model=name, dataset=FLAGS.dataset)))
+            continue
+        widths = dict(ngf=FLAGS.ngf, ndf=FLAGS.ngf) if FLAGS.ngf else {}
+        for loss in FLAGS.losses:
+            runs.append((f"{name}/{loss}", dict(model=name, loss=loss, dataset=FLAGS.faces,
+                                                center_crop=0.5, max_images=2000, **widths)))
+    for name, settings in runs:
+        cfg = config.resolve(**settings)
         source = data.for_config(cfg)
         t = trainer.Trainer(cfg, source)
         iterator = iter(source.epoch_batches(cfg.batch_size, 0, cfg.seed).repeat())
@@ -38,7 +54,7 @@ def main(_):
         t._train_many(iterator, tf.constant(FLAGS.steps))
         t.step.numpy()
         per_step = (time.perf_counter() - start) / FLAGS.steps
-        print(f"{name:12s} {cfg.batch_size:5d} {t.steps_per_epoch:11d} "
+        print(f"{name:20s} {cfg.batch_size:5d} {t.steps_per_epoch:11d} "
               f"{cfg.batch_size / per_step:7.0f} {per_step * t.steps_per_epoch:8.1f}", flush=True)
 
 

@@ -7,10 +7,12 @@ import dataclasses
 import json
 import os
 
-from gan_zoo import models
+from gan_zoo import losses, models
 from gan_zoo.errors import UserError
 
 NOISE_CHOICES = ("normal", "uniform")
+OPTIMIZER_CHOICES = ("adam", "rmsprop")
+NORM_CHOICES = ("batch", "instance", "layer", "none")
 
 
 def _field(default, help, choices=None):
@@ -21,8 +23,9 @@ def _field(default, help, choices=None):
 class TrainConfig:
     model: str = _field("maxout_cgan", f"Model to train; one of: {', '.join(models.names())}.",
                         choices=None)
-    dataset: str = _field("mnist", "A tfds image-classification set (mnist, fashion_mnist, ...) or "
-                          "folder:PATH, a folder with one sub-folder of images per class.")
+    dataset: str = _field("mnist", "A tfds image set (mnist, fashion_mnist, celeb_a, lfw, ...), "
+                          "olivetti (reads olivettifaces.mat in --data_dir), or folder:PATH: a "
+                          "folder with one sub-folder of images per class, or of images alone.")
     data_dir: str = _field("", "TFDS data_dir; empty means tfds' default, which honours TFDS_DATA_DIR.")
     class_tags: str = _field("", "Condition on tags instead of one class: a JSON file mapping each "
                              "class name to its tags (multi-hot), or a packaged name "
@@ -39,28 +42,58 @@ class TrainConfig:
     max_images: int = _field(0, "Train on the first N images only (0: all).")
     image_size: int = _field(0, "Square size images are brought to (0: the data's own). Up to 8 "
                              "pixels larger is padded with background (28 -> 32), else resized.")
+    center_crop: float = _field(0.0, "Before resizing, keep a centred square whose side is this "
+                                "fraction of the shorter side (LFW reference: 0.5, the middle "
+                                "half; celeb_a: 0.6); 0 keeps the whole image.")
     noise_dim: int = _field(100, "Length of the generator's noise vector.")
     noise: str = _field("normal", "Noise distribution: normal N(0,1) or uniform [0,1).",
                         choices=NOISE_CHOICES)
-    g_lr: float = _field(2e-4, "Generator Adam learning rate.")
-    d_lr: float = _field(2e-4, "Discriminator Adam learning rate.")
+    ngf: int = _field(64, "Conv models: generator width (channels of its last hidden layer).")
+    ndf: int = _field(64, "Conv models: discriminator width (channels of its first layer).")
+    d_norm: str = _field("batch", "Conv models: normalisation in D's hidden layers. WGAN-GP needs "
+                         "one that treats examples separately (instance or layer).",
+                         choices=NORM_CHOICES)
+    loss: str = _field("bce", "Adversarial loss: bce (non-saturating), wgan (weight clipping) or "
+                       "wgan_gp (gradient penalty). Switching a model's loss also switches to "
+                       "that loss's optimizer recipe (gan_zoo/losses.py RECIPES).",
+                       choices=losses.LOSS_CHOICES)
+    optimizer: str = _field("adam", "Optimizer of both networks: adam or rmsprop.",
+                            choices=OPTIMIZER_CHOICES)
+    g_lr: float = _field(2e-4, "Generator learning rate.")
+    d_lr: float = _field(2e-4, "Discriminator learning rate.")
     beta1: float = _field(0.5, "Adam beta_1 for both networks.")
     beta2: float = _field(0.999, "Adam beta_2 for both networks.")
+    n_critic: int = _field(1, "Discriminator steps per generator step (each on its own batch).")
+    adaptive_schedule: bool = _field(False, "Reference E's schedule instead of --n_critic: on each "
+                                     "batch measure D's and G's accuracy and train the weaker "
+                                     "side (a burst of --adaptive_burst D steps, or one G step).")
+    adaptive_burst: int = _field(5, "D steps in one burst of the adaptive schedule.")
+    clip: float = _field(0.0, "WGAN: clip every critic weight to [-clip, clip] after each D step (0: off).")
+    gp_weight: float = _field(10.0, "WGAN-GP: weight of the gradient penalty.")
     lr_decay_epochs: str = _field("", "Comma-separated epochs at which both learning rates are "
                                   "multiplied by --lr_decay_factor (e.g. 30,40).")
     lr_decay_factor: float = _field(0.1, "Learning-rate factor applied at each --lr_decay_epochs.")
     real_label: float = _field(1.0, "Target for real images in D's loss; 0.9 is one-sided label smoothing.")
+    fake_label: float = _field(0.0, "Target for fakes in D's loss; 0.1 (with --real_label=0.9) is "
+                               "the reference's two-sided smoothing.")
     mismatch_weight: float = _field(0.0, "Weight of D's loss on real images with a wrong condition "
                                     "(GAN-CLS matching-aware D); 0 turns it off.")
     seed: int = _field(0, "Seed for weights, noise, dropout and data order.")
-    save_every: int = _field(15, "Save a checkpoint every N epochs (and always at the end).")
+    save_every: int = _field(15, "Save a checkpoint every N epochs (and always at the end); the "
+                             "3 newest are kept.")
+    keep_every: int = _field(0, "Also keep a checkpoint every N epochs for good, in "
+                             "checkpoints/kept/ (to pick the best afterwards); 0: off.")
+    collapse_threshold: float = _field(0.2, "Warn when sample diversity (mean pairwise distance of "
+                                       "a fixed sample batch over that of real images) falls under "
+                                       "this; 0: off.")
     steps_per_call: int = _field(10, "Train steps run inside one tf.function call (fewer Python round trips).")
     jit_compile: bool = _field(False, "Compile the train step with XLA.")
     progress: bool = _field(True, "Show a tqdm progress bar.")
 
     def validate(self):
         models.get(self.model)  # raises a UserError naming the registered models
-        positive = ("epochs", "batch_size", "noise_dim", "save_every", "steps_per_call")
+        positive = ("epochs", "batch_size", "noise_dim", "save_every", "steps_per_call", "ngf",
+                    "ndf", "n_critic", "adaptive_burst")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise UserError(f"--{name} must be a positive integer, got {getattr(self, name)}.")
@@ -78,8 +111,19 @@ class TrainConfig:
             raise UserError(f"--mismatch_weight must be >= 0, got {self.mismatch_weight}.")
         if not 0.0 < self.real_label <= 1.0:
             raise UserError(f"--real_label must be in (0, 1], got {self.real_label}.")
-        if self.noise not in NOISE_CHOICES:
-            raise UserError(f"--noise must be one of {NOISE_CHOICES}, got {self.noise!r}.")
+        if not 0.0 <= self.fake_label < self.real_label:
+            raise UserError(f"--fake_label must be in [0, --real_label), got {self.fake_label}.")
+        for name, choices in (("noise", NOISE_CHOICES), ("optimizer", OPTIMIZER_CHOICES),
+                              ("d_norm", NORM_CHOICES), ("loss", losses.LOSS_CHOICES)):
+            if getattr(self, name) not in choices:
+                raise UserError(f"--{name} must be one of {', '.join(choices)}; got "
+                                f"{getattr(self, name)!r}.")
+        for name in ("clip", "gp_weight", "keep_every", "collapse_threshold"):
+            if getattr(self, name) < 0:
+                raise UserError(f"--{name} must be >= 0, got {getattr(self, name)}.")
+        if not 0.0 <= self.center_crop <= 1.0:
+            raise UserError(f"--center_crop is the kept fraction of each side, in (0, 1] "
+                            f"(0: no crop); got {self.center_crop}.")
         return self
 
     def decay_epochs(self):
@@ -130,12 +174,22 @@ def from_flags(flag_values=None):
 
 
 def resolve(**given):
-    """A validated TrainConfig: `given` values, then the model's DEFAULTS, then ours."""
+    """A validated TrainConfig: `given` values, then the model's DEFAULTS, then ours.
+
+    A `loss` given that differs from the model's own brings that loss's recipe (optimizer,
+    learning rates, n_critic, ...; gan_zoo.losses.RECIPES) over the model's DEFAULTS, so
+    `--model=dcgan --loss=wgan_gp` trains as WGAN-GP is meant to; flags still win.
+    """
     model = given.get("model", TrainConfig.model)
     defaults = dict(models.get(model).DEFAULTS)
     unknown = set(given) - {f.name for f in dataclasses.fields(TrainConfig)}
     if unknown:
         raise UserError(f"Unknown setting(s): {', '.join(sorted(unknown))}.")
+    loss = given.get("loss")
+    if loss is not None and loss != defaults.get("loss", TrainConfig.loss):
+        if loss not in losses.RECIPES:
+            raise UserError(f"Unknown loss {loss!r}. Choose one of: {', '.join(losses.LOSS_CHOICES)}.")
+        defaults.update(losses.RECIPES[loss])
     return TrainConfig(**{**defaults, **given}).validate()
 
 

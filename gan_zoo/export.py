@@ -5,7 +5,8 @@ Writes a SavedModel that TF Serving loads, with two signatures:
   generate_from_seed:  labels int32 [batch], seed int64 []                  -> images uint8
 Labels outside [0, num_classes) fail the request (InvalidArgumentError), never give an image.
 A model trained on tag/vector conditions takes `condition` float32 [batch, condition_dim]
-instead of `labels` (non-finite values fail the request).
+instead of `labels` (non-finite values fail the request). An unconditional model (dcgan)
+takes `noise` alone, and `count` int32 [] + `seed` for generate_from_seed.
 The model's metadata is in <export_dir>/assets.extra/gan_zoo.json.
 """
 import json
@@ -13,6 +14,7 @@ import os
 
 import tensorflow as tf
 
+from gan_zoo import models
 from gan_zoo.data import to_uint8
 from gan_zoo.errors import UserError
 
@@ -29,6 +31,11 @@ class GeneratorModule(tf.Module):
         self.condition_dim = spec.condition_dim
         noise_spec = tf.TensorSpec([None, noise_dim], tf.float32, name="noise")
         seed_spec = tf.TensorSpec([], tf.int64, name="seed")
+        if not spec.is_conditional:
+            count_spec = tf.TensorSpec([], tf.int32, name="count")
+            self.serving_default = tf.function(self._from_noise, input_signature=[noise_spec])
+            self.generate_from_seed = tf.function(self._from_seed, input_signature=[count_spec, seed_spec])
+            return
         if spec.is_class_conditional:
             cond_spec = tf.TensorSpec([None], tf.int32, name="labels")
             from_noise, from_seed = self._labels_and_noise, self._labels_and_seed
@@ -39,6 +46,14 @@ class GeneratorModule(tf.Module):
         self.generate_from_seed = tf.function(from_seed, input_signature=[cond_spec, seed_spec])
 
     # The argument names are the signatures' input names.
+    def _from_noise(self, noise):
+        return self._generate(None, noise)
+
+    def _from_seed(self, count, seed):
+        check = tf.debugging.assert_positive(count, message="count must be positive")
+        with tf.control_dependencies([check]):
+            return self._generate(None, self._noise(count, seed))
+
     def _labels_and_noise(self, labels, noise):
         return self._generate(self._one_hot(labels), noise)
 
@@ -69,26 +84,31 @@ class GeneratorModule(tf.Module):
         return tf.random.stateless_normal(shape, stateless_seed)
 
     def _generate(self, condition, noise):
-        check = tf.debugging.assert_equal(tf.shape(condition)[0], tf.shape(noise)[0],
-                                          message="condition and noise must have the same batch size")
-        with tf.control_dependencies([check]):
-            images = self.generator([noise, condition], training=False)
+        checks = [tf.debugging.assert_all_finite(noise, "noise values must be finite")]
+        if condition is not None:
+            checks.append(tf.debugging.assert_equal(
+                tf.shape(condition)[0], tf.shape(noise)[0],
+                message="condition and noise must have the same batch size"))
+        with tf.control_dependencies(checks):
+            images = models.generate(self.generator, noise, condition, training=False)
         return {"images": to_uint8(images)}
 
 
-def export(run_dir, export_dir, overwrite=False):
-    """Export the latest generator of `run_dir`; returns the metadata written beside it."""
+def export(run_dir, export_dir, overwrite=False, epoch=None):
+    """Export the latest generator of `run_dir` (or the one kept at `epoch`); returns the
+    metadata written beside it."""
     from gan_zoo.trainer import restore_generator
     if os.path.exists(os.path.join(export_dir, "saved_model.pb")) and not overwrite:
         raise UserError(f"{export_dir!r} already holds a SavedModel. Pass another --export_dir, "
                         "or --overwrite to replace it.")
-    generator, config, spec, step = restore_generator(run_dir)
+    generator, config, spec, step = restore_generator(run_dir, epoch)
     module = GeneratorModule(generator, spec, config.noise_dim, config.noise)
     tf.saved_model.save(module, export_dir, signatures={
         "serving_default": module.serving_default,
         SEED_SIGNATURE: module.generate_from_seed,
     })
-    metadata = {"model": config.model, "dataset": config.dataset, "step": step,
+    metadata = {"model": config.model, "dataset": config.dataset, "step": step, "epoch": epoch,
+                "conditional": spec.is_conditional, "loss": config.loss,
                 "image_shape": list(spec.image_shape),
                 "num_classes": spec.condition_dim if spec.is_class_conditional else 0,
                 "class_names": list(spec.class_names), "condition_dim": spec.condition_dim,
@@ -115,7 +135,8 @@ def main():
     FLAGS = flags.FLAGS
     if not FLAGS.run_dir or not FLAGS.export_dir:
         raise UserError("Both --run_dir and --export_dir are required.")
-    metadata = export(FLAGS.run_dir, FLAGS.export_dir, overwrite=FLAGS.overwrite)
+    metadata = export(FLAGS.run_dir, FLAGS.export_dir, overwrite=FLAGS.overwrite,
+                      epoch=FLAGS.epoch)
     print(f"Exported {metadata['model']} (step {metadata['step']}) to {FLAGS.export_dir} "
           f"with signatures {', '.join(metadata['signatures'])}")
 
@@ -127,4 +148,6 @@ if __name__ == "__main__":
     flags.DEFINE_string("run_dir", None, "Run directory written by gan_zoo.train.")
     flags.DEFINE_string("export_dir", None, "Where to write the SavedModel.")
     flags.DEFINE_boolean("overwrite", False, "Replace a SavedModel already in --export_dir.")
+    flags.DEFINE_integer("epoch", None, "Export the checkpoint kept at this epoch (--keep_every) "
+                         "instead of the latest.")
     app.run(cli.run(main))

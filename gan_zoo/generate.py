@@ -3,6 +3,7 @@
 Writes `images` (uint8 N,H,W,C) and `labels` (int N) to an .npz, or a PNG grid (one
 column per requested label) when --out ends in .png. A model trained on tags takes
 `--tags='footwear;top,warm'` instead and writes `conditions` (float N,condition_dim).
+An unconditional model (dcgan) takes `--count=N` and writes `images` only (PNG: 8 per row).
 """
 import os
 
@@ -50,6 +51,31 @@ def generate(model, labels, num_per_label, seed=0):
     return images, repeated
 
 
+def generate_unconditional(model, count, seed=0):
+    from gan_zoo import export
+    fn = model.signatures[export.SEED_SIGNATURE]
+    return fn(count=tf.constant(count, tf.int32), seed=tf.constant(seed, tf.int64))["images"].numpy()
+
+
+def _write_unconditional(FLAGS, model):
+    from gan_zoo import images as image_utils
+    if FLAGS.labels or FLAGS.tags:
+        raise UserError("This model is unconditional: it takes no --labels or --tags; pass "
+                        "--count=N for N images.")
+    if FLAGS.count <= 0:
+        raise UserError(f"--count must be positive, got {FLAGS.count}.")
+    images = generate_unconditional(model, FLAGS.count, FLAGS.seed)
+    if FLAGS.out.endswith(".png"):
+        columns = min(8, len(images))
+        rows = -(-len(images) // columns)
+        padded = np.concatenate([images, np.zeros((rows * columns - len(images), *images.shape[1:]),
+                                                  images.dtype)])
+        image_utils.write_png(FLAGS.out, image_utils.grid(padded, rows, columns))
+    else:
+        np.savez_compressed(FLAGS.out, images=images)
+    print(f"Wrote {len(images)} images to {FLAGS.out}")
+
+
 def main():
     from absl import flags
 
@@ -57,7 +83,12 @@ def main():
     FLAGS = flags.FLAGS
     if FLAGS.num_per_label <= 0:
         raise UserError(f"--num_per_label must be positive, got {FLAGS.num_per_label}.")
+    if not FLAGS.out.endswith((".png", ".npz")):
+        raise UserError(f"--out must end in .npz or .png, got {FLAGS.out!r}.")
     model, metadata = export.load(FLAGS.export_dir)
+    os.makedirs(os.path.dirname(os.path.abspath(FLAGS.out)), exist_ok=True)
+    if not metadata.get("conditional", True):
+        return _write_unconditional(FLAGS, model)
     if metadata.get("condition_names"):
         if FLAGS.labels or not FLAGS.tags:
             raise UserError("This model is conditioned on tags, not classes: pass --tags, e.g. "
@@ -70,18 +101,15 @@ def main():
         labels = parse_labels(FLAGS.labels, metadata["num_classes"]) if FLAGS.labels else list(
             range(metadata["num_classes"]))
     images, label_array = generate(model, labels, FLAGS.num_per_label, FLAGS.seed)
-    os.makedirs(os.path.dirname(os.path.abspath(FLAGS.out)), exist_ok=True)
     if FLAGS.out.endswith(".png"):
         # label-major -> rows of samples, one column per label
         h, w, c = images.shape[1:]
         by_column = images.reshape(len(labels), FLAGS.num_per_label, h, w, c).transpose(1, 0, 2, 3, 4)
         image_utils.write_png(FLAGS.out, image_utils.grid(
             by_column.reshape(-1, h, w, c), FLAGS.num_per_label, len(labels)))
-    elif FLAGS.out.endswith(".npz"):
+    else:
         key = "conditions" if label_array.ndim == 2 else "labels"
         np.savez_compressed(FLAGS.out, images=images, **{key: label_array})
-    else:
-        raise UserError(f"--out must end in .npz or .png, got {FLAGS.out!r}.")
     print(f"Wrote {len(images)} images to {FLAGS.out}")
 
 
@@ -94,6 +122,7 @@ if __name__ == "__main__":
     flags.DEFINE_string("tags", "", "For a model trained on tags: ';'-separated groups of "
                         "','-separated tags, one condition per group (e.g. 'footwear;top,warm').")
     flags.DEFINE_integer("num_per_label", 10, "Images per label.")
+    flags.DEFINE_integer("count", 64, "Unconditional models: how many images.")
     flags.DEFINE_integer("seed", 0, "Noise seed; the same seed gives the same images.")
     flags.DEFINE_string("out", "samples.npz", "Output .npz or .png file.")
     app.run(cli.run(main))

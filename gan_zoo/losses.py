@@ -1,20 +1,42 @@
-"""GAN losses as pure functions of discriminator logits (TF-GAN's style).
+"""GAN losses as pure functions of discriminator outputs (TF-GAN's style).
 
-Every loss works on logits, never on sigmoid outputs: BCE on probabilities saturates
-and underflows once D is confident, which is what stalls the published Maxout recipe.
+Every loss works on logits (critic scores for the Wasserstein losses), never on sigmoid
+outputs: BCE on probabilities saturates and underflows once D is confident, which is
+what stalls the published Maxout recipe.
+
+`--loss` picks an `Adversarial` (how D scores real and fake, how G is scored); any model
+trains with any of them. `RECIPES` holds the optimizer settings each loss is known to
+need, applied when a run switches a model to that loss (see gan_zoo.config.resolve).
 """
+import functools
+from typing import Callable, NamedTuple
+
 import tensorflow as tf
+
+from gan_zoo.errors import UserError
 
 
 def _bce(targets, logits):
     return tf.nn.sigmoid_cross_entropy_with_logits(labels=targets, logits=logits)
 
 
-def discriminator_loss(real_logits, fake_logits, real_label=1.0):
-    """Mean BCE of D on real (target `real_label`, 0.9 = one-sided smoothing) and fake (target 0)."""
-    real = _bce(tf.fill(tf.shape(real_logits), tf.cast(real_label, real_logits.dtype)), real_logits)
-    fake = _bce(tf.zeros_like(fake_logits), fake_logits)
-    return tf.reduce_mean(real) + tf.reduce_mean(fake)
+def _target(logits, value):
+    return tf.fill(tf.shape(logits), tf.cast(value, logits.dtype))
+
+
+# --- non-saturating GAN (Goodfellow et al. 2014) ------------------------------------------
+def bce_real_loss(real_logits, real_label=1.0):
+    """D's loss on real images: BCE against `real_label` (0.9 = one-sided label smoothing)."""
+    return tf.reduce_mean(_bce(_target(real_logits, real_label), real_logits))
+
+
+def bce_fake_loss(fake_logits, fake_label=0.0):
+    """D's loss on fakes: BCE against `fake_label` (0.1 with real 0.9 = two-sided smoothing)."""
+    return tf.reduce_mean(_bce(_target(fake_logits, fake_label), fake_logits))
+
+
+def discriminator_loss(real_logits, fake_logits, real_label=1.0, fake_label=0.0):
+    return bce_real_loss(real_logits, real_label) + bce_fake_loss(fake_logits, fake_label)
 
 
 def generator_loss(fake_logits):
@@ -22,10 +44,109 @@ def generator_loss(fake_logits):
     return tf.reduce_mean(_bce(tf.ones_like(fake_logits), fake_logits))
 
 
-def mismatch_loss(mismatched_logits):
+def mismatch_loss(mismatched_logits, fake_label=0.0):
     """GAN-CLS's matching-aware term (Reed et al. 2016): real images with the wrong condition are fake.
 
     Without it D can reject fakes without ever reading the condition, so G gets no signal to
     draw the requested class; with it D must learn what each condition looks like.
     """
-    return tf.reduce_mean(_bce(tf.zeros_like(mismatched_logits), mismatched_logits))
+    return bce_fake_loss(mismatched_logits, fake_label)
+
+
+def bce_accuracies(real_logits, fake_logits):
+    """(D accuracy, G accuracy): D's share right at threshold 0.5; G's share of fakes called real."""
+    fake_called_real = tf.reduce_mean(tf.cast(fake_logits > 0.0, tf.float32))
+    d_acc = 0.5 * (tf.reduce_mean(tf.cast(real_logits > 0.0, tf.float32)) + 1.0 - fake_called_real)
+    return d_acc, fake_called_real
+
+
+# --- Wasserstein GAN (Arjovsky et al. 2017), WGAN-GP (Gulrajani et al. 2017) ---------------
+def wasserstein_real_loss(real_scores):
+    return -tf.reduce_mean(real_scores)
+
+
+def wasserstein_fake_loss(fake_scores):
+    return tf.reduce_mean(fake_scores)
+
+
+def wasserstein_discriminator_loss(real_scores, fake_scores):
+    """The critic's loss mean(D(fake)) - mean(D(real)): minus the Wasserstein-1 estimate."""
+    return wasserstein_real_loss(real_scores) + wasserstein_fake_loss(fake_scores)
+
+
+def wasserstein_generator_loss(fake_scores):
+    return -tf.reduce_mean(fake_scores)
+
+
+def wasserstein_accuracies(real_scores, fake_scores):
+    """A critic has no threshold, so (as the reference does) a fake 'passes' when it scores above
+    the batch's mean real score, and a real one is 'caught' when it scores under the mean fake."""
+    real_mean, fake_mean = tf.reduce_mean(real_scores), tf.reduce_mean(fake_scores)
+    g_acc = tf.reduce_mean(tf.cast(fake_scores > real_mean, tf.float32))
+    d_acc = 0.5 * (tf.reduce_mean(tf.cast(real_scores > fake_mean, tf.float32)) + 1.0 - g_acc)
+    return d_acc, g_acc
+
+
+def interpolation_weights(rng, images):
+    """One weight per example, uniform in [0, 1], shaped to broadcast over the rest of the example.
+
+    (The reference draws them from a normal distribution, which puts most interpolates off the
+    segment between real and fake where the 1-Lipschitz constraint is meant to hold.)
+    """
+    shape = tf.concat([tf.shape(images)[:1], tf.ones([tf.rank(images) - 1], tf.int32)], axis=0)
+    return rng.uniform(shape, 0.0, 1.0, dtype=images.dtype)
+
+
+def gradient_penalty(critic, real, fake, weights, epsilon=1e-10):
+    """mean over the batch of (||grad_x critic(x)|| - 1)^2 at x = real + weights * (fake - real).
+
+    The norm is per example over every pixel and channel (the reference's over channels only
+    penalises each pixel separately); `epsilon` inside the square root keeps the gradient of a
+    zero norm finite. The inner tape nests inside the caller's tape, so the penalty's own
+    gradient with respect to the critic's weights (a second derivative) is real, under
+    tf.function and inside a distribution strategy's replica function alike.
+    """
+    interpolates = real + weights * (fake - real)
+    with tf.GradientTape() as tape:
+        tape.watch(interpolates)
+        scores = critic(interpolates)
+    grads = tape.gradient(scores, interpolates, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    axes = tf.range(1, tf.rank(grads))
+    norms = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=axes) + epsilon)
+    return tf.reduce_mean(tf.square(norms - 1.0))
+
+
+# --- selection --------------------------------------------------------------------------------
+class Adversarial(NamedTuple):
+    """One adversarial objective. D minimises real_loss(real) + fake_loss(fake) (+ extras);
+    G minimises generator_loss(fake); accuracies feed loss.csv and the adaptive schedule."""
+    name: str
+    real_loss: Callable
+    fake_loss: Callable
+    generator_loss: Callable
+    accuracies: Callable
+    gradient_penalty: bool = False
+
+
+LOSS_CHOICES = ("bce", "wgan", "wgan_gp")
+
+# Settings each loss trains with, as its paper / the reference designs use them.
+RECIPES = {
+    "bce": {},
+    "wgan": dict(optimizer="rmsprop", g_lr=5e-5, d_lr=5e-5, clip=0.01, n_critic=5,
+                 real_label=1.0, fake_label=0.0),
+    "wgan_gp": dict(optimizer="adam", g_lr=1e-4, d_lr=1e-4, beta1=0.0, beta2=0.999, gp_weight=10.0,
+                    n_critic=5, clip=0.0, d_norm="instance", real_label=1.0, fake_label=0.0),
+}
+
+
+def get(name, real_label=1.0, fake_label=0.0):
+    if name == "bce":
+        return Adversarial("bce", functools.partial(bce_real_loss, real_label=real_label),
+                           functools.partial(bce_fake_loss, fake_label=fake_label),
+                           generator_loss, bce_accuracies)
+    if name in ("wgan", "wgan_gp"):
+        return Adversarial(name, wasserstein_real_loss, wasserstein_fake_loss,
+                           wasserstein_generator_loss, wasserstein_accuracies,
+                           gradient_penalty=name == "wgan_gp")
+    raise UserError(f"Unknown loss {name!r}. Choose one of: {', '.join(LOSS_CHOICES)} (--loss=NAME).")

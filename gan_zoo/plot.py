@@ -53,10 +53,11 @@ def samples_gif(run_dir, out=None, seconds_per_frame=0.4):
     frames = []
     for path in paths:
         epoch = int(re.search(r"epoch_(\d+)", path).group(1))
-        grid = Image.open(path).convert("L")
-        frame = Image.new("L", (grid.width, grid.height + 16), 0)
+        grid = Image.open(path)
+        grid = grid.convert("L" if grid.mode in ("L", "LA", "I;16") else "RGB")
+        frame = Image.new(grid.mode, (grid.width, grid.height + 16), 0)
         frame.paste(grid, (0, 16))
-        ImageDraw.Draw(frame).text((3, 2), f"epoch {epoch}", fill=255)
+        ImageDraw.Draw(frame).text((3, 2), f"epoch {epoch}", fill=255 if grid.mode == "L" else (255,) * 3)
         frames.append(frame)
     out = out or os.path.join(run_dir, "samples.gif")
     frames[0].save(out, save_all=True, append_images=frames[1:], loop=0,
@@ -74,19 +75,26 @@ def slerp(a, b, t):
 
 
 def interpolation_grid(run_dir, out=None, steps=10, seed=0):
-    """Rows: classes (or grid conditions); columns: the walk from noise vector A to B."""
-    from gan_zoo import data, images
+    """Rows: classes (or grid conditions; for unconditional models, 4 walks); columns: the walk
+    from noise vector A to B."""
+    from gan_zoo import data, images, models
     from gan_zoo.trainer import restore_generator, sample_noise
     import tensorflow as tf
     generator, config, spec, _ = restore_generator(run_dir)
     rng = tf.random.Generator.from_seed(seed)
     a, b = sample_noise(rng, 2, config.noise_dim, config.noise).numpy()
     path = np.stack([slerp(a, b, t) for t in np.linspace(0.0, 1.0, steps)]).astype(np.float32)
-    rows = spec.grid_condition_matrix()
-    k = len(rows)
-    noise = np.tile(path, (k, 1))
-    condition = np.repeat(rows, steps, axis=0)
-    pictures = data.to_uint8(generator([noise, condition], training=False)).numpy()
+    if spec.is_conditional:
+        rows = spec.grid_condition_matrix()
+        k = len(rows)
+        noise, condition = np.tile(path, (k, 1)), np.repeat(rows, steps, axis=0)
+    else:  # one walk per row, from different pairs of noise vectors
+        k = 4
+        ends = sample_noise(rng, 2 * (k - 1), config.noise_dim, config.noise).numpy()
+        walks = [path] + [np.stack([slerp(ends[2 * i], ends[2 * i + 1], t)
+                                    for t in np.linspace(0.0, 1.0, steps)]) for i in range(k - 1)]
+        noise, condition = np.concatenate(walks).astype(np.float32), None
+    pictures = data.to_uint8(models.generate(generator, noise, condition)).numpy()
     out = out or os.path.join(run_dir, "interpolation.png")
     images.write_png(out, images.grid(pictures, k, steps))
     return out

@@ -11,7 +11,12 @@ import tensorflow as tf
 
 from gan_zoo import images as image_utils
 
-LOSS_COLUMNS = ("epoch", "Real_P", "Fake_P", "Gen_loss", "Dis_loss", "D_acc", "lr", "steps",
+# Real_P / Fake_P: D's mean sigmoid; Real_score / Fake_score: its raw logits (a WGAN critic's
+# scores, whose difference estimates the Wasserstein distance); GP: the gradient penalty;
+# D_acc / G_acc: D's share right and G's share of fakes passed; D_steps / G_steps: updates
+# of each side this epoch; diversity: of the fixed samples, relative to real (collapse alarm).
+LOSS_COLUMNS = ("epoch", "Real_P", "Fake_P", "Gen_loss", "Dis_loss", "D_acc", "G_acc",
+                "Real_score", "Fake_score", "GP", "D_steps", "G_steps", "diversity", "lr", "steps",
                 "seconds", "images_per_sec")
 
 
@@ -21,6 +26,7 @@ class RunFiles:
         self.loss_csv = os.path.join(run_dir, "loss.csv")
         self.samples_dir = os.path.join(run_dir, "samples")
         self.checkpoint_dir = os.path.join(run_dir, "checkpoints")
+        self.kept_dir = os.path.join(self.checkpoint_dir, "kept")  # --keep_every, never deleted
         self.config_json = os.path.join(run_dir, "config.json")
         self._tb = None
 
@@ -46,6 +52,13 @@ class RunFiles:
             csv.writer(fh).writerows(kept)
         os.replace(tmp, self.loss_csv)
 
+    def read_column(self, name):
+        """The values of one loss.csv column (empty when there is no file or no such column)."""
+        if not os.path.exists(self.loss_csv):
+            return []
+        with open(self.loss_csv, newline="") as fh:
+            return [float(r[name]) for r in csv.DictReader(fh) if r.get(name) not in (None, "")]
+
     def append_losses(self, row):
         new = not os.path.exists(self.loss_csv)
         with open(self.loss_csv, "a", newline="") as fh:
@@ -62,6 +75,11 @@ class RunFiles:
         with self.tb.as_default(step=epoch):
             tf.summary.image("samples", grid_image[None], max_outputs=1)
         return path
+
+    def write_alarm(self, epoch, message):
+        with self.tb.as_default(step=epoch):
+            tf.summary.text("alarm", message)
+        self.tb.flush()
 
     def write_scalars(self, epoch, row):
         with self.tb.as_default(step=epoch):

@@ -16,14 +16,20 @@ from gan_zoo import losses, models
 from gan_zoo.config import load_json, save_json
 from gan_zoo.data import to_uint8
 from gan_zoo.errors import UserError
+from gan_zoo.eval import diversity
 from gan_zoo.images import grid
 from gan_zoo.run_files import RunFiles
 
 SAMPLE_ROWS = 20  # the reference grids: 20 rows of fixed noise, one column per class or tag set
-_METRICS = ("Real_P", "Fake_P", "Gen_loss", "Dis_loss", "D_acc")
+UNCONDITIONAL_GRID = 8  # unconditional models: an 8 x 8 grid of fixed noise
+COLLAPSE_WARMUP_STEPS = 1000
+# Discriminator-side figures (averaged over D steps) and generator-side ones (over G steps).
+_D_METRICS = ("Real_P", "Fake_P", "Real_score", "Fake_score", "Dis_loss", "GP")
+_ACC_METRICS = ("D_acc", "G_acc")  # measured on every D step and adaptive-schedule decision
 # Settings that must match to resume a run dir (others, like epochs, may change).
 _RESUME_KEYS = ("model", "dataset", "noise_dim", "batch_size", "max_images", "image_size",
-                "class_tags", "condition_csv", "condition_feature")
+                "class_tags", "condition_csv", "condition_feature", "center_crop", "ngf", "ndf",
+                "d_norm", "loss", "optimizer")
 
 
 def sample_noise(rng, batch, noise_dim, distribution):
@@ -32,72 +38,172 @@ def sample_noise(rng, batch, noise_dim, distribution):
     return rng.normal((batch, noise_dim))
 
 
+def make_optimizer(config, learning_rate):
+    if config.optimizer == "rmsprop":  # rho 0.99 is PyTorch's default alpha, as the WGAN reference ran
+        return keras.optimizers.RMSprop(learning_rate, rho=0.99)
+    return keras.optimizers.Adam(learning_rate, beta_1=config.beta1, beta_2=config.beta2)
+
+
 class Trainer:
     def __init__(self, config, source):
         self.config, self.source, self.spec = config, source, source.spec
         keras.utils.set_random_seed(config.seed)
         self.generator, self.discriminator = models.get(config.model).build(self.spec, config)
-        self.g_optimizer = keras.optimizers.Adam(config.g_lr, beta_1=config.beta1, beta_2=config.beta2)
-        self.d_optimizer = keras.optimizers.Adam(config.d_lr, beta_1=config.beta1, beta_2=config.beta2)
+        self.loss = losses.get(config.loss, config.real_label, config.fake_label)
+        self.g_optimizer = make_optimizer(config, config.g_lr)
+        self.d_optimizer = make_optimizer(config, config.d_lr)
         # Built now so a checkpoint restores their slots instead of deferring them.
         self.g_optimizer.build(self.generator.trainable_variables)
         self.d_optimizer.build(self.discriminator.trainable_variables)
-        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")  # batches consumed
         self.noise_rng = tf.random.Generator.from_seed(config.seed + 1)
+        self.burst_left = tf.Variable(0, dtype=tf.int64, trainable=False, name="d_burst_left")
         self.checkpoint = tf.train.Checkpoint(
             generator=self.generator, discriminator=self.discriminator,
             g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer,
-            step=self.step, noise_rng=self.noise_rng,
+            step=self.step, noise_rng=self.noise_rng, schedule=self.burst_left,
             # Keras keeps dropout's RNG state out of its checkpointed weights; without it a
             # resumed run would replay the dropout masks of step 0.
             seed_states=[v for v in self.generator.variables + self.discriminator.variables
                          if "seed_generator_state" in v.path])
-        self._sums = tf.Variable(tf.zeros(len(_METRICS)), trainable=False, name="metric_sums")
-        self._count = tf.Variable(0.0, trainable=False, name="metric_count")
-        self._real_label = float(config.real_label)
+        self._d_sums = tf.Variable(tf.zeros(len(_D_METRICS)), trainable=False, name="d_sums")
+        self._acc_sums = tf.Variable(tf.zeros(len(_ACC_METRICS)), trainable=False, name="acc_sums")
+        self._g_sum = tf.Variable(0.0, trainable=False, name="g_sum")
+        self._counts = tf.Variable(tf.zeros(3), trainable=False, name="counts")  # D, acc, G
         self.steps_per_epoch = source.steps_per_epoch(config.batch_size)
         if self.steps_per_epoch < 1:
             raise UserError(f"--batch_size={config.batch_size} is larger than the data set "
                             f"({source.num_examples} images): lower --batch_size or raise --max_images.")
-        step = tf.function(self.train_step, jit_compile=config.jit_compile)
+        fused = config.n_critic == 1 and not config.adaptive_schedule
+        step = tf.function(self.train_step if fused else self.scheduled_step,
+                           jit_compile=config.jit_compile)
         self._train_many = tf.function(lambda it, n: self._loop(step, it, n))
 
-    # --- the train step: read this first --------------------------------------------------
+    # --- the train steps: read these first ---------------------------------------------------
     def train_step(self, images, condition):
-        """One D and one G update from one generator pass (both tapes record it)."""
-        noise = sample_noise(self.noise_rng, tf.shape(images)[0], self.config.noise_dim,
-                             self.config.noise)
+        """One D and one G update from one generator pass (both tapes record it): n_critic 1."""
+        noise = self._noise(images)
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
-            fake = self.generator([noise, condition], training=True)
-            real_logits = self.discriminator([images, condition], training=True)
-            fake_logits = self.discriminator([fake, condition], training=True)
-            d_loss = losses.discriminator_loss(real_logits, fake_logits, self._real_label)
-            if self.config.mismatch_weight:
-                # The batch is shuffled, so the next image's condition is a wrong one (mostly).
-                wrong = self.discriminator([images, tf.roll(condition, 1, axis=0)], training=True)
-                d_loss += self.config.mismatch_weight * losses.mismatch_loss(wrong)
-            g_loss = losses.generator_loss(fake_logits)
-        d_grads = d_tape.gradient(d_loss, self.discriminator.trainable_variables)
-        g_grads = g_tape.gradient(g_loss, self.generator.trainable_variables)
-        self.d_optimizer.apply_gradients(zip(d_grads, self.discriminator.trainable_variables))
-        self.g_optimizer.apply_gradients(zip(g_grads, self.generator.trainable_variables))
-        real_p, fake_p = tf.sigmoid(real_logits), tf.sigmoid(fake_logits)
-        d_acc = 0.5 * (tf.reduce_mean(tf.cast(real_p > 0.5, tf.float32))
-                       + tf.reduce_mean(tf.cast(fake_p < 0.5, tf.float32)))
-        self._sums.assign_add(tf.stack([tf.reduce_mean(real_p), tf.reduce_mean(fake_p),
-                                        g_loss, d_loss, d_acc]))
-        self._count.assign_add(1.0)
+            fake = models.generate(self.generator, noise, condition, training=True)
+            d_loss, fake_logits = self.discriminator_loss(images, fake, condition)
+            g_loss = self.loss.generator_loss(fake_logits)
+        self._apply(d_tape, d_loss, self.discriminator, self.d_optimizer)
+        self._apply(g_tape, g_loss, self.generator, self.g_optimizer)
+        self._clip_critic()
+        self._record_g(g_loss)
+
+    def d_step(self, images, condition):
+        fake = models.generate(self.generator, self._noise(images), condition, training=True)
+        with tf.GradientTape() as tape:
+            d_loss, _ = self.discriminator_loss(images, fake, condition)
+        self._apply(tape, d_loss, self.discriminator, self.d_optimizer)
+        self._clip_critic()
+
+    def g_step(self, images, condition):
+        with tf.GradientTape() as tape:
+            fake = models.generate(self.generator, self._noise(images), condition, training=True)
+            g_loss = self.loss.generator_loss(
+                models.judge(self.discriminator, fake, condition, training=True))
+        self._apply(tape, g_loss, self.generator, self.g_optimizer)
+        self._record_g(g_loss)
+
+    def scheduled_step(self, images, condition):
+        """--n_critic: a D step on every batch, a G step on every n_critic-th.
+        --adaptive_schedule (reference E): measure both sides on the batch; when D is ahead
+        train G, otherwise start a burst of --adaptive_burst D steps."""
+        cfg = self.config
+        if not cfg.adaptive_schedule:
+            self.d_step(images, condition)
+            if (self.step + 1) % cfg.n_critic == 0:
+                self.g_step(images, condition)
+        elif self.burst_left > 0:
+            self.d_step(images, condition)
+            self.burst_left.assign_sub(1)
+        else:
+            d_acc, g_acc = self.measure_accuracies(images, condition)
+            if d_acc > g_acc:
+                self.g_step(images, condition)
+            else:
+                self.d_step(images, condition)
+                self.burst_left.assign(cfg.adaptive_burst - 1)
+
+    def discriminator_loss(self, images, fake, condition):
+        """(D's loss, fake logits): the adversarial terms, plus the mismatch term of conditional
+        models and the gradient penalty of WGAN-GP."""
+        cfg, D = self.config, self.discriminator
+        real_logits = models.judge(D, images, condition, training=True)
+        fake_logits = models.judge(D, fake, condition, training=True)
+        d_loss = self.loss.real_loss(real_logits) + self.loss.fake_loss(fake_logits)
+        if cfg.mismatch_weight and self.spec.is_conditional:
+            # The batch is shuffled, so the next image's condition is a wrong one (mostly).
+            wrong = models.judge(D, images, tf.roll(condition, 1, axis=0), training=True)
+            d_loss += cfg.mismatch_weight * self.loss.fake_loss(wrong)
+        penalty = tf.constant(0.0)
+        if self.loss.gradient_penalty:
+            penalty = losses.gradient_penalty(
+                lambda x: models.judge(D, x, condition, training=True), images, fake,
+                losses.interpolation_weights(self.noise_rng, images))
+            d_loss += cfg.gp_weight * penalty
+        self._record_d(real_logits, fake_logits, d_loss, penalty)
+        return d_loss, fake_logits
+
+    def measure_accuracies(self, images, condition):
+        """(D accuracy, G accuracy) on this batch, without training either side."""
+        fake = models.generate(self.generator, self._noise(images), condition, training=True)
+        accuracies = self.loss.accuracies(
+            models.judge(self.discriminator, images, condition, training=True),
+            models.judge(self.discriminator, fake, condition, training=True))
+        self._record_accuracies(*accuracies)
+        return accuracies
+
+    # --- step helpers ------------------------------------------------------------------------
+    def _noise(self, images):
+        return sample_noise(self.noise_rng, tf.shape(images)[0], self.config.noise_dim,
+                            self.config.noise)
+
+    @staticmethod
+    def _apply(tape, loss, model, optimizer):
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+
+    def _clip_critic(self):
+        """WGAN's Lipschitz constraint by clipping: every critic weight into [-clip, clip]."""
+        if self.config.clip:
+            for v in self.discriminator.trainable_variables:
+                v.assign(tf.clip_by_value(v, -self.config.clip, self.config.clip))
+
+    def _record_d(self, real_logits, fake_logits, d_loss, penalty):
+        self._d_sums.assign_add(tf.stack([
+            tf.reduce_mean(tf.sigmoid(real_logits)), tf.reduce_mean(tf.sigmoid(fake_logits)),
+            tf.reduce_mean(real_logits), tf.reduce_mean(fake_logits), d_loss, penalty]))
+        self._counts.assign_add([1.0, 0.0, 0.0])
+        self._record_accuracies(*self.loss.accuracies(real_logits, fake_logits))
+
+    def _record_accuracies(self, d_acc, g_acc):
+        self._acc_sums.assign_add(tf.stack([d_acc, g_acc]))
+        self._counts.assign_add([0.0, 1.0, 0.0])
+
+    def _record_g(self, g_loss):
+        self._g_sum.assign_add(g_loss)
+        self._counts.assign_add([0.0, 0.0, 1.0])
 
     def _loop(self, step, iterator, n):
         for _ in tf.range(n):
             images, condition = next(iterator)
             step(images, condition)
-        self.step.assign_add(tf.cast(n, tf.int64))
+            self.step.assign_add(1)
 
     # --- running ---------------------------------------------------------------------------
     def epoch_metrics(self):
-        values = self._sums.numpy() / max(self._count.numpy(), 1.0)
-        return dict(zip(_METRICS, (float(v) for v in values)))
+        """This epoch's means so far; D_steps / G_steps count the updates of each side."""
+        d_count, acc_count, g_count = (float(c) for c in self._counts.numpy())
+        metrics = {k: float(v) / d_count if d_count else float("nan")
+                   for k, v in zip(_D_METRICS, self._d_sums.numpy())}
+        metrics.update({k: float(v) / acc_count if acc_count else float("nan")
+                        for k, v in zip(_ACC_METRICS, self._acc_sums.numpy())})
+        metrics["Gen_loss"] = float(self._g_sum.numpy()) / g_count if g_count else float("nan")
+        metrics.update(D_steps=int(d_count), G_steps=int(g_count))
+        return metrics
 
     def set_learning_rates(self, epoch):
         """Apply the --lr_decay_epochs schedule for 0-based `epoch`; returns G's learning rate."""
@@ -109,8 +215,8 @@ class Trainer:
     def train_epoch_steps(self, epoch, first_step=0, on_progress=None):
         """Run the steps of `epoch` from `first_step` on; returns (steps run, seconds)."""
         cfg = self.config
-        self._sums.assign(tf.zeros_like(self._sums))
-        self._count.assign(0.0)
+        for v in (self._d_sums, self._acc_sums, self._g_sum, self._counts):
+            v.assign(tf.zeros_like(v))
         iterator = iter(self.source.epoch_batches(cfg.batch_size, epoch, cfg.seed, first_step))
         done, start = first_step, time.perf_counter()
         while done < self.steps_per_epoch:
@@ -121,18 +227,32 @@ class Trainer:
                 on_progress(n)
         return done - first_step, time.perf_counter() - start
 
-    def sample_grid(self, fixed_noise):
-        """uint8 grid: SAMPLE_ROWS rows of fixed noise x one column per class (or grid condition)."""
+    def samples(self, fixed_noise):
+        """(uint8 samples, rows, columns) of the sample grid: SAMPLE_ROWS rows of fixed noise x
+        one column per class (or grid condition); unconditional models: an 8 x 8 of fixed noise."""
+        if not self.spec.is_conditional:
+            images = models.generate(self.generator, fixed_noise, training=False)
+            return to_uint8(images).numpy(), UNCONDITIONAL_GRID, len(fixed_noise) // UNCONDITIONAL_GRID
         columns = self.spec.grid_condition_matrix()
         k = len(columns)
         noise = np.repeat(fixed_noise, k, axis=0)
         condition = np.tile(columns, (len(fixed_noise), 1))
-        images = to_uint8(self.generator([noise, condition], training=False)).numpy()
-        return grid(images, len(fixed_noise), k)
+        images = models.generate(self.generator, noise, condition, training=False)
+        return to_uint8(images).numpy(), len(fixed_noise), k
+
+    def sample_grid(self, fixed_noise):
+        return grid(*self.samples(fixed_noise))
 
     def fixed_noise(self):
         rng = tf.random.Generator.from_seed(self.config.seed + 2)
-        return sample_noise(rng, SAMPLE_ROWS, self.config.noise_dim, self.config.noise).numpy()
+        count = SAMPLE_ROWS if self.spec.is_conditional else UNCONDITIONAL_GRID ** 2
+        return sample_noise(rng, count, self.config.noise_dim, self.config.noise).numpy()
+
+    def real_reference(self, count=64):
+        """A fixed batch of real images (uint8) to set sample diversity against."""
+        batch = min(count, self.source.num_examples)
+        images, _ = next(iter(self.source.epoch_batches(batch, epoch=10 ** 6, seed=self.config.seed)))
+        return to_uint8(images).numpy()
 
 
 def train(config, source, on_epoch_end=None):
@@ -151,6 +271,10 @@ def train(config, source, on_epoch_end=None):
     start_epoch, first_step = divmod(int(trainer.step), spe)
     files.truncate_losses(start_epoch)
     fixed_noise = trainer.fixed_noise()
+    real_reference = trainer.real_reference()
+    peak_diversity = max(files.read_column("diversity"), default=0.0)
+    kept = (tf.train.CheckpointManager(trainer.checkpoint, files.kept_dir, max_to_keep=None,
+                                       checkpoint_name="epoch") if config.keep_every else None)
     for epoch in range(start_epoch, config.epochs):
         bar = _progress_bar(config, epoch, spe, first_step)
         update = None
@@ -163,16 +287,33 @@ def train(config, source, on_epoch_end=None):
         if bar is not None:
             bar.close()
         first_step = 0
-        row = {"epoch": epoch + 1, **trainer.epoch_metrics(), "lr": lr, "steps": int(trainer.step),
-               "seconds": seconds, "images_per_sec": steps * config.batch_size / max(seconds, 1e-9)}
+        samples, rows, columns = trainer.samples(fixed_noise)
+        row = {"epoch": epoch + 1, **trainer.epoch_metrics(),
+               "diversity": diversity.relative_diversity(samples[:100], real_reference),
+               "lr": lr, "steps": int(trainer.step), "seconds": seconds,
+               "images_per_sec": steps * config.batch_size / max(seconds, 1e-9)}
         files.append_losses(row)
         files.write_scalars(epoch + 1, row)
-        files.write_samples(epoch + 1, trainer.sample_grid(fixed_noise))
+        files.write_samples(epoch + 1, grid(samples, rows, columns))
+        peak_diversity = max(peak_diversity, row["diversity"])
+        # A fresh generator draws near-uniform grey, so the alarm waits until the samples were
+        # once diverse enough, or until COLLAPSE_WARMUP_STEPS batches have passed.
+        armed = peak_diversity >= config.collapse_threshold or int(trainer.step) >= COLLAPSE_WARMUP_STEPS
+        if armed and row["diversity"] < config.collapse_threshold:
+            message = (f"Possible mode collapse at epoch {epoch + 1}: sample diversity "
+                       f"{row['diversity']:.3f} of the real images' (alarm under "
+                       f"--collapse_threshold={config.collapse_threshold}). Look at "
+                       f"{files.samples_dir}; an earlier checkpoint may be the one to keep.")
+            logging.warning(message)
+            files.write_alarm(epoch + 1, message)
         if (epoch + 1) % config.save_every == 0 or epoch + 1 == config.epochs:
             manager.save(checkpoint_number=int(trainer.step))
+        if kept and (epoch + 1) % config.keep_every == 0:
+            kept.save(checkpoint_number=epoch + 1)
         logging.info("epoch %d/%d %s", epoch + 1, config.epochs,
                      " ".join(f"{k}={row[k]:.4g}" for k in ("Real_P", "Fake_P", "Gen_loss", "Dis_loss",
-                                                              "D_acc", "images_per_sec")))
+                                                              "D_acc", "G_acc", "diversity",
+                                                              "images_per_sec")))
         if on_epoch_end:
             on_epoch_end(trainer, epoch + 1)
     return trainer
@@ -200,8 +341,9 @@ def _progress_bar(config, epoch, total, initial):
                 unit="step", leave=False, dynamic_ncols=True, mininterval=0.5)
 
 
-def restore_generator(run_dir, which="latest"):
-    """(generator, config dict, data spec, step) rebuilt from a run dir's config and checkpoint."""
+def restore_generator(run_dir, epoch=None):
+    """(generator, config, data spec, step) rebuilt from a run dir's config and latest checkpoint,
+    or the one kept at `epoch` (--keep_every)."""
     from gan_zoo.config import resolve
     files = RunFiles(run_dir)
     if not os.path.isdir(run_dir):
@@ -212,7 +354,15 @@ def restore_generator(run_dir, which="latest"):
     saved = load_json(files.config_json)
     config = resolve(**saved["config"])
     spec = models.DataSpec.from_json(saved["data_spec"])
-    latest = tf.train.latest_checkpoint(files.checkpoint_dir)
+    if epoch is not None:
+        latest = os.path.join(files.kept_dir, f"epoch-{epoch}")
+        if not tf.io.gfile.exists(latest + ".index"):
+            kept = sorted(int(f[6:-6]) for f in os.listdir(files.kept_dir) if f.endswith(".index")) \
+                if os.path.isdir(files.kept_dir) else []
+            raise UserError(f"{run_dir!r} kept no checkpoint of epoch {epoch}; kept epochs: "
+                            f"{kept or 'none (train with --keep_every=N)'}.")
+    else:
+        latest = tf.train.latest_checkpoint(files.checkpoint_dir)
     if latest is None:
         raise UserError(f"{run_dir!r} has no checkpoint yet (checkpoints are saved every "
                         f"--save_every={config.save_every} epochs and at the end).")

@@ -12,6 +12,18 @@ os.environ["TFDS_DATA_DIR"] = TFDS_DIR
 os.environ["GAN_ZOO_OFFLINE"] = "1"  # no test may try to download anything
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+FACES = os.path.join(SHARED, "data", "faces")
+LFW = os.path.join(FACES, "lfw_gray")
+OLIVETTI = os.path.join(FACES, "olivetti")
+
+# Two logical CPU devices, so MirroredStrategy has two replicas to split a batch over. It must
+# happen before TensorFlow touches a device; ops still run on CPU:0 unless a strategy says so.
+import tensorflow as tf  # noqa: E402
+
+tf.config.set_logical_device_configuration(
+    tf.config.list_physical_devices("CPU")[0],
+    [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+
 if not os.path.isdir(os.path.join(TFDS_DIR, "fashion_mnist")):
     raise RuntimeError(f"Prepared tfds data not found in {TFDS_DIR}: the tests read the real data "
                        "in ../shared/tfds (or set TFDS_DATA_DIR).")
@@ -29,6 +41,22 @@ def fashion_small():
     """The first 2,560 Fashion-MNIST training images (real data, cached)."""
     from gan_zoo import data
     return data.load("fashion_mnist", max_images=2560)
+
+
+@pytest.fixture(scope="session")
+def olivetti_small():
+    """The 400 real Olivetti faces at 32x32, no labels (what the unconditional tests train on)."""
+    from gan_zoo import data
+    return data.load("olivetti", data_dir=OLIVETTI, image_size=32, conditional=False)
+
+
+def tiny_faces_config(run_dir, **overrides):
+    """dcgan at 32x32 with 8 filters: a few steps take about a second."""
+    from gan_zoo import config
+    settings = dict(model="dcgan", dataset="olivetti", data_dir=OLIVETTI, image_size=32, ngf=8,
+                    ndf=8, batch_size=16, max_images=128, epochs=1, save_every=1,
+                    run_dir=str(run_dir), progress=False)
+    return config.resolve(**{**settings, **overrides})
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
 """The README's commands, run as a user runs them: quickstart flow and bad input."""
+import glob
 import os
 
 import numpy as np
@@ -73,13 +74,24 @@ def test_export_of_a_missing_run_dir(tmp_path):
     _fails_clearly(result, "does not exist", "--run_dir")
 
 
-@pytest.mark.parametrize("model", models.names())
-def test_flagfile_recipe_matches_the_registry_defaults(model):
-    """`--model=M` alone and `--flagfile=flags/M.flags` train the same recipe."""
+FLAGFILES = sorted(glob.glob(os.path.join(ROOT, "flags", "*.flags")))
+
+
+def test_every_model_has_a_flagfile():
+    assert set(models.names()) <= {os.path.basename(p)[:-len(".flags")] for p in FLAGFILES}
+
+
+@pytest.mark.parametrize("path", FLAGFILES, ids=os.path.basename)
+def test_flagfile_recipe_matches_the_registry_defaults(path):
+    """`--flagfile=flags/M[_LOSS].flags` trains the recipe `--model=M [--loss=LOSS]` gives."""
     from absl import flags
 
     from gan_zoo import config
     fv = flags.FlagValues()
     config.define_flags(fv)
-    fv(["prog", f"--flagfile={os.path.join(ROOT, 'flags', model + '.flags')}"])
-    assert config.from_flags(fv) == config.resolve(model=model)
+    fv(["prog", f"--flagfile={path}"])
+    from_file = config.from_flags(fv)
+    model_only = config.resolve(model=from_file.model)
+    expected = model_only if from_file.loss == model_only.loss else config.resolve(
+        model=from_file.model, loss=from_file.loss)
+    assert from_file == expected

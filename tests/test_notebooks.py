@@ -6,14 +6,15 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from conftest import ROOT
+from conftest import LFW, ROOT
 
 NOTEBOOKS = sorted(glob.glob(os.path.join(ROOT, "notebooks", "*.ipynb")))
 
 
 def test_there_are_notebooks():
     names = {os.path.basename(p) for p in NOTEBOOKS}
-    assert {"quickstart_maxout_cgan.ipynb", "reading_loss_csv.ipynb", "latent_walk.ipynb"} <= names
+    assert {"quickstart_maxout_cgan.ipynb", "reading_loss_csv.ipynb", "latent_walk.ipynb",
+            "quickstart_dcgan_faces.ipynb"} <= names
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
@@ -29,6 +30,8 @@ def test_notebook_is_stored_without_outputs(path):
 def test_notebook_runs(path, tmp_path, monkeypatch):
     monkeypatch.setenv("GAN_ZOO_NB_EPOCHS", "1")
     monkeypatch.setenv("GAN_ZOO_NB_MAX_IMAGES", "2560")
+    monkeypatch.setenv("GAN_ZOO_NB_IMAGE_SIZE", "32")
+    monkeypatch.setenv("GAN_ZOO_NB_FACES", LFW)
     monkeypatch.setenv("GAN_ZOO_NB_RUN_DIR", str(tmp_path / "run"))
     monkeypatch.setenv("GAN_ZOO_NB_EXPORT_DIR", str(tmp_path / "export"))
     notebook = nbformat.read(path, as_version=4)

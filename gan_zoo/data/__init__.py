@@ -1,13 +1,16 @@
 """Input pipelines: image-classification data -> batches of (images in [-1, 1], condition vectors).
 
-Sources (each returns a `Source`): tfds sets (`tfds_source.py`), a folder with one
-sub-folder per class (`image_folder.py`), and tag conditions (`conditions.py`).
+Sources (each returns a `Source`): tfds sets (`tfds_source.py`), a folder of images with
+or without one sub-folder per class (`image_folder.py`), the Olivetti faces
+(`olivetti.py`), and tag conditions (`conditions.py`). Unconditional models get the same
+pipeline with empty [batch, 0] conditions (`Source.without_conditions`).
 `Source.epoch_batches` is the one tf.data pipeline every trainer reads: cached uint8
 images, an epoch-seeded shuffle (so a resumed run sees the same order), batch, scale,
 labels -> condition vectors (one-hot or multi-hot), prefetch.
 """
 import dataclasses
 
+import numpy as np
 import tensorflow as tf
 
 from gan_zoo.errors import UserError
@@ -36,6 +39,12 @@ class Source:
             return tf.cast(labels, tf.float32)
         return tf.gather(tf.constant(self.condition_table, tf.float32), labels)
 
+    def without_conditions(self):
+        """The same images with [batch, 0] conditions, for unconditional models."""
+        images = self.images_and_labels.map(lambda image, label: (image, tf.zeros([], tf.int32)))
+        return dataclasses.replace(self, spec=self.spec.unconditional(), images_and_labels=images,
+                                   condition_table=np.zeros((1, 0), np.float32))
+
     def steps_per_epoch(self, batch_size):
         return self.num_examples // batch_size
 
@@ -62,9 +71,12 @@ def to_uint8(images):
 
 
 def load(dataset, data_dir="", download=True, split="train", max_images=0, image_size=0,
-         class_tags="", condition_csv="", condition_feature=""):
-    """A `Source` for a tfds name or `folder:PATH`; UserError with the fix when it cannot.
+         class_tags="", condition_csv="", condition_feature="", center_crop=0.0, conditional=True):
+    """A `Source` for a tfds name, `olivetti` or `folder:PATH`; UserError with the fix when it cannot.
 
+    `conditional=False` drops labels (unconditional models; tfds sets need no label then).
+    `center_crop` keeps a centred square first, its side that fraction of the shorter side
+    (the LFW reference keeps the middle half: 0.5).
     `image_size` > 0 brings images to that square size: padded with background when at
     most 8 pixels larger (MNIST's 28 -> 32, the digit untouched), else resized.
     `class_tags` (a JSON file or a packaged name) turns classes into multi-hot tag vectors;
@@ -80,15 +92,26 @@ def load(dataset, data_dir="", download=True, split="train", max_images=0, image
     elif dataset.startswith(FOLDER_PREFIX):
         from gan_zoo.data import image_folder
         source = image_folder.load(dataset[len(FOLDER_PREFIX):])
+    elif dataset == "olivetti":
+        from gan_zoo.data import olivetti
+        source = olivetti.load(data_dir, download, split)
     else:
         from gan_zoo.data import tfds_source
         source = tfds_source.load(dataset, data_dir=data_dir, download=download, split=split,
-                                  condition_feature=condition_feature)
+                                  condition_feature=condition_feature, labels=conditional)
     if class_tags:
         source = conditions.with_class_tags(source, class_tags)
+    if not conditional:
+        source = source.without_conditions()
+    elif not source.spec.is_conditional:
+        raise UserError(f"{dataset!r} has no labels, and this model is conditional. Use an "
+                        "unconditional model (--model=dcgan), or give the images classes "
+                        "(one sub-folder per class) or tags (--condition_csv).")
     if max_images and max_images < source.num_examples:
         source = dataclasses.replace(source, num_examples=max_images,
                                      images_and_labels=source.images_and_labels.take(max_images))
+    if center_crop and center_crop < 1.0:
+        source = _cropped(source, center_crop)
     if image_size and source.spec.image_shape[:2] != (image_size, image_size):
         source = _resized(source, image_size)
     source.images_and_labels = source.images_and_labels.cache()
@@ -96,11 +119,25 @@ def load(dataset, data_dir="", download=True, split="train", max_images=0, image
 
 
 def for_config(config, split="train"):
-    """The data a TrainConfig trains on (data set, data_dir, download, subset, image size)."""
+    """The data a TrainConfig trains on (data set, data_dir, download, subset, crop, size)."""
+    from gan_zoo import models
     return load(config.dataset, data_dir=config.data_dir, download=config.download, split=split,
                 max_images=config.max_images, image_size=config.image_size,
                 class_tags=config.class_tags, condition_csv=config.condition_csv,
-                condition_feature=config.condition_feature)
+                condition_feature=config.condition_feature, center_crop=config.center_crop,
+                conditional=models.is_conditional(config.model))
+
+
+def _cropped(source, fraction):
+    """A centred square, its side `fraction` of the shorter side (LFW 250 at 0.5 -> 125;
+    celeb_a 218x178 at 0.6 -> the usual 107x107 face crop)."""
+    height, width, channels = source.spec.image_shape
+    side = max(1, int(round(fraction * min(height, width))))
+    top, left = (height - side) // 2, (width - side) // 2
+    spec = dataclasses.replace(source.spec, image_shape=(side, side, channels))
+    return dataclasses.replace(source, spec=spec, images_and_labels=source.images_and_labels.map(
+        lambda image, label: (image[top:top + side, left:left + side], label),
+        num_parallel_calls=tf.data.AUTOTUNE))
 
 
 def _resized(source, size):

@@ -1,4 +1,5 @@
-"""A folder of images with one sub-folder per class: PATH/<class_name>/<image>."""
+"""A folder of images: one sub-folder per class (PATH/<class_name>/<image>), or images alone
+(PATH/<image>: an unlabelled set, e.g. faces for an unconditional model)."""
 import os
 
 import numpy as np
@@ -10,18 +11,28 @@ from gan_zoo.models import DataSpec
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
 
+def _images_in(folder):
+    return [os.path.join(folder, f) for f in sorted(os.listdir(folder))
+            if f.lower().endswith(IMAGE_EXTENSIONS)]
+
+
 def list_images(root):
-    """(paths, labels, class_names) with classes in sorted sub-folder order."""
+    """(paths, labels, class_names) with classes in sorted sub-folder order; a folder of images
+    with no class sub-folders gives labels all 0 and no class names."""
     if not os.path.isdir(root):
         raise UserError(f"Image folder {root!r} does not exist. Pass --dataset=folder:PATH with "
-                        "PATH a folder holding one sub-folder of images per class.")
+                        "PATH a folder of images, or of one sub-folder of images per class.")
     class_names = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
+    if not class_names:
+        paths = _images_in(root)
+        if not paths:
+            raise UserError(f"No images ({', '.join(IMAGE_EXTENSIONS)}) in {root!r}.")
+        return paths, [0] * len(paths), []
     paths, labels = [], []
     for label, name in enumerate(class_names):
-        for fname in sorted(os.listdir(os.path.join(root, name))):
-            if fname.lower().endswith(IMAGE_EXTENSIONS):
-                paths.append(os.path.join(root, name, fname))
-                labels.append(label)
+        found = _images_in(os.path.join(root, name))
+        paths += found
+        labels += [label] * len(found)
     if not paths:
         raise UserError(f"No images ({', '.join(IMAGE_EXTENSIONS)}) found in sub-folders of "
                         f"{root!r}. Expected PATH/<class_name>/<image files>.")
@@ -34,8 +45,9 @@ def load(root):
     ds, (height, width, channels) = image_dataset(paths, np.asarray(labels, np.int32))
     spec = DataSpec(image_shape=(height, width, channels), condition_dim=len(class_names),
                     class_names=tuple(class_names))
+    table = np.eye(len(class_names), dtype=np.float32) if class_names else np.zeros((1, 0), np.float32)
     return Source(name=f"folder:{root}", images_and_labels=ds, num_examples=len(paths), spec=spec,
-                  condition_table=np.eye(len(class_names), dtype=np.float32))
+                  condition_table=table)
 
 
 def image_dataset(paths, labels):

@@ -10,8 +10,9 @@ from gan_zoo.errors import UserError
 from gan_zoo.models import DataSpec
 
 
-def load(name, data_dir="", download=True, split="train", condition_feature=""):
-    """A Source of (image, int label), or of (image, condition vector) with `condition_feature`."""
+def load(name, data_dir="", download=True, split="train", condition_feature="", labels=True):
+    """A Source of (image, int label), of (image, condition vector) with `condition_feature`,
+    or of images alone (label 0, no condition) with `labels=False`."""
     from gan_zoo.data import Source
     import tensorflow_datasets as tfds
 
@@ -24,7 +25,7 @@ def load(name, data_dir="", download=True, split="train", condition_feature=""):
                         "--dataset=folder:PATH for your own images.") from None
     features = builder.info.features
     wanted = condition_feature or "label"
-    if "image" not in features or wanted not in features:
+    if "image" not in features or (labels and wanted not in features):
         raise UserError(f"Data set {name!r} has features {sorted(features)}; gan_zoo needs 'image' "
                         f"and {wanted!r}" + ("" if condition_feature else
                                              " (or --condition_feature=NAME for a multi-label one)") + ".")
@@ -33,7 +34,10 @@ def load(name, data_dir="", download=True, split="train", condition_feature=""):
     if None in image_shape:
         raise UserError(f"Data set {name!r} has images of varying size {image_shape}; "
                         "gan_zoo needs a fixed image size.")
-    if condition_feature:
+    if not labels:
+        ds = ds.map(lambda ex: (ex["image"], tf.zeros([], tf.int32)))
+        spec, table = DataSpec(image_shape=image_shape, condition_dim=0), np.zeros((1, 0), np.float32)
+    elif condition_feature:
         to_vector, names = condition_vectors(features[condition_feature], name, condition_feature)
         ds = ds.map(lambda ex: (ex["image"], to_vector(ex[condition_feature])))
         grid = _first_distinct(ds, limit=10)
@@ -42,6 +46,9 @@ def load(name, data_dir="", download=True, split="train", condition_feature=""):
                             "+".join(n for n, v in zip(names, g) if v) or "none" for g in grid))
         table = None
     else:
+        if not hasattr(features["label"], "num_classes"):
+            raise UserError(f"{name!r}'s 'label' is not a class label ({type(features['label']).__name__}); "
+                            "train an unconditional model on it (--model=dcgan).")
         ds = ds.map(lambda ex: (ex["image"], tf.cast(ex["label"], tf.int32)))
         spec = DataSpec(image_shape=image_shape, condition_dim=features["label"].num_classes,
                         class_names=tuple(features["label"].names))

@@ -2,6 +2,9 @@
 
 A builder module exposes `build(spec, config) -> (generator, discriminator)` and a
 `DEFAULTS` dict of hyperparameters; adding a model is one file here plus one flagfile.
+Conditional models take [noise, condition] and [image, condition]; an unconditional one
+(`CONDITIONAL = False` in its module) takes noise and image alone. `generate` and `judge`
+call either kind, so trainers, export and plots need not care.
 """
 import dataclasses
 import importlib
@@ -13,6 +16,7 @@ _MODULES = {
     "maxout_cgan": "gan_zoo.models.maxout_cgan",
     "mlp_cgan": "gan_zoo.models.mlp_cgan",
     "conv_cgan": "gan_zoo.models.conv_cgan",
+    "dcgan": "gan_zoo.models.dcgan",
 }
 
 
@@ -32,8 +36,16 @@ class DataSpec:
     grid_names: tuple = ()
 
     @property
+    def is_conditional(self):
+        return self.condition_dim > 0
+
+    @property
     def is_class_conditional(self):
-        return not self.condition_names
+        return self.is_conditional and not self.condition_names
+
+    def unconditional(self):
+        """The same images with no condition (what an unconditional model trains on)."""
+        return DataSpec(image_shape=self.image_shape, condition_dim=0)
 
     def grid_condition_matrix(self):
         import numpy as np
@@ -52,6 +64,24 @@ class DataSpec:
         return cls(tuple(d["image_shape"]), int(d["condition_dim"]), tuple(d.get("class_names", ())),
                    tuple(d.get("condition_names", ())),
                    tuple(tuple(v) for v in d.get("grid_conditions", ())), tuple(d.get("grid_names", ())))
+
+
+def is_conditional(name):
+    return getattr(get(name), "CONDITIONAL", True)
+
+
+def generate(generator, noise, condition=None, training=False):
+    """generator(noise[, condition]): conditional generators take both, others noise alone."""
+    if len(generator.inputs) == 1:
+        return generator(noise, training=training)
+    return generator([noise, condition], training=training)
+
+
+def judge(discriminator, images, condition=None, training=False):
+    """discriminator(images[, condition]) -> logits [batch, ...]."""
+    if len(discriminator.inputs) == 1:
+        return discriminator(images, training=training)
+    return discriminator([images, condition], training=training)
 
 
 def names():

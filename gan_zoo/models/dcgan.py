@@ -1,0 +1,102 @@
+"""DCGAN (Radford et al. 2016), unconditional: the faces models of reference designs D and E.
+
+G: noise as a 1x1xZ map -> ConvTranspose 8*ngf k4 s1 valid (k5 when the size is a multiple
+of 5: 80x80) -> 4*ngf k4 s2 -> 2*ngf -> ngf -> C k4 s2, BN + ReLU, no biases, tanh.
+D mirrors it: Conv ndf k4 s2 LeakyReLU(0.2) with no normalisation, -> 2*ndf -> 4*ndf -> 8*ndf
+with `--d_norm` (BatchNorm; InstanceNorm for WGAN-GP, whose penalty needs examples judged
+independently), -> Conv 1 with the base kernel, valid: one logit, no sigmoid (the losses
+take logits). One up/down-sampling stage per doubling, so 32, 64, 80, 128 ... all work.
+"""
+import math
+
+import keras
+
+from gan_zoo.errors import UserError
+
+CONDITIONAL = False
+
+DEFAULTS = dict(
+    image_size=64,
+    batch_size=64,
+    epochs=25,
+    noise_dim=100,
+    noise="normal",
+    ngf=64,
+    ndf=64,
+    d_norm="batch",
+    loss="bce",
+    optimizer="adam",
+    g_lr=2e-4,
+    d_lr=2e-4,
+    beta1=0.5,
+    beta2=0.999,
+    real_label=0.9,
+    save_every=5,
+)
+
+
+def _init():
+    return keras.initializers.RandomNormal(0.0, 0.02)
+
+
+def layout(size):
+    """(base size, number of stride-2 stages) with size == base * 2**stages, base 4 or 5."""
+    for base in (4, 5):
+        stages = math.log2(size / base) if size % base == 0 else -1
+        if stages >= 2 and stages == int(stages):
+            return base, int(stages)
+    raise UserError(f"dcgan draws square images of 4 or 5 times a power of two (32, 40, 64, 80, "
+                    f"128, ...), not {size}: pass --image_size=64 (or 32, 80, ...).")
+
+
+def build(spec, config):
+    height, width, _ = spec.image_shape
+    if height != width:
+        raise UserError(f"dcgan needs square images, the data's are {height}x{width}: pass "
+                        "--image_size=64 (and --center_crop to keep the middle of each image).")
+    if config.loss == "wgan_gp" and config.d_norm == "batch":
+        raise UserError("--loss=wgan_gp with --d_norm=batch: BatchNorm mixes the examples of a "
+                        "batch, which breaks the per-example gradient penalty. Pass "
+                        "--d_norm=instance (the recipe) or layer.")
+    return (build_generator(spec, config.noise_dim, config.ngf),
+            build_discriminator(spec, config.ndf, config.d_norm))
+
+
+def build_generator(spec, noise_dim, ngf):
+    size, _, channels = spec.image_shape
+    base, stages = layout(size)
+    noise = keras.Input((noise_dim,), name="noise")
+    h = keras.layers.Reshape((1, 1, noise_dim))(noise)
+    for i in range(stages):  # base x base with ngf * 2**(stages-1) channels, then double the size
+        kernel, strides, padding = (base, 1, "valid") if i == 0 else (4, 2, "same")
+        h = keras.layers.Conv2DTranspose(ngf * 2 ** (stages - 1 - i), kernel, strides, padding,
+                                         use_bias=False, kernel_initializer=_init())(h)
+        h = keras.layers.ReLU()(keras.layers.BatchNormalization()(h))
+    image = keras.layers.Conv2DTranspose(channels, 4, 2, "same", use_bias=False, activation="tanh",
+                                         kernel_initializer=_init(), name="image")(h)
+    return keras.Model(noise, image, name="dcgan_generator")
+
+
+def _norm(kind):
+    if kind == "batch":
+        return keras.layers.BatchNormalization()
+    if kind == "instance":  # one group per channel = InstanceNorm, with affine scale and shift
+        return keras.layers.GroupNormalization(groups=-1)
+    if kind == "layer":
+        return keras.layers.LayerNormalization(axis=(-3, -2, -1))
+    return keras.layers.Identity()
+
+
+def build_discriminator(spec, ndf, norm="batch"):
+    base, stages = layout(spec.image_shape[0])
+    image = keras.Input(spec.image_shape, name="image")
+    h = image
+    for i in range(stages):
+        h = keras.layers.Conv2D(ndf * 2 ** i, 4, 2, "same", use_bias=i == 0 or norm == "none",
+                                kernel_initializer=_init())(h)
+        if i > 0:
+            h = _norm(norm)(h)
+        h = keras.layers.LeakyReLU(0.2)(h)
+    logit = keras.layers.Conv2D(1, base, 1, "valid", kernel_initializer=_init())(h)
+    logit = keras.layers.Reshape((1,), name="logit")(logit)
+    return keras.Model(image, logit, name="dcgan_discriminator")
