@@ -1,7 +1,8 @@
 """python -m gan_zoo.plot --run_dir=runs/maxout_cgan
 
 Writes, into the run dir:
-  loss.png           D and G loss, and Real_P / Fake_P, per epoch (from loss.csv)
+  loss.png           D and G loss, Real_P / Fake_P (a WGAN critic's scores instead) and
+                     the sample diversity, per epoch (from loss.csv)
   samples.gif        the per-epoch sample grids as an animation, the epoch on each frame
   interpolation.png  the latest generator walking between two noise vectors, one row per class
 """
@@ -24,13 +25,26 @@ def plot_losses(run_dir, out=None):
     if not os.path.exists(path):
         raise UserError(f"No loss.csv in {run_dir!r}: is it a run dir of `python -m gan_zoo.train`?")
     losses = read_losses(path)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    critic = _loss_name(run_dir).startswith("wgan")  # scores, not probabilities
+    panels = 3 if "diversity" in losses else 2
+    fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 4))
+    left, right = axes[0], axes[1]
     left.plot(losses["epoch"], losses["Dis_loss"], "o-", label="D loss")
     left.plot(losses["epoch"], losses["Gen_loss"], "s-", label="G loss")
-    right.plot(losses["epoch"], losses["Real_P"], "o-", label="Real_P: D(real)")
-    right.plot(losses["epoch"], losses["Fake_P"], "s-", label="Fake_P: D(G(z))")
-    right.set_ylim(0, 1)
-    for ax, title in ((left, "losses"), (right, "D's mean probability 'real'")):
+    if critic:
+        right.plot(losses["epoch"], losses["Real_score"], "o-", label="Real_score: D(real)")
+        right.plot(losses["epoch"], losses["Fake_score"], "s-", label="Fake_score: D(G(z))")
+        titles = ["losses", "critic's mean score"]
+    else:
+        right.plot(losses["epoch"], losses["Real_P"], "o-", label="Real_P: D(real)")
+        right.plot(losses["epoch"], losses["Fake_P"], "s-", label="Fake_P: D(G(z))")
+        right.set_ylim(0, 1)
+        titles = ["losses", "D's mean probability 'real'"]
+    if panels == 3:
+        axes[2].plot(losses["epoch"], losses["diversity"], "o-", label="samples / real")
+        axes[2].axhline(_collapse_threshold(run_dir), color="red", ls="--", label="collapse alarm")
+        titles.append("sample diversity")
+    for ax, title in zip(axes, titles):
         ax.set_xlabel("epoch")
         ax.set_title(title)
         ax.grid(alpha=0.3)
@@ -41,6 +55,20 @@ def plot_losses(run_dir, out=None):
     fig.savefig(out, dpi=100)
     plt.close(fig)
     return out
+
+
+def _saved_config(run_dir):
+    from gan_zoo.config import load_json
+    path = os.path.join(run_dir, "config.json")
+    return load_json(path).get("config", {}) if os.path.exists(path) else {}
+
+
+def _loss_name(run_dir):
+    return _saved_config(run_dir).get("loss", "bce")
+
+
+def _collapse_threshold(run_dir):
+    return _saved_config(run_dir).get("collapse_threshold", 0.2)
 
 
 def samples_gif(run_dir, out=None, seconds_per_frame=0.4):

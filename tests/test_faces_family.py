@@ -288,3 +288,15 @@ def test_dcgan_recipe_flagfile_trains_and_resumes_through_the_cli(tmp_path):
     assert "at step 10" in second.stderr
     rows = run_files.read_losses(os.path.join(str(tmp_path), "loss.csv"))
     assert list(rows["G_steps"]) == [2, 2] and list(rows["D_steps"]) == [10, 10]
+
+
+def test_plots_of_a_critic_run(tmp_path):
+    """WGAN runs plot the critic's scores (not sigmoids), the diversity, and 4 latent walks."""
+    from gan_zoo import images, plot
+    _, run_dir = _train(tmp_path, loss="wgan_gp", epochs=2)
+    assert os.path.exists(plot.plot_losses(run_dir))
+    gif = plot.samples_gif(run_dir)
+    from PIL import Image
+    assert Image.open(gif).n_frames == 2
+    walk = images.read_png(plot.interpolation_grid(run_dir, steps=5))
+    assert walk.shape == (4 * 33 - 1, 5 * 33 - 1, 1) and walk.std() > 0
