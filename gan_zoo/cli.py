@@ -19,4 +19,10 @@ def run(main):
         except UserError as e:
             print(f"error: {e}", file=sys.stderr)
             sys.exit(2)
+        except Exception as e:  # noqa: BLE001 - only the trainer's own interruption is handled
+            from gan_zoo.trainer import TrainingInterrupted
+            if not isinstance(e, TrainingInterrupted):
+                raise
+            print(f"stopped: {e}", file=sys.stderr)
+            sys.exit(e.exit_code)
     return wrapped

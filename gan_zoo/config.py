@@ -88,6 +88,12 @@ class TrainConfig:
                                        "this; 0: off.")
     steps_per_call: int = _field(10, "Train steps run inside one tf.function call (fewer Python round trips).")
     jit_compile: bool = _field(False, "Compile the train step with XLA.")
+    deterministic: bool = _field(False, "Op determinism (tf.config.experimental.enable_op_determinism) "
+                                 "on top of the fixed seeds: two runs write identical loss.csv files.")
+    max_nan_recoveries: int = _field(3, "NaN guard: how many times a run goes back to its last good "
+                                     "checkpoint after a non-finite loss or gradient before it stops.")
+    nan_lr_factor: float = _field(0.5, "NaN guard: learning-rate factor applied at each recovery "
+                                  "(1: keep the learning rates).")
     progress: bool = _field(True, "Show a tqdm progress bar.")
 
     def validate(self):
@@ -118,7 +124,9 @@ class TrainConfig:
             if getattr(self, name) not in choices:
                 raise UserError(f"--{name} must be one of {', '.join(choices)}; got "
                                 f"{getattr(self, name)!r}.")
-        for name in ("clip", "gp_weight", "keep_every", "collapse_threshold"):
+        if not 0.0 < self.nan_lr_factor <= 1.0:
+            raise UserError(f"--nan_lr_factor must be in (0, 1], got {self.nan_lr_factor}.")
+        for name in ("clip", "gp_weight", "keep_every", "collapse_threshold", "max_nan_recoveries"):
             if getattr(self, name) < 0:
                 raise UserError(f"--{name} must be >= 0, got {getattr(self, name)}.")
         if not 0.0 <= self.center_crop <= 1.0:

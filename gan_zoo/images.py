@@ -1,4 +1,6 @@
 """Image grids and PNG files (numpy + tf.io; no plotting library needed)."""
+import os
+
 import numpy as np
 import tensorflow as tf
 
@@ -17,7 +19,11 @@ def grid(images, rows, cols, pad=1):
 
 
 def write_png(path, image):
-    tf.io.write_file(path, tf.io.encode_png(np.asarray(image, np.uint8)))
+    """Written beside, then renamed: a kill never leaves a half PNG under the real name."""
+    folder, name = os.path.split(path)
+    tmp = os.path.join(folder, f".{name}.tmp")  # hidden: globs of *.png never see it
+    tf.io.write_file(tmp, tf.io.encode_png(np.asarray(image, np.uint8)))
+    os.replace(tmp, path)
 
 
 def read_png(path):

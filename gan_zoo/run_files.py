@@ -1,7 +1,8 @@
-"""What a run writes to its directory: config.json, loss.csv, samples/, tb/.
+"""What a run writes to its directory: config.json, loss.csv, timing.csv, samples/, tb/.
 
-loss.csv is appended one flushed row per epoch; on resume the rows past the restored
-epoch are dropped first, so the file never holds torn or duplicated epochs.
+loss.csv and timing.csv are appended one fsynced row per epoch; on resume the rows past
+the restored epoch, and a last row torn by a kill, are dropped first, so the files never
+hold torn or duplicated epochs.
 """
 import csv
 import os
@@ -15,15 +16,18 @@ from gan_zoo import images as image_utils
 # scores, whose difference estimates the Wasserstein distance); GP: the gradient penalty;
 # D_acc / G_acc: D's share right and G's share of fakes passed; D_steps / G_steps: updates
 # of each side this epoch; diversity: of the fixed samples, relative to real (collapse alarm).
+# Wall-clock figures go to timing.csv, so loss.csv is a function of the settings alone
+# (two --deterministic runs write identical files).
 LOSS_COLUMNS = ("epoch", "Real_P", "Fake_P", "Gen_loss", "Dis_loss", "D_acc", "G_acc",
-                "Real_score", "Fake_score", "GP", "D_steps", "G_steps", "diversity", "lr", "steps",
-                "seconds", "images_per_sec")
+                "Real_score", "Fake_score", "GP", "D_steps", "G_steps", "diversity", "lr", "steps")
+TIMING_COLUMNS = ("epoch", "seconds", "images_per_sec")
 
 
 class RunFiles:
     def __init__(self, run_dir):
         self.run_dir = run_dir
         self.loss_csv = os.path.join(run_dir, "loss.csv")
+        self.timing_csv = os.path.join(run_dir, "timing.csv")
         self.samples_dir = os.path.join(run_dir, "samples")
         self.checkpoint_dir = os.path.join(run_dir, "checkpoints")
         self.kept_dir = os.path.join(self.checkpoint_dir, "kept")  # --keep_every, never deleted
@@ -41,16 +45,9 @@ class RunFiles:
         return self._tb
 
     def truncate_losses(self, last_epoch):
-        """Keep only rows for epochs <= last_epoch (the restored checkpoint's)."""
-        if not os.path.exists(self.loss_csv):
-            return
-        with open(self.loss_csv, newline="") as fh:
-            rows = list(csv.reader(fh))
-        kept = [rows[0]] + [r for r in rows[1:] if len(r) == len(rows[0]) and int(r[0]) <= last_epoch]
-        tmp = self.loss_csv + ".tmp"
-        with open(tmp, "w", newline="") as fh:
-            csv.writer(fh).writerows(kept)
-        os.replace(tmp, self.loss_csv)
+        """Keep only whole rows for epochs <= last_epoch (the restored checkpoint's), each once."""
+        for path, columns in ((self.loss_csv, LOSS_COLUMNS), (self.timing_csv, TIMING_COLUMNS)):
+            _truncate(path, columns, last_epoch)
 
     def read_column(self, name):
         """The values of one loss.csv column (empty when there is no file or no such column)."""
@@ -60,14 +57,10 @@ class RunFiles:
             return [float(r[name]) for r in csv.DictReader(fh) if r.get(name) not in (None, "")]
 
     def append_losses(self, row):
-        new = not os.path.exists(self.loss_csv)
-        with open(self.loss_csv, "a", newline="") as fh:
-            writer = csv.writer(fh)
-            if new:
-                writer.writerow(LOSS_COLUMNS)
-            writer.writerow([row[c] if isinstance(row[c], int) else f"{row[c]:.6g}" for c in LOSS_COLUMNS])
-            fh.flush()
-            os.fsync(fh.fileno())
+        _append(self.loss_csv, LOSS_COLUMNS, row)
+
+    def append_timing(self, row):
+        _append(self.timing_csv, TIMING_COLUMNS, row)
 
     def write_samples(self, epoch, grid_image):
         path = os.path.join(self.samples_dir, f"epoch_{epoch:04d}.png")
@@ -83,9 +76,57 @@ class RunFiles:
 
     def write_scalars(self, epoch, row):
         with self.tb.as_default(step=epoch):
-            for name in LOSS_COLUMNS[1:]:
-                tf.summary.scalar(name, row[name])
+            for name in LOSS_COLUMNS[1:] + TIMING_COLUMNS[1:]:
+                if name in row:
+                    tf.summary.scalar(name, row[name])
         self.tb.flush()
+
+
+def _append(path, columns, row):
+    """One whole line per write, fsynced: a kill leaves at most one torn last line."""
+    new = not os.path.exists(path)
+    line = [row[c] if isinstance(row[c], int) else f"{row[c]:.6g}" for c in columns]
+    with open(path, "a", newline="") as fh:
+        writer = csv.writer(fh)
+        if new:
+            writer.writerow(columns)
+        writer.writerow(line)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _truncate(path, columns, last_epoch):
+    """Rewrite `path` (atomically) with its whole rows of epochs 1..last_epoch, in order, once
+    each, under today's header (an older run's columns are carried over by name)."""
+    if not os.path.exists(path):
+        return
+    with open(path, newline="") as fh:
+        text = fh.read()
+    lines = text.split("\n")
+    if not text.endswith("\n"):
+        lines = lines[:-1]  # torn by a kill in the middle of a write
+    rows = list(csv.reader(line for line in lines if line))
+    if not rows:
+        os.remove(path)
+        return
+    header, kept, seen = rows[0], [], set()
+    for r in rows[1:]:
+        if len(r) != len(header):
+            continue
+        record = dict(zip(header, r))
+        try:
+            epoch = int(record["epoch"])
+        except (KeyError, ValueError):
+            continue
+        if epoch <= last_epoch and epoch not in seen:
+            seen.add(epoch)
+            kept.append([record.get(c, "nan") for c in columns])
+    tmp = path + ".tmp"
+    with open(tmp, "w", newline="") as fh:
+        csv.writer(fh).writerows([list(columns)] + kept)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
 
 
 def read_losses(path):

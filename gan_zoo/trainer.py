@@ -58,10 +58,15 @@ class Trainer:
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")  # batches consumed
         self.noise_rng = tf.random.Generator.from_seed(config.seed + 1)
         self.burst_left = tf.Variable(0, dtype=tf.int64, trainable=False, name="d_burst_left")
+        # NaN guard: updates skipped since the last check, and the learning-rate factor that
+        # each recovery lowers (checkpointed, so a resumed run keeps it).
+        self.nonfinite_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="nonfinite_steps")
+        self.lr_multiplier = tf.Variable(1.0, dtype=tf.float64, trainable=False, name="lr_multiplier")
         self.checkpoint = tf.train.Checkpoint(
             generator=self.generator, discriminator=self.discriminator,
             g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer,
             step=self.step, noise_rng=self.noise_rng, schedule=self.burst_left,
+            lr_multiplier=self.lr_multiplier,
             # Keras keeps dropout's RNG state out of its checkpointed weights; without it a
             # resumed run would replay the dropout masks of step 0.
             seed_states=[v for v in self.generator.variables + self.discriminator.variables
@@ -161,10 +166,17 @@ class Trainer:
         return sample_noise(self.noise_rng, tf.shape(images)[0], self.config.noise_dim,
                             self.config.noise)
 
-    @staticmethod
-    def _apply(tape, loss, model, optimizer):
+    def _apply(self, tape, loss, model, optimizer):
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        # The NaN guard's in-graph half: count non-finite losses (a scalar test, no branch,
+        # so the step stays as fast as before). The loop checks the count after each call and
+        # throws the whole state back to the last good checkpoint, so a bad update never stays.
+        self.nonfinite_steps.assign_add(tf.cast(tf.logical_not(tf.math.is_finite(loss)), tf.int64))
+
+    def all_weights_finite(self):
+        return all(bool(tf.reduce_all(tf.math.is_finite(v)))
+                   for v in self.generator.weights + self.discriminator.weights)
 
     def _clip_critic(self):
         """WGAN's Lipschitz constraint by clipping: every critic weight into [-clip, clip]."""
@@ -207,13 +219,16 @@ class Trainer:
 
     def set_learning_rates(self, epoch):
         """Apply the --lr_decay_epochs schedule for 0-based `epoch`; returns G's learning rate."""
-        scale = self.config.lr_scale(epoch)
+        scale = self.config.lr_scale(epoch) * float(self.lr_multiplier.numpy())
         self.g_optimizer.learning_rate = self.config.g_lr * scale
         self.d_optimizer.learning_rate = self.config.d_lr * scale
         return self.config.g_lr * scale
 
-    def train_epoch_steps(self, epoch, first_step=0, on_progress=None):
-        """Run the steps of `epoch` from `first_step` on; returns (steps run, seconds)."""
+    def train_epoch_steps(self, epoch, first_step=0, on_progress=None, stop_requested=None):
+        """Run the steps of `epoch` from `first_step` on; returns (steps run, seconds).
+
+        Stops early when `stop_requested()` turns true; raises NonFiniteStep when the guard
+        skipped an update."""
         cfg = self.config
         for v in (self._d_sums, self._acc_sums, self._g_sum, self._counts):
             v.assign(tf.zeros_like(v))
@@ -223,8 +238,15 @@ class Trainer:
             n = min(cfg.steps_per_call, self.steps_per_epoch - done)
             self._train_many(iterator, tf.constant(n))
             done += n
+            if self.nonfinite_steps.numpy():
+                raise NonFiniteStep()
             if on_progress:
                 on_progress(n)
+            fault_point("step")
+            if stop_requested and stop_requested():
+                break
+        if not self.all_weights_finite():  # e.g. an inf gradient with a finite loss
+            raise NonFiniteStep()
         return done - first_step, time.perf_counter() - start
 
     def samples(self, fixed_noise):
@@ -255,10 +277,24 @@ class Trainer:
         return to_uint8(images).numpy()
 
 
+class NonFiniteStep(Exception):
+    """Raised between tf.function calls when a loss (or, at the epoch's end, a weight) went
+    non-finite: the state since the last good checkpoint is thrown away."""
+
+
 def train(config, source, on_epoch_end=None):
-    """Train `config` on `source` into its run dir, resuming from the latest checkpoint there."""
+    """Train `config` on `source` into its run dir, resuming from the latest checkpoint there.
+
+    Safe to kill at any moment: checkpoints are written whole before they are listed, and
+    loss.csv rows past the restored checkpoint (or torn by the kill) are dropped on resume.
+    SIGINT / SIGTERM save a checkpoint at the current step, then raise TrainingInterrupted.
+    A non-finite loss or weight is never kept: the run goes back to its last good checkpoint
+    with lower learning rates, and stops after --max_nan_recoveries.
+    """
     files = RunFiles(config.resolved_run_dir())
-    previous = _check_run_dir(files, config)
+    previous = _check_run_dir(files, config, source.spec)
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
     trainer = Trainer(config, source)
     files.create()
     manager = tf.train.CheckpointManager(trainer.checkpoint, files.checkpoint_dir, max_to_keep=3)
@@ -267,66 +303,179 @@ def train(config, source, on_epoch_end=None):
         logging.info("Resumed %s at step %d", manager.latest_checkpoint, int(trainer.step))
     save_json(files.config_json, {**(previous or {}), "config": config.to_json(),
                                   "data_spec": source.spec.to_json()})
+    if not manager.latest_checkpoint:
+        manager.save(checkpoint_number=0)  # a good state for the NaN guard to go back to
     spe = trainer.steps_per_epoch
-    start_epoch, first_step = divmod(int(trainer.step), spe)
-    files.truncate_losses(start_epoch)
+    epoch, first_step = divmod(int(trainer.step), spe)
+    files.truncate_losses(epoch)
     fixed_noise = trainer.fixed_noise()
     real_reference = trainer.real_reference()
     peak_diversity = max(files.read_column("diversity"), default=0.0)
     kept = (tf.train.CheckpointManager(trainer.checkpoint, files.kept_dir, max_to_keep=None,
                                        checkpoint_name="epoch") if config.keep_every else None)
-    for epoch in range(start_epoch, config.epochs):
-        bar = _progress_bar(config, epoch, spe, first_step)
-        update = None
-        if bar is not None:
-            def update(n, bar=bar):
-                bar.update(n)
-                bar.set_postfix({k: f"{v:.3f}" for k, v in trainer.epoch_metrics().items()})
-        lr = trainer.set_learning_rates(epoch)
-        steps, seconds = trainer.train_epoch_steps(epoch, first_step, update)
-        if bar is not None:
-            bar.close()
-        first_step = 0
-        samples, rows, columns = trainer.samples(fixed_noise)
-        row = {"epoch": epoch + 1, **trainer.epoch_metrics(),
-               "diversity": diversity.relative_diversity(samples[:100], real_reference),
-               "lr": lr, "steps": int(trainer.step), "seconds": seconds,
-               "images_per_sec": steps * config.batch_size / max(seconds, 1e-9)}
-        files.append_losses(row)
-        files.write_scalars(epoch + 1, row)
-        files.write_samples(epoch + 1, grid(samples, rows, columns))
-        peak_diversity = max(peak_diversity, row["diversity"])
-        # A fresh generator draws near-uniform grey, so the alarm waits until the samples were
-        # once diverse enough, or until COLLAPSE_WARMUP_STEPS batches have passed.
-        armed = peak_diversity >= config.collapse_threshold or int(trainer.step) >= COLLAPSE_WARMUP_STEPS
-        if armed and row["diversity"] < config.collapse_threshold:
-            message = (f"Possible mode collapse at epoch {epoch + 1}: sample diversity "
-                       f"{row['diversity']:.3f} of the real images' (alarm under "
-                       f"--collapse_threshold={config.collapse_threshold}). Look at "
-                       f"{files.samples_dir}; an earlier checkpoint may be the one to keep.")
-            logging.warning(message)
-            files.write_alarm(epoch + 1, message)
-        if (epoch + 1) % config.save_every == 0 or epoch + 1 == config.epochs:
-            manager.save(checkpoint_number=int(trainer.step))
-        if kept and (epoch + 1) % config.keep_every == 0:
-            kept.save(checkpoint_number=epoch + 1)
-        logging.info("epoch %d/%d %s", epoch + 1, config.epochs,
-                     " ".join(f"{k}={row[k]:.4g}" for k in ("Real_P", "Fake_P", "Gen_loss", "Dis_loss",
-                                                              "D_acc", "G_acc", "diversity",
-                                                              "images_per_sec")))
-        if on_epoch_end:
-            on_epoch_end(trainer, epoch + 1)
+    recoveries = 0
+    with _StopOnSignal() as stop:
+        while epoch < config.epochs:
+            bar = _progress_bar(config, epoch, spe, first_step)
+            update = None
+            if bar is not None:
+                def update(n, bar=bar):
+                    bar.update(n)
+                    bar.set_postfix({k: f"{v:.3f}" for k, v in trainer.epoch_metrics().items()
+                                     if k in _LOGGED})
+            lr = trainer.set_learning_rates(epoch)
+            try:
+                steps, seconds = trainer.train_epoch_steps(epoch, first_step, update, stop.requested)
+            except NonFiniteStep:
+                recoveries += 1
+                epoch, first_step = _recover(trainer, manager, files, config, epoch, recoveries)
+                continue
+            finally:
+                if bar is not None:
+                    bar.close()
+            if stop.requested():
+                path = manager.save(checkpoint_number=int(trainer.step))
+                raise TrainingInterrupted(stop.signal_name, path, int(trainer.step))
+            first_step = 0
+            samples, rows, columns = trainer.samples(fixed_noise)
+            row = {"epoch": epoch + 1, **trainer.epoch_metrics(),
+                   "diversity": diversity.relative_diversity(samples[:100], real_reference),
+                   "lr": lr, "steps": int(trainer.step)}
+            timing = {"epoch": epoch + 1, "seconds": seconds,
+                      "images_per_sec": steps * config.batch_size / max(seconds, 1e-9)}
+            files.append_losses(row)
+            fault_point("after_loss_csv")
+            files.append_timing(timing)
+            files.write_scalars(epoch + 1, {**row, **timing})
+            files.write_samples(epoch + 1, grid(samples, rows, columns))
+            peak_diversity = max(peak_diversity, row["diversity"])
+            # A fresh generator draws near-uniform grey, so the alarm waits until the samples were
+            # once diverse enough, or until COLLAPSE_WARMUP_STEPS batches have passed.
+            armed = peak_diversity >= config.collapse_threshold or int(trainer.step) >= COLLAPSE_WARMUP_STEPS
+            if armed and row["diversity"] < config.collapse_threshold:
+                message = (f"Possible mode collapse at epoch {epoch + 1}: sample diversity "
+                           f"{row['diversity']:.3f} of the real images' (alarm under "
+                           f"--collapse_threshold={config.collapse_threshold}). Look at "
+                           f"{files.samples_dir}; an earlier checkpoint may be the one to keep.")
+                logging.warning(message)
+                files.write_alarm(epoch + 1, message)
+            if (epoch + 1) % config.save_every == 0 or epoch + 1 == config.epochs:
+                fault_point("checkpoint")
+                manager.save(checkpoint_number=int(trainer.step))
+            if kept and (epoch + 1) % config.keep_every == 0:
+                kept.save(checkpoint_number=epoch + 1)
+            logging.info("epoch %d/%d %s", epoch + 1, config.epochs, " ".join(
+                f"{k}={v:.4g}" for k, v in {**row, **timing}.items() if k in _LOGGED))
+            if on_epoch_end:
+                on_epoch_end(trainer, epoch + 1)
+            epoch += 1
     return trainer
 
 
-def _check_run_dir(files, config):
+_LOGGED = ("Real_P", "Fake_P", "Gen_loss", "Dis_loss", "D_acc", "G_acc", "diversity", "images_per_sec")
+
+
+def _recover(trainer, manager, files, config, epoch, recoveries):
+    """Back to the last good checkpoint with lower learning rates; (epoch, first step) to go on from."""
+    bad_step = int(trainer.step)
+    latest = manager.latest_checkpoint
+    if recoveries > config.max_nan_recoveries:
+        raise UserError(
+            f"Training diverged: a non-finite loss or weight at epoch {epoch + 1} (step "
+            f"{bad_step}), again after {config.max_nan_recoveries} restarts from the last good "
+            f"checkpoint with learning rates x{config.nan_lr_factor} each time. Likely causes: "
+            f"learning rates too high for --loss={config.loss} (lower --g_lr / --d_lr), or "
+            f"non-finite input data. The last good checkpoint is {latest}.")
+    multiplier = float(trainer.lr_multiplier.numpy()) * config.nan_lr_factor
+    trainer.checkpoint.restore(latest).assert_existing_objects_matched()
+    trainer.lr_multiplier.assign(multiplier)
+    trainer.nonfinite_steps.assign(0)
+    logging.warning("Non-finite loss or weight at epoch %d (step %d): discarding the updates "
+                    "since the last good checkpoint. Restarting from %s with learning rates x%g (recovery %d of %d).",
+                    epoch + 1, bad_step, latest, multiplier, recoveries, config.max_nan_recoveries)
+    restored_epoch, first_step = divmod(int(trainer.step), trainer.steps_per_epoch)
+    files.truncate_losses(restored_epoch)
+    return restored_epoch, first_step
+
+
+class TrainingInterrupted(Exception):
+    """SIGINT / SIGTERM arrived; a checkpoint of the current step was saved first."""
+
+    def __init__(self, signal_name, path, step):
+        self.exit_code = 130 if signal_name == "SIGINT" else 143
+        super().__init__(f"{signal_name}: saved checkpoint {path} at step {step}; run the same "
+                         "command again to resume from it.")
+
+
+class _StopOnSignal:
+    """Turns the first SIGINT / SIGTERM into a request the epoch loop honours at the next
+    steps_per_call boundary (a second one kills as usual)."""
+
+    def __enter__(self):
+        import signal
+        import threading
+        self.signal_name, self._previous = None, {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        import signal
+        self.signal_name = signal.Signals(signum).name
+        signal.signal(signum, self._previous.get(signum, signal.SIG_DFL))
+        logging.warning("%s: saving a checkpoint after the current steps, then stopping "
+                        "(send it again to stop at once).", self.signal_name)
+
+    def requested(self):
+        return self.signal_name is not None
+
+    def __exit__(self, *exc):
+        import signal
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        return False
+
+
+_FAULT_COUNTS = {}
+
+
+def fault_point(name):
+    """Testing hook: GAN_ZOO_FAULT=<name>[@<n>][:<delay s>] SIGKILLs this process the n-th time
+    (default 1st) it reaches `name`, after the delay if one is given (a kill in the middle of
+    what follows). Costs nothing when unset."""
+    fault = os.environ.get("GAN_ZOO_FAULT")
+    if not fault:
+        return
+    where, _, delay = fault.partition(":")
+    target, _, nth = where.partition("@")
+    if target != name:
+        return
+    _FAULT_COUNTS[name] = _FAULT_COUNTS.get(name, 0) + 1
+    if _FAULT_COUNTS[name] != int(nth or 1):
+        return
+    import signal
+    import threading
+    if delay:
+        threading.Timer(float(delay), os.kill, (os.getpid(), signal.SIGKILL)).start()
+    else:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _check_run_dir(files, config, spec):
     """Refuse a run dir that belongs to a different run; returns its config.json or None."""
     if not os.path.exists(files.config_json):
+        if tf.train.latest_checkpoint(files.checkpoint_dir):
+            raise UserError(f"Run dir {files.run_dir!r} holds checkpoints but no config.json, so "
+                            "gan_zoo cannot tell which run they belong to. Pass a new --run_dir.")
         return None
     previous = load_json(files.config_json)
     old = previous.get("config", {})
     clashes = [f"{k}: {old.get(k)!r} there, {getattr(config, k)!r} now"
                for k in _RESUME_KEYS if k in old and old[k] != getattr(config, k)]
+    old_shape = tuple(previous.get("data_spec", {}).get("image_shape", spec.image_shape))
+    if old_shape != tuple(spec.image_shape):
+        clashes.append(f"images: {old_shape} there, {tuple(spec.image_shape)} now (grayscale vs RGB?)")
     if clashes:
         raise UserError(f"Run dir {files.run_dir!r} holds a different run ({'; '.join(clashes)}). "
                         "Pass a new --run_dir, or the same settings to resume it.")

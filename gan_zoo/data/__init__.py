@@ -91,7 +91,7 @@ def load(dataset, data_dir="", download=True, split="train", max_images=0, image
         source = conditions.folder_with_csv(dataset[len(FOLDER_PREFIX):], condition_csv)
     elif dataset.startswith(FOLDER_PREFIX):
         from gan_zoo.data import image_folder
-        source = image_folder.load(dataset[len(FOLDER_PREFIX):])
+        source = image_folder.load(dataset[len(FOLDER_PREFIX):], resize=bool(image_size))
     elif dataset == "olivetti":
         from gan_zoo.data import olivetti
         source = olivetti.load(data_dir, download, split)

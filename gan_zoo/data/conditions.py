@@ -85,9 +85,9 @@ def folder_with_csv(root, csv_path):
     tag_lists = [[t.strip() for t in r[1].split(";") if t.strip()] for r in rows]
     names = tag_order(tag_lists)
     vectors = np.stack([multi_hot(tags, names) for tags in tag_lists])
-    ds, shape = image_dataset(paths, vectors)
+    ds, shape, count = image_dataset(paths, vectors)  # unreadable files skipped, with a warning
     grid = list(dict.fromkeys(tuple(float(v) for v in row) for row in vectors))[:MAX_GRID_COLUMNS]
     spec = DataSpec(image_shape=shape, condition_dim=len(names), condition_names=tuple(names),
                     grid_conditions=tuple(grid),
                     grid_names=tuple("+".join(n for n, v in zip(names, g) if v) for g in grid))
-    return Source(name=f"folder:{root}", images_and_labels=ds, num_examples=len(paths), spec=spec)
+    return Source(name=f"folder:{root}", images_and_labels=ds, num_examples=count, spec=spec)

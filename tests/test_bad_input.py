@@ -1,0 +1,117 @@
+"""The bad-input catalogue: each mistake is one clear message, a non-zero exit, and nothing
+written to the run dir."""
+import logging
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from conftest import OLIVETTI, ROOT, run_cli, tiny_faces_config
+from gan_zoo import config, data, trainer
+from gan_zoo.errors import UserError
+
+
+def _fails_clearly(result, *needles):
+    assert result.returncode != 0, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    for needle in needles:
+        assert needle in result.stderr, (needle, result.stderr[-2000:])
+
+
+def _faces(folder, count, size=32, mode="L", seed=0):
+    os.makedirs(folder, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    channels = {"L": (size, size), "RGB": (size, size, 3)}[mode]
+    for i in range(count):
+        Image.fromarray(rng.integers(0, 255, channels, dtype=np.uint8), mode).save(
+            os.path.join(folder, f"face_{i:03d}.png"))
+
+
+def test_unknown_loss_and_unknown_flag_in_a_flagfile(tmp_path):
+    run_dir = tmp_path / "r"
+    _fails_clearly(run_cli("gan_zoo.train", "--model=dcgan", "--loss=hinge", f"--run_dir={run_dir}"),
+                   "--loss", "bce", "wgan_gp")
+    flagfile = tmp_path / "typo.flags"
+    flagfile.write_text("--model=dcgan\n--epoch=3\n")
+    _fails_clearly(run_cli("gan_zoo.train", f"--flagfile={flagfile}", f"--run_dir={run_dir}"), "epoch")
+    assert not os.path.exists(run_dir)
+
+
+def test_batch_larger_than_the_data_writes_nothing(tmp_path):
+    cfg = tiny_faces_config(tmp_path / "r", batch_size=512, max_images=128)
+    with pytest.raises(UserError, match="larger than the data set.*lower --batch_size"):
+        trainer.train(cfg, data.for_config(cfg))
+    assert not os.path.exists(tmp_path / "r")
+
+
+def test_bad_files_in_an_image_folder_are_skipped_with_a_count(tmp_path, caplog):
+    folder = str(tmp_path / "faces")
+    _faces(folder, 20)
+    with open(os.path.join(folder, "truncated.png"), "wb") as fh:
+        fh.write(open(os.path.join(folder, "face_000.png"), "rb").read()[:300])
+    with open(os.path.join(folder, "notes.png"), "w") as fh:
+        fh.write("not an image")
+    open(os.path.join(folder, "empty.jpg"), "wb").close()
+    Image.fromarray(np.zeros((40, 40), np.uint8)).save(os.path.join(folder, "bigger.png"))
+    with caplog.at_level(logging.WARNING):
+        source = data.load(f"folder:{folder}", conditional=False)
+    messages = " ".join(r.getMessage() for r in caplog.records)
+    assert "Skipped 3 unreadable file(s)" in messages
+    assert "Skipped 1 image(s) not of the most common size 32x32" in messages
+    assert source.num_examples == 20 and source.spec.image_shape == (32, 32, 1)
+    images, _ = next(iter(source.epoch_batches(20, epoch=0, seed=0)))  # the pipeline never hits them
+    assert images.shape == (20, 32, 32, 1)
+    # with --image_size every readable image is kept and resized
+    assert data.load(f"folder:{folder}", conditional=False, image_size=32).num_examples == 21
+
+
+def test_a_folder_with_no_usable_image_is_an_error(tmp_path):
+    folder = tmp_path / "junk"
+    folder.mkdir()
+    (folder / "a.png").write_text("nope")
+    (folder / "b.jpg").write_bytes(b"\xff\xd8\xff")
+    with pytest.raises(UserError, match="None of the 2 image files is readable"):
+        data.load(f"folder:{folder}", conditional=False)
+
+
+def test_resuming_with_rgb_images_where_the_run_had_grayscale(tmp_path):
+    folder, run_dir = str(tmp_path / "faces"), tmp_path / "run"
+    _faces(folder, 32)
+    cfg = tiny_faces_config(run_dir, dataset=f"folder:{folder}", max_images=32, batch_size=16)
+    trainer.train(cfg, data.for_config(cfg))
+    _faces(folder, 32, mode="RGB")  # same names, now colour
+    cfg2 = tiny_faces_config(run_dir, dataset=f"folder:{folder}", max_images=32, batch_size=16, epochs=2)
+    with pytest.raises(UserError, match=r"images: \(32, 32, 1\) there, \(32, 32, 3\) now"):
+        trainer.train(cfg2, data.for_config(cfg2))
+
+
+def test_a_run_dir_with_another_models_checkpoint(tmp_path):
+    run_dir = tmp_path / "run"
+    cfg = tiny_faces_config(run_dir)
+    trainer.train(cfg, data.for_config(cfg))
+    result = run_cli("gan_zoo.train", "--model=maxout_cgan", "--dataset=olivetti",
+                     f"--data_dir={OLIVETTI}", f"--run_dir={run_dir}", "--epochs=1")
+    _fails_clearly(result, "holds a different run", "model: 'dcgan' there, 'maxout_cgan' now")
+    # checkpoints with no config.json to say whose they are
+    os.remove(run_dir / "config.json")
+    with pytest.raises(UserError, match="holds checkpoints but no config.json"):
+        trainer.train(cfg, data.for_config(cfg))
+
+
+def test_wrong_length_condition_vector_at_serve_time(tmp_path):
+    """A tag model's serving signature takes [batch, condition_dim]: any other length fails."""
+    from gan_zoo import export, models
+    spec = models.DataSpec(image_shape=(28, 28, 1), condition_dim=4, condition_names=("a", "b", "c", "d"),
+                           grid_conditions=((1, 0, 0, 0),), grid_names=("a",))
+    cfg = config.resolve(model="maxout_cgan", noise_dim=8)
+    generator, _ = models.get("maxout_cgan").build(spec, cfg)
+    module = export.GeneratorModule(generator, spec, cfg.noise_dim, cfg.noise)
+    tf.saved_model.save(module, str(tmp_path), signatures={"serving_default": module.serving_default})
+    serve = tf.saved_model.load(str(tmp_path)).signatures["serving_default"]
+    assert serve(condition=tf.zeros([2, 4]), noise=tf.zeros([2, 8]))["images"].shape == (2, 28, 28, 1)
+    with pytest.raises((ValueError, TypeError, tf.errors.InvalidArgumentError)):
+        serve(condition=tf.zeros([2, 5]), noise=tf.zeros([2, 8]))
+    with pytest.raises((ValueError, tf.errors.InvalidArgumentError), match="same batch size"):
+        serve(condition=tf.zeros([2, 4]), noise=tf.zeros([3, 8]))
