@@ -300,3 +300,11 @@ def test_plots_of_a_critic_run(tmp_path):
     assert Image.open(gif).n_frames == 2
     walk = images.read_png(plot.interpolation_grid(run_dir, steps=5))
     assert walk.shape == (4 * 33 - 1, 5 * 33 - 1, 1) and walk.std() > 0
+
+
+def test_a_tfds_set_without_labels_for_unconditional_models():
+    """The path celeb_a and lfw take online: tfds images, label ignored (here offline mnist)."""
+    source = data.load("mnist", conditional=False, max_images=64, image_size=32)
+    assert not source.spec.is_conditional and source.spec.image_shape == (32, 32, 1)
+    images, condition = next(iter(source.epoch_batches(16, epoch=0, seed=0)))
+    assert images.shape == (16, 32, 32, 1) and condition.shape == (16, 0)
