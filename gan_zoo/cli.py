@@ -4,7 +4,7 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TF's C++ start-up chatter in CLIs
 
-from gan_zoo.errors import UserError  # noqa: E402
+from gan_zoo.errors import TrainingInterrupted, UserError  # noqa: E402
 
 
 def run(main):
@@ -19,10 +19,7 @@ def run(main):
         except UserError as e:
             print(f"error: {e}", file=sys.stderr)
             sys.exit(2)
-        except Exception as e:  # noqa: BLE001 - only the trainer's own interruption is handled
-            from gan_zoo.trainer import TrainingInterrupted
-            if not isinstance(e, TrainingInterrupted):
-                raise
+        except TrainingInterrupted as e:
             print(f"stopped: {e}", file=sys.stderr)
             sys.exit(e.exit_code)
     return wrapped

@@ -7,3 +7,12 @@ traceback, so every message must name the problem and the fix.
 
 class UserError(Exception):
     """A bad flag, a missing file or bad data: the message tells the user what to do."""
+
+
+class TrainingInterrupted(Exception):
+    """SIGINT / SIGTERM stopped training after a checkpoint of the current step was saved."""
+
+    def __init__(self, signal_name, path, step):
+        self.exit_code = 130 if signal_name == "SIGINT" else 143
+        super().__init__(f"{signal_name}: saved checkpoint {path} at step {step}; run the same "
+                         "command again to resume from it.")

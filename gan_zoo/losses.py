@@ -44,15 +44,6 @@ def generator_loss(fake_logits):
     return tf.reduce_mean(_bce(tf.ones_like(fake_logits), fake_logits))
 
 
-def mismatch_loss(mismatched_logits, fake_label=0.0):
-    """GAN-CLS's matching-aware term (Reed et al. 2016): real images with the wrong condition are fake.
-
-    Without it D can reject fakes without ever reading the condition, so G gets no signal to
-    draw the requested class; with it D must learn what each condition looks like.
-    """
-    return bce_fake_loss(mismatched_logits, fake_label)
-
-
 def bce_accuracies(real_logits, fake_logits):
     """(D accuracy, G accuracy): D's share right at threshold 0.5; G's share of fakes called real."""
     fake_called_real = tf.reduce_mean(tf.cast(fake_logits > 0.0, tf.float32))

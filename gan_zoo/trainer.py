@@ -1,8 +1,8 @@
-"""The generic GAN trainer: one two-tape train step, the epoch loop, checkpoints and resume.
+"""The generic GAN trainer: the train steps, the epoch loop, checkpoints, resume, NaN guard.
 
-Nothing here knows which model it trains: builders give (generator, discriminator) whose
-inputs are [noise, condition] and [image, condition]; the loss functions come from
-gan_zoo.losses.
+Nothing here knows which model it trains: builders give (generator, discriminator), called
+through models.generate / models.judge whether or not they take a condition; the
+adversarial loss comes from gan_zoo.losses.
 """
 import os
 import time
@@ -15,7 +15,7 @@ from absl import logging
 from gan_zoo import losses, models
 from gan_zoo.config import load_json, save_json
 from gan_zoo.data import to_uint8
-from gan_zoo.errors import UserError
+from gan_zoo.errors import TrainingInterrupted, UserError
 from gan_zoo.eval import diversity
 from gan_zoo.images import grid
 from gan_zoo.run_files import RunFiles
@@ -58,8 +58,8 @@ class Trainer:
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")  # batches consumed
         self.noise_rng = tf.random.Generator.from_seed(config.seed + 1)
         self.burst_left = tf.Variable(0, dtype=tf.int64, trainable=False, name="d_burst_left")
-        # NaN guard: updates skipped since the last check, and the learning-rate factor that
-        # each recovery lowers (checkpointed, so a resumed run keeps it).
+        # NaN guard: non-finite losses since the last check, and the learning-rate factor
+        # that each recovery lowers (checkpointed, so a resumed run keeps it).
         self.nonfinite_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="nonfinite_steps")
         self.lr_multiplier = tf.Variable(1.0, dtype=tf.float64, trainable=False, name="lr_multiplier")
         self.checkpoint = tf.train.Checkpoint(
@@ -140,7 +140,10 @@ class Trainer:
         fake_logits = models.judge(D, fake, condition, training=True)
         d_loss = self.loss.real_loss(real_logits) + self.loss.fake_loss(fake_logits)
         if cfg.mismatch_weight and self.spec.is_conditional:
-            # The batch is shuffled, so the next image's condition is a wrong one (mostly).
+            # GAN-CLS's matching-aware term (Reed et al. 2016): real images with a wrong
+            # condition count as fake, so D must learn what each condition looks like and G
+            # gets a signal to draw it. The batch is shuffled, so the next image's condition
+            # is a wrong one (mostly).
             wrong = models.judge(D, images, tf.roll(condition, 1, axis=0), training=True)
             d_loss += cfg.mismatch_weight * self.loss.fake_loss(wrong)
         penalty = tf.constant(0.0)
@@ -227,8 +230,8 @@ class Trainer:
     def train_epoch_steps(self, epoch, first_step=0, on_progress=None, stop_requested=None):
         """Run the steps of `epoch` from `first_step` on; returns (steps run, seconds).
 
-        Stops early when `stop_requested()` turns true; raises NonFiniteStep when the guard
-        skipped an update."""
+        Stops early when `stop_requested()` turns true; raises NonFiniteStep when a loss or a
+        weight went non-finite."""
         cfg = self.config
         for v in (self._d_sums, self._acc_sums, self._g_sum, self._counts):
             v.assign(tf.zeros_like(v))
@@ -261,9 +264,6 @@ class Trainer:
         condition = np.tile(columns, (len(fixed_noise), 1))
         images = models.generate(self.generator, noise, condition, training=False)
         return to_uint8(images).numpy(), len(fixed_noise), k
-
-    def sample_grid(self, fixed_noise):
-        return grid(*self.samples(fixed_noise))
 
     def fixed_noise(self):
         rng = tf.random.Generator.from_seed(self.config.seed + 2)
@@ -333,9 +333,8 @@ def train(config, source, on_epoch_end=None):
             finally:
                 if bar is not None:
                     bar.close()
-            if stop.requested():
-                path = manager.save(checkpoint_number=int(trainer.step))
-                raise TrainingInterrupted(stop.signal_name, path, int(trainer.step))
+            if first_step + steps < spe:  # stopped by a signal in the middle of the epoch
+                _save_and_stop(manager, trainer, stop)
             first_step = 0
             samples, rows, columns = trainer.samples(fixed_noise)
             row = {"epoch": epoch + 1, **trainer.epoch_metrics(),
@@ -359,7 +358,8 @@ def train(config, source, on_epoch_end=None):
                            f"{files.samples_dir}; an earlier checkpoint may be the one to keep.")
                 logging.warning(message)
                 files.write_alarm(epoch + 1, message)
-            if (epoch + 1) % config.save_every == 0 or epoch + 1 == config.epochs:
+            saved = (epoch + 1) % config.save_every == 0 or epoch + 1 == config.epochs
+            if saved:
                 fault_point("checkpoint")
                 manager.save(checkpoint_number=int(trainer.step))
             if kept and (epoch + 1) % config.keep_every == 0:
@@ -369,7 +369,15 @@ def train(config, source, on_epoch_end=None):
             if on_epoch_end:
                 on_epoch_end(trainer, epoch + 1)
             epoch += 1
+            if stop.requested():  # the signal came during the epoch's last steps or its files
+                _save_and_stop(manager, trainer, stop, saved)
     return trainer
+
+
+def _save_and_stop(manager, trainer, stop, already_saved=False):
+    step = int(trainer.step)
+    path = manager.latest_checkpoint if already_saved else manager.save(checkpoint_number=step)
+    raise TrainingInterrupted(stop.signal_name, path, step)
 
 
 _LOGGED = ("Real_P", "Fake_P", "Gen_loss", "Dis_loss", "D_acc", "G_acc", "diversity", "images_per_sec")
@@ -396,15 +404,6 @@ def _recover(trainer, manager, files, config, epoch, recoveries):
     restored_epoch, first_step = divmod(int(trainer.step), trainer.steps_per_epoch)
     files.truncate_losses(restored_epoch)
     return restored_epoch, first_step
-
-
-class TrainingInterrupted(Exception):
-    """SIGINT / SIGTERM arrived; a checkpoint of the current step was saved first."""
-
-    def __init__(self, signal_name, path, step):
-        self.exit_code = 130 if signal_name == "SIGINT" else 143
-        super().__init__(f"{signal_name}: saved checkpoint {path} at step {step}; run the same "
-                         "command again to resume from it.")
 
 
 class _StopOnSignal:

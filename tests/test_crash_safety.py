@@ -166,3 +166,20 @@ def test_deterministic_runs_write_identical_loss_csv(tmp_path):
         with open(tmp_path / name / "loss.csv", "rb") as fh:
             runs.append(fh.read())
     assert runs[0] == runs[1] and runs[0].count(b"\n") == 3
+
+
+def test_a_signal_during_the_epochs_files_keeps_that_epochs_row(tmp_path):
+    """SIGTERM arriving after the last step of an epoch: its row is written, then the stop."""
+    from gan_zoo.errors import TrainingInterrupted
+    cfg = tiny_faces_config(tmp_path, epochs=3, max_images=160, save_every=100)
+
+    def signal_after_epoch_1(t, epoch):
+        if epoch == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    with pytest.raises(TrainingInterrupted, match="SIGTERM: saved checkpoint .* at step 10"):
+        trainer.train(cfg, data.for_config(cfg), on_epoch_end=signal_after_epoch_1)
+    assert list(run_files.read_losses(os.path.join(str(tmp_path), "loss.csv"))["epoch"]) == [1]
+    resumed = trainer.train(cfg, data.for_config(cfg))
+    assert int(resumed.step) == 30
+    assert list(run_files.read_losses(os.path.join(str(tmp_path), "loss.csv"))["epoch"]) == [1, 2, 3]

@@ -102,7 +102,8 @@ def load(dataset, data_dir="", download=True, split="train", max_images=0, image
     if class_tags:
         source = conditions.with_class_tags(source, class_tags)
     if not conditional:
-        source = source.without_conditions()
+        if source.spec.is_conditional:
+            source = source.without_conditions()
     elif not source.spec.is_conditional:
         raise UserError(f"{dataset!r} has no labels, and this model is conditional. Use an "
                         "unconditional model (--model=dcgan), or give the images classes "

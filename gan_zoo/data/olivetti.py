@@ -26,8 +26,8 @@ def find(data_dir="", download=True):
     for path in candidates:
         if os.path.isfile(path):
             return path
-    from gan_zoo.data.tfds_source import _online
-    if download and _online(host="cs.nyu.edu"):
+    from gan_zoo.data.tfds_source import online
+    if download and online(host="cs.nyu.edu"):
         import keras
         return keras.utils.get_file(FILE_NAME, URL)
     raise UserError(f"{FILE_NAME} not found (looked in: {', '.join(candidates)}) and it cannot be "

@@ -109,7 +109,7 @@ def _prepare(builder, name, download):
     if not download:
         raise UserError(f"Data set {name!r} is not prepared in {looked_in} and --nodownload "
                         f"was given. {fixes}")
-    if not _online():
+    if not online():
         raise UserError(f"Data set {name!r} is not prepared in {looked_in}, and this machine "
                         f"cannot reach the internet to download it. {fixes}")
     try:
@@ -119,7 +119,7 @@ def _prepare(builder, name, download):
                         f"{str(e)[:300]}). {fixes}") from None
 
 
-def _online(host="storage.googleapis.com"):
+def online(host="storage.googleapis.com"):
     """A name lookup answers at once offline, where tfds' own retries take minutes."""
     if os.environ.get("GAN_ZOO_OFFLINE"):
         return False
