@@ -30,6 +30,12 @@ flags.DEFINE_integer("ngf", 0, "Unconditional models: --ngf and --ndf (0: the re
 FLAGS = flags.FLAGS
 
 
+def _run(t, iterator, steps):
+    done = 0
+    while done < steps:
+        done += t.run_steps(iterator, min(t.config.steps_per_call, steps - done))
+
+
 def main(_):
     logging.set_verbosity(logging.WARNING)
     from gan_zoo import config, data, models, trainer
@@ -48,10 +54,10 @@ def main(_):
         source = data.for_config(cfg)
         t = trainer.Trainer(cfg, source)
         iterator = iter(source.epoch_batches(cfg.batch_size, 0, cfg.seed).repeat())
-        t._train_many(iterator, tf.constant(10))
+        _run(t, iterator, 10)
         t.step.numpy()
         start = time.perf_counter()
-        t._train_many(iterator, tf.constant(FLAGS.steps))
+        _run(t, iterator, FLAGS.steps)
         t.step.numpy()
         per_step = (time.perf_counter() - start) / FLAGS.steps
         print(f"{name:20s} {cfg.batch_size:5d} {t.steps_per_epoch:11d} "

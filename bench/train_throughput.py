@@ -123,9 +123,7 @@ def trainer_rate(cfg, source_like, batches, steps):
     def run(n):
         done = 0
         while done < n:
-            k = min(cfg.steps_per_call, n - done)
-            t._train_many(iterator, tf.constant(k))
-            done += k
+            done += t.run_steps(iterator, min(cfg.steps_per_call, n - done))
         t.step.numpy()
 
     return _best_rate(run, steps, cfg.batch_size)

@@ -7,7 +7,7 @@ import dataclasses
 import json
 import os
 
-from gan_zoo import losses, models
+from gan_zoo import distribute, losses, models
 from gan_zoo.errors import UserError
 
 NOISE_CHOICES = ("normal", "uniform")
@@ -88,6 +88,16 @@ class TrainConfig:
                                        "this; 0: off.")
     steps_per_call: int = _field(10, "Train steps run inside one tf.function call (fewer Python round trips).")
     jit_compile: bool = _field(False, "Compile the train step with XLA.")
+    strategy: str = _field("default", "tf.distribute strategy: default (one device), mirrored "
+                           "(every GPU, or the --cpu_devices), multi_worker (the workers in "
+                           "TF_CONFIG) or tpu. --batch_size is the global batch, split across "
+                           "replicas.", choices=distribute.STRATEGY_CHOICES)
+    cpu_devices: int = _field(0, "Split the CPU into N logical devices (for --strategy=mirrored on "
+                              "a machine without GPUs); 0: leave it as one.")
+    mixed_precision: str = _field("off", "Compute in 16 bits, keep weights and normalisation "
+                                  "statistics in float32: float16 (with loss scaling; GPUs), "
+                                  "bfloat16, auto (float16 on a GPU, else off) or off.",
+                                  choices=distribute.PRECISION_CHOICES)
     deterministic: bool = _field(False, "Op determinism (tf.config.experimental.enable_op_determinism) "
                                  "on top of the fixed seeds: two runs write identical loss.csv files.")
     max_nan_recoveries: int = _field(3, "NaN guard: how many times a run goes back to its last good "
@@ -120,13 +130,16 @@ class TrainConfig:
         if not 0.0 <= self.fake_label < self.real_label:
             raise UserError(f"--fake_label must be in [0, --real_label), got {self.fake_label}.")
         for name, choices in (("noise", NOISE_CHOICES), ("optimizer", OPTIMIZER_CHOICES),
-                              ("d_norm", NORM_CHOICES), ("loss", losses.LOSS_CHOICES)):
+                              ("d_norm", NORM_CHOICES), ("loss", losses.LOSS_CHOICES),
+                              ("strategy", distribute.STRATEGY_CHOICES),
+                              ("mixed_precision", distribute.PRECISION_CHOICES)):
             if getattr(self, name) not in choices:
                 raise UserError(f"--{name} must be one of {', '.join(choices)}; got "
                                 f"{getattr(self, name)!r}.")
         if not 0.0 < self.nan_lr_factor <= 1.0:
             raise UserError(f"--nan_lr_factor must be in (0, 1], got {self.nan_lr_factor}.")
-        for name in ("clip", "gp_weight", "keep_every", "collapse_threshold", "max_nan_recoveries"):
+        for name in ("clip", "gp_weight", "keep_every", "collapse_threshold", "max_nan_recoveries",
+                     "cpu_devices"):
             if getattr(self, name) < 0:
                 raise UserError(f"--{name} must be >= 0, got {getattr(self, name)}.")
         if not 0.0 <= self.center_crop <= 1.0:

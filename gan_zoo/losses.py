@@ -78,17 +78,17 @@ def wasserstein_accuracies(real_scores, fake_scores):
     return d_acc, g_acc
 
 
-def interpolation_weights(rng, images):
-    """One weight per example, uniform in [0, 1], shaped to broadcast over the rest of the example.
+def interpolation_weights(count, image_rank, seed):
+    """One weight per example, uniform in [0, 1], shaped [count, 1, ...] to broadcast over the
+    rest of an example of rank `image_rank`; stateless (`seed`: 2 integers).
 
     (The reference draws them from a normal distribution, which puts most interpolates off the
     segment between real and fake where the 1-Lipschitz constraint is meant to hold.)
     """
-    shape = tf.concat([tf.shape(images)[:1], tf.ones([tf.rank(images) - 1], tf.int32)], axis=0)
-    return rng.uniform(shape, 0.0, 1.0, dtype=images.dtype)
+    return tf.random.stateless_uniform([count] + [1] * (image_rank - 1), seed, 0.0, 1.0, alg="philox")
 
 
-def gradient_penalty(critic, real, fake, weights, epsilon=1e-10):
+def gradient_penalty(critic, real, fake, weights, epsilon=1e-10, loss_scale=None):
     """mean over the batch of (||grad_x critic(x)|| - 1)^2 at x = real + weights * (fake - real).
 
     The norm is per example over every pixel and channel (the reference's over channels only
@@ -96,12 +96,19 @@ def gradient_penalty(critic, real, fake, weights, epsilon=1e-10):
     zero norm finite. The inner tape nests inside the caller's tape, so the penalty's own
     gradient with respect to the critic's weights (a second derivative) is real, under
     tf.function and inside a distribution strategy's replica function alike.
+    `loss_scale` (mixed float16): the inner gradient is taken of the scores times it and
+    divided back, so it does not underflow in float16 any more than the outer one does.
     """
     interpolates = real + weights * (fake - real)
     with tf.GradientTape() as tape:
         tape.watch(interpolates)
-        scores = critic(interpolates)
+        scores = tf.cast(critic(interpolates), tf.float32)
+        if loss_scale is not None:
+            scores = scores * tf.cast(loss_scale, tf.float32)
     grads = tape.gradient(scores, interpolates, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    grads = tf.cast(grads, tf.float32)
+    if loss_scale is not None:
+        grads = grads / tf.cast(loss_scale, tf.float32)
     axes = tf.range(1, tf.rank(grads))
     norms = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=axes) + epsilon)
     return tf.reduce_mean(tf.square(norms - 1.0))

@@ -11,11 +11,13 @@ FLAGS = flags.FLAGS
 
 def main():
     cfg = config_lib.from_flags()
-    from gan_zoo import data, trainer
+    from gan_zoo import data, distribute, trainer
+    strategy = distribute.strategy_for(cfg)  # first: multi-worker set-up must precede other TF work
     source = data.for_config(cfg)
-    logging.info("Training %s on %s (%d images, %s) into %s", cfg.model, source.name,
-                 source.num_examples, source.spec.image_shape, cfg.resolved_run_dir())
-    trainer.train(cfg, source)
+    logging.info("Training %s on %s (%d images, %s) into %s with %d replica(s)", cfg.model,
+                 source.name, source.num_examples, source.spec.image_shape,
+                 cfg.resolved_run_dir(), strategy.num_replicas_in_sync)
+    trainer.train(cfg, source, strategy=strategy)
 
 
 if __name__ == "__main__":

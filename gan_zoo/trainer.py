@@ -3,8 +3,17 @@
 Nothing here knows which model it trains: builders give (generator, discriminator), called
 through models.generate / models.judge whether or not they take a condition; the
 adversarial loss comes from gan_zoo.losses.
+
+The steps run as replica functions of a tf.distribute strategy (gan_zoo.distribute; one
+device by default): each replica's loss is divided by the number of replicas, so the summed
+gradients are one device's for the same global batch, and the figures in loss.csv are
+averaged across replicas before they are recorded.
 """
+import dataclasses
+import functools
 import os
+import shutil
+import tempfile
 import time
 
 import keras
@@ -12,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from gan_zoo import losses, models
+from gan_zoo import distribute, losses, models
 from gan_zoo.config import load_json, save_json
 from gan_zoo.data import to_uint8
 from gan_zoo.errors import TrainingInterrupted, UserError
@@ -30,6 +39,9 @@ _ACC_METRICS = ("D_acc", "G_acc")  # measured on every D step and adaptive-sched
 _RESUME_KEYS = ("model", "dataset", "noise_dim", "batch_size", "max_images", "image_size",
                 "class_tags", "condition_csv", "condition_feature", "center_crop", "ngf", "ndf",
                 "d_norm", "loss", "optimizer")
+# Random draws of one step, each its own stateless stream (seeded by the step), so noise does
+# not depend on the number of replicas and a resumed run draws what the straight one did.
+_D_NOISE, _G_NOISE, _MEASURE_NOISE, _GP_WEIGHTS = range(4)
 
 
 def sample_noise(rng, batch, noise_dim, distribution):
@@ -38,56 +50,111 @@ def sample_noise(rng, batch, noise_dim, distribution):
     return rng.normal((batch, noise_dim))
 
 
-def make_optimizer(config, learning_rate):
+def stateless_noise(batch, noise_dim, distribution, seed):
+    """Philox named explicitly: the same numbers with and without XLA, on every device."""
+    if distribution == "uniform":
+        return tf.random.stateless_uniform((batch, noise_dim), seed, 0.0, 1.0, alg="philox")
+    return tf.random.stateless_normal((batch, noise_dim), seed, alg="philox")
+
+
+def make_optimizer(config, learning_rate, policy="float32"):
     if config.optimizer == "rmsprop":  # rho 0.99 is PyTorch's default alpha, as the WGAN reference ran
-        return keras.optimizers.RMSprop(learning_rate, rho=0.99)
-    return keras.optimizers.Adam(learning_rate, beta_1=config.beta1, beta_2=config.beta2)
+        optimizer = keras.optimizers.RMSprop(learning_rate, rho=0.99)
+    else:
+        optimizer = keras.optimizers.Adam(learning_rate, beta_1=config.beta1, beta_2=config.beta2)
+    if policy == "mixed_float16":  # bfloat16 has float32's range and needs no loss scaling
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
+
+
+def _inner(optimizer):
+    return getattr(optimizer, "inner_optimizer", optimizer)
 
 
 class Trainer:
-    def __init__(self, config, source):
+    def __init__(self, config, source, strategy=None):
         self.config, self.source, self.spec = config, source, source.spec
-        keras.utils.set_random_seed(config.seed)
-        self.generator, self.discriminator = models.get(config.model).build(self.spec, config)
-        self.loss = losses.get(config.loss, config.real_label, config.fake_label)
-        self.g_optimizer = make_optimizer(config, config.g_lr)
-        self.d_optimizer = make_optimizer(config, config.d_lr)
-        # Built now so a checkpoint restores their slots instead of deferring them.
-        self.g_optimizer.build(self.generator.trainable_variables)
-        self.d_optimizer.build(self.discriminator.trainable_variables)
-        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")  # batches consumed
-        self.noise_rng = tf.random.Generator.from_seed(config.seed + 1)
-        self.burst_left = tf.Variable(0, dtype=tf.int64, trainable=False, name="d_burst_left")
-        # NaN guard: non-finite losses since the last check, and the learning-rate factor
-        # that each recovery lowers (checkpointed, so a resumed run keeps it).
-        self.nonfinite_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="nonfinite_steps")
-        self.lr_multiplier = tf.Variable(1.0, dtype=tf.float64, trainable=False, name="lr_multiplier")
-        self.checkpoint = tf.train.Checkpoint(
-            generator=self.generator, discriminator=self.discriminator,
-            g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer,
-            step=self.step, noise_rng=self.noise_rng, schedule=self.burst_left,
-            lr_multiplier=self.lr_multiplier,
-            # Keras keeps dropout's RNG state out of its checkpointed weights; without it a
-            # resumed run would replay the dropout masks of step 0.
-            seed_states=[v for v in self.generator.variables + self.discriminator.variables
-                         if "seed_generator_state" in v.path])
-        self._d_sums = tf.Variable(tf.zeros(len(_D_METRICS)), trainable=False, name="d_sums")
-        self._acc_sums = tf.Variable(tf.zeros(len(_ACC_METRICS)), trainable=False, name="acc_sums")
-        self._g_sum = tf.Variable(0.0, trainable=False, name="g_sum")
-        self._counts = tf.Variable(tf.zeros(3), trainable=False, name="counts")  # D, acc, G
+        self.strategy = strategy or distribute.strategy_for(config)
+        self.replicas = self.strategy.num_replicas_in_sync
+        if config.batch_size % self.replicas:
+            raise UserError(f"--batch_size={config.batch_size} does not split evenly over the "
+                            f"{self.replicas} replicas of --strategy={config.strategy}: pass a "
+                            f"multiple of {self.replicas}.")
+        local_devices = distribute.local_devices(self.strategy)
+        if config.jit_compile and len(local_devices) > 1 and all("CPU" in d for d in local_devices):
+            raise UserError("--jit_compile with several logical CPU devices: XLA compiles for "
+                            "one CPU device and cannot reach the other replicas' variables "
+                            "(a TensorFlow limitation). Use --jit_compile with one CPU device, "
+                            "or with --strategy=mirrored on GPUs.")
         self.steps_per_epoch = source.steps_per_epoch(config.batch_size)
         if self.steps_per_epoch < 1:
             raise UserError(f"--batch_size={config.batch_size} is larger than the data set "
                             f"({source.num_examples} images): lower --batch_size or raise --max_images.")
-        fused = config.n_critic == 1 and not config.adaptive_schedule
-        step = tf.function(self.train_step if fused else self.scheduled_step,
-                           jit_compile=config.jit_compile)
-        self._train_many = tf.function(lambda it, n: self._loop(step, it, n))
+        keras.utils.set_random_seed(config.seed)
+        self.policy = distribute.precision_policy(config.mixed_precision)
+        # Models, optimizers and every variable a step updates are made in the strategy's scope
+        # (mirrored on each replica); the models under the dtype policy.
+        with self.strategy.scope():
+            with distribute.dtype_policy(self.policy):
+                self.generator, self.discriminator = models.get(config.model).build(self.spec, config)
+            self._build_state()
+        # Replica functions (each compiled with XLA under --jit_compile), run on every replica.
+        on_replicas = {name: functools.partial(self._run_on_replicas, tf.function(
+            getattr(self, name), jit_compile=config.jit_compile))
+            for name in ("train_step", "d_step", "g_step", "measure_accuracies")}
+        # The graphs the epoch loop calls. A D/G schedule is decided in Python between them
+        # (run_steps): TensorFlow cannot branch around a cross-replica sync inside a graph.
+        self._fused_steps = tf.function(lambda it, n: self._loop(on_replicas["train_step"], it, n))
+        self._d_steps = tf.function(lambda it, n: self._loop(on_replicas["d_step"], it, n))
+        self._d_then_g_step = tf.function(lambda it: self._loop(
+            lambda x, c: (on_replicas["d_step"](x, c), on_replicas["g_step"](x, c)), it, 1))
+        self._measure = tf.function(on_replicas["measure_accuracies"])
+        self._g_on_batch = tf.function(lambda x, c: self._counted(on_replicas["g_step"], x, c))
+        self._d_on_batch = tf.function(lambda x, c: self._counted(on_replicas["d_step"], x, c))
+
+    def _run_on_replicas(self, fn, images, condition):
+        """fn(images, condition) on every replica; the first replica's results (the steps'
+        results are reduced across replicas, so every replica has the same)."""
+        results = self.strategy.run(fn, args=(images, condition))
+        return tf.nest.map_structure(lambda r: self.strategy.experimental_local_results(r)[0],
+                                     results)
+
+    def _build_state(self):
+        config = self.config
+        self.loss = losses.get(config.loss, config.real_label, config.fake_label)
+        self.g_optimizer = make_optimizer(config, config.g_lr, self.policy)
+        self.d_optimizer = make_optimizer(config, config.d_lr, self.policy)
+        # Built now so a checkpoint restores their slots instead of deferring them.
+        self.g_optimizer.build(self.generator.trainable_variables)
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+        # Variables a replica function updates take the first replica's value: what they
+        # are given was reduced across replicas first, so every replica holds the same.
+        first = dict(trainable=False, aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+        self.step = tf.Variable(0, dtype=tf.int64, name="step", **first)  # batches consumed
+        self.burst_left = tf.Variable(0, dtype=tf.int64, name="d_burst_left", **first)
+        # NaN guard: non-finite losses since the last check, and the learning-rate factor
+        # that each recovery lowers (checkpointed, so a resumed run keeps it).
+        self.nonfinite_steps = tf.Variable(0, dtype=tf.int64, name="nonfinite_steps", **first)
+        self.lr_multiplier = tf.Variable(1.0, dtype=tf.float64, name="lr_multiplier", **first)
+        self.checkpoint = tf.train.Checkpoint(
+            generator=self.generator, discriminator=self.discriminator,
+            # The plain optimizers (inside a float16 loss-scale wrapper), so a checkpoint
+            # resumes with or without --mixed_precision.
+            g_optimizer=_inner(self.g_optimizer), d_optimizer=_inner(self.d_optimizer),
+            step=self.step, schedule=self.burst_left, lr_multiplier=self.lr_multiplier,
+            # Keras keeps dropout's RNG state out of its checkpointed weights; without it a
+            # resumed run would replay the dropout masks of step 0.
+            seed_states=[v for v in self.generator.variables + self.discriminator.variables
+                         if "seed_generator_state" in v.path])
+        self._d_sums = tf.Variable(tf.zeros(len(_D_METRICS)), name="d_sums", **first)
+        self._acc_sums = tf.Variable(tf.zeros(len(_ACC_METRICS)), name="acc_sums", **first)
+        self._g_sum = tf.Variable(0.0, name="g_sum", **first)
+        self._counts = tf.Variable(tf.zeros(3), name="counts", **first)  # D, acc, G
 
     # --- the train steps: read these first ---------------------------------------------------
     def train_step(self, images, condition):
         """One D and one G update from one generator pass (both tapes record it): n_critic 1."""
-        noise = self._noise(images)
+        noise = self._noise(images, _D_NOISE)
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             fake = models.generate(self.generator, noise, condition, training=True)
             d_loss, fake_logits = self.discriminator_loss(images, fake, condition)
@@ -98,7 +165,7 @@ class Trainer:
         self._record_g(g_loss)
 
     def d_step(self, images, condition):
-        fake = models.generate(self.generator, self._noise(images), condition, training=True)
+        fake = models.generate(self.generator, self._noise(images, _D_NOISE), condition, training=True)
         with tf.GradientTape() as tape:
             d_loss, _ = self.discriminator_loss(images, fake, condition)
         self._apply(tape, d_loss, self.discriminator, self.d_optimizer)
@@ -106,31 +173,46 @@ class Trainer:
 
     def g_step(self, images, condition):
         with tf.GradientTape() as tape:
-            fake = models.generate(self.generator, self._noise(images), condition, training=True)
+            fake = models.generate(self.generator, self._noise(images, _G_NOISE), condition,
+                                   training=True)
             g_loss = self.loss.generator_loss(
                 models.judge(self.discriminator, fake, condition, training=True))
         self._apply(tape, g_loss, self.generator, self.g_optimizer)
         self._record_g(g_loss)
 
-    def scheduled_step(self, images, condition):
-        """--n_critic: a D step on every batch, a G step on every n_critic-th.
+    def run_steps(self, iterator, limit):
+        """Train on up to `limit` batches of `iterator`; returns how many it used.
+
+        n_critic 1: D and G on every batch, `limit` steps in one graph call.
+        --n_critic: a D step on every batch, and a G step on every n_critic-th as well.
         --adaptive_schedule (reference E): measure both sides on the batch; when D is ahead
         train G, otherwise start a burst of --adaptive_burst D steps."""
         cfg = self.config
+        if cfg.n_critic == 1 and not cfg.adaptive_schedule:
+            self._fused_steps(iterator, tf.constant(limit))
+            return limit
         if not cfg.adaptive_schedule:
-            self.d_step(images, condition)
-            if (self.step + 1) % cfg.n_critic == 0:
-                self.g_step(images, condition)
-        elif self.burst_left > 0:
-            self.d_step(images, condition)
-            self.burst_left.assign_sub(1)
+            until_g = (-int(self.step.numpy()) - 1) % cfg.n_critic  # D-only steps before the next G
+            if until_g == 0:
+                self._d_then_g_step(iterator)
+                return 1
+            n = min(until_g, limit)
+            self._d_steps(iterator, tf.constant(n))
+            return n
+        burst = int(self.burst_left.numpy())
+        if burst > 0:
+            n = min(burst, limit)
+            self._d_steps(iterator, tf.constant(n))
+            self.burst_left.assign_sub(n)
+            return n
+        images, condition = next(iterator)
+        d_acc, g_acc = self._measure(images, condition)
+        if d_acc > g_acc:
+            self._g_on_batch(images, condition)
         else:
-            d_acc, g_acc = self.measure_accuracies(images, condition)
-            if d_acc > g_acc:
-                self.g_step(images, condition)
-            else:
-                self.d_step(images, condition)
-                self.burst_left.assign(cfg.adaptive_burst - 1)
+            self._d_on_batch(images, condition)
+            self.burst_left.assign(cfg.adaptive_burst - 1)
+        return 1
 
     def discriminator_loss(self, images, fake, condition):
         """(D's loss, fake logits): the adversarial terms, plus the mismatch term of conditional
@@ -148,34 +230,46 @@ class Trainer:
             d_loss += cfg.mismatch_weight * self.loss.fake_loss(wrong)
         penalty = tf.constant(0.0)
         if self.loss.gradient_penalty:
+            weights = distribute.global_batch_random(
+                lambda n, seed: losses.interpolation_weights(n, images.shape.rank, seed),
+                tf.shape(images)[0], self._seed(_GP_WEIGHTS))
             penalty = losses.gradient_penalty(
-                lambda x: models.judge(D, x, condition, training=True), images, fake,
-                losses.interpolation_weights(self.noise_rng, images))
+                lambda x: models.judge(D, x, condition, training=True), images, fake, weights,
+                loss_scale=getattr(self.d_optimizer, "dynamic_scale", None))
             d_loss += cfg.gp_weight * penalty
         self._record_d(real_logits, fake_logits, d_loss, penalty)
         return d_loss, fake_logits
 
     def measure_accuracies(self, images, condition):
         """(D accuracy, G accuracy) on this batch, without training either side."""
-        fake = models.generate(self.generator, self._noise(images), condition, training=True)
-        accuracies = self.loss.accuracies(
+        fake = models.generate(self.generator, self._noise(images, _MEASURE_NOISE), condition,
+                               training=True)
+        accuracies = distribute.mean_across_replicas(tf.stack(self.loss.accuracies(
             models.judge(self.discriminator, images, condition, training=True),
-            models.judge(self.discriminator, fake, condition, training=True))
-        self._record_accuracies(*accuracies)
-        return accuracies
+            models.judge(self.discriminator, fake, condition, training=True))))
+        self._record_accuracies(accuracies)
+        return accuracies[0], accuracies[1]  # the same on every replica: they branch alike
 
     # --- step helpers ------------------------------------------------------------------------
-    def _noise(self, images):
-        return sample_noise(self.noise_rng, tf.shape(images)[0], self.config.noise_dim,
-                            self.config.noise)
+    def _seed(self, stream):
+        return tf.stack([tf.constant(self.config.seed + 1, tf.int64), self.step * 4 + stream])
+
+    def _noise(self, images, stream):
+        """This replica's share of the global batch's noise for `stream` at this step."""
+        cfg = self.config
+        return distribute.global_batch_random(
+            lambda n, seed: stateless_noise(n, cfg.noise_dim, cfg.noise, seed),
+            tf.shape(images)[0], self._seed(stream))
 
     def _apply(self, tape, loss, model, optimizer):
-        grads = tape.gradient(loss, model.trainable_variables)
+        """One optimizer step on this replica's loss: divided by the number of replicas, the
+        all-reduced (summed) gradients are those of the global batch's mean loss."""
+        factor = 1.0 / self.replicas
+        if hasattr(optimizer, "dynamic_scale"):  # float16: loss scaling against underflow
+            factor *= tf.cast(optimizer.dynamic_scale, tf.float32)
+        grads = tape.gradient(loss, model.trainable_variables,
+                              output_gradients=tf.cast(factor, loss.dtype))
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        # The NaN guard's in-graph half: count non-finite losses (a scalar test, no branch,
-        # so the step stays as fast as before). The loop checks the count after each call and
-        # throws the whole state back to the last good checkpoint, so a bad update never stays.
-        self.nonfinite_steps.assign_add(tf.cast(tf.logical_not(tf.math.is_finite(loss)), tf.int64))
 
     def all_weights_finite(self):
         return all(bool(tf.reduce_all(tf.math.is_finite(v)))
@@ -183,30 +277,49 @@ class Trainer:
 
     def _clip_critic(self):
         """WGAN's Lipschitz constraint by clipping: every critic weight into [-clip, clip]."""
-        if self.config.clip:
-            for v in self.discriminator.trainable_variables:
-                v.assign(tf.clip_by_value(v, -self.config.clip, self.config.clip))
+        c = self.config.clip
+        if c:
+            def clip_all(strategy):
+                for v in self.discriminator.trainable_variables:
+                    strategy.extended.update(
+                        v.value, lambda var: var.assign(tf.clip_by_value(var, -c, c)), group=False)
+            distribute.on_all_replicas(clip_all)
 
     def _record_d(self, real_logits, fake_logits, d_loss, penalty):
-        self._d_sums.assign_add(tf.stack([
+        # One all-reduce for everything the D step reports: the figures, then the accuracies.
+        figures = distribute.mean_across_replicas(tf.stack([
             tf.reduce_mean(tf.sigmoid(real_logits)), tf.reduce_mean(tf.sigmoid(fake_logits)),
-            tf.reduce_mean(real_logits), tf.reduce_mean(fake_logits), d_loss, penalty]))
-        self._counts.assign_add([1.0, 0.0, 0.0])
-        self._record_accuracies(*self.loss.accuracies(real_logits, fake_logits))
+            tf.reduce_mean(real_logits), tf.reduce_mean(fake_logits), d_loss, penalty,
+            *self.loss.accuracies(real_logits, fake_logits)]))
+        self._d_sums.assign_add(figures[:len(_D_METRICS)])
+        self._counts.assign_add(tf.constant([1.0, 0.0, 0.0]))
+        self._count_nonfinite(figures[_D_METRICS.index("Dis_loss")])
+        self._record_accuracies(figures[len(_D_METRICS):])
 
-    def _record_accuracies(self, d_acc, g_acc):
-        self._acc_sums.assign_add(tf.stack([d_acc, g_acc]))
-        self._counts.assign_add([0.0, 1.0, 0.0])
+    def _record_accuracies(self, accuracies):
+        self._acc_sums.assign_add(accuracies)
+        self._counts.assign_add(tf.constant([0.0, 1.0, 0.0]))
 
     def _record_g(self, g_loss):
+        g_loss = distribute.mean_across_replicas(g_loss)
         self._g_sum.assign_add(g_loss)
-        self._counts.assign_add([0.0, 0.0, 1.0])
+        self._counts.assign_add(tf.constant([0.0, 0.0, 1.0]))
+        self._count_nonfinite(g_loss)
+
+    def _count_nonfinite(self, loss):
+        """The NaN guard's in-graph half: count non-finite losses (a scalar test, no branch, so
+        the step stays as fast as before). The loop checks the count after each call and throws
+        the whole state back to the last good checkpoint, so a bad update never stays."""
+        self.nonfinite_steps.assign_add(tf.cast(tf.logical_not(tf.math.is_finite(loss)), tf.int64))
 
     def _loop(self, step, iterator, n):
         for _ in tf.range(n):
             images, condition = next(iterator)
-            step(images, condition)
-            self.step.assign_add(1)
+            self._counted(step, images, condition)
+
+    def _counted(self, step, images, condition):
+        step(images, condition)
+        self.step.assign_add(1)
 
     # --- running ---------------------------------------------------------------------------
     def epoch_metrics(self):
@@ -235,11 +348,11 @@ class Trainer:
         cfg = self.config
         for v in (self._d_sums, self._acc_sums, self._g_sum, self._counts):
             v.assign(tf.zeros_like(v))
-        iterator = iter(self.source.epoch_batches(cfg.batch_size, epoch, cfg.seed, first_step))
+        iterator = iter(distribute.distribute_batches(
+            self.strategy, self.source.epoch_batches(cfg.batch_size, epoch, cfg.seed, first_step)))
         done, start = first_step, time.perf_counter()
         while done < self.steps_per_epoch:
-            n = min(cfg.steps_per_call, self.steps_per_epoch - done)
-            self._train_many(iterator, tf.constant(n))
+            n = self.run_steps(iterator, min(cfg.steps_per_call, self.steps_per_epoch - done))
             done += n
             if self.nonfinite_steps.numpy():
                 raise NonFiniteStep()
@@ -282,7 +395,7 @@ class NonFiniteStep(Exception):
     non-finite: the state since the last good checkpoint is thrown away."""
 
 
-def train(config, source, on_epoch_end=None):
+def train(config, source, on_epoch_end=None, strategy=None):
     """Train `config` on `source` into its run dir, resuming from the latest checkpoint there.
 
     Safe to kill at any moment: checkpoints are written whole before they are listed, and
@@ -290,23 +403,41 @@ def train(config, source, on_epoch_end=None):
     SIGINT / SIGTERM save a checkpoint at the current step, then raise TrainingInterrupted.
     A non-finite loss or weight is never kept: the run goes back to its last good checkpoint
     with lower learning rates, and stops after --max_nan_recoveries.
+    Under a multi-worker strategy only the chief writes the run dir; the other workers resume
+    from its checkpoint and write theirs (a save is a collective step) to a scratch dir.
     """
+    strategy = strategy or distribute.strategy_for(config)
     files = RunFiles(config.resolved_run_dir())
     previous = _check_run_dir(files, config, source.spec)
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
-    trainer = Trainer(config, source)
+    trainer = Trainer(config, source, strategy)
+    resume_from = tf.train.latest_checkpoint(files.checkpoint_dir)
+    scratch = None
+    if not distribute.is_chief(strategy):
+        scratch = tempfile.mkdtemp(prefix="gan_zoo_worker_")
+        files = RunFiles(scratch)
+        config = dataclasses.replace(config, progress=False)
+    try:
+        return _train(trainer, config, files, previous, source, resume_from, on_epoch_end,
+                      chief=scratch is None)
+    finally:
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _train(trainer, config, files, previous, source, resume_from, on_epoch_end, chief):
     files.create()
     manager = tf.train.CheckpointManager(trainer.checkpoint, files.checkpoint_dir, max_to_keep=3)
-    if manager.latest_checkpoint:
-        trainer.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        logging.info("Resumed %s at step %d", manager.latest_checkpoint, int(trainer.step))
+    if resume_from:
+        trainer.checkpoint.restore(resume_from).assert_existing_objects_matched()
+        logging.info("Resumed %s at step %d", resume_from, int(trainer.step.numpy()))
     save_json(files.config_json, {**(previous or {}), "config": config.to_json(),
                                   "data_spec": source.spec.to_json()})
-    if not manager.latest_checkpoint:
-        manager.save(checkpoint_number=0)  # a good state for the NaN guard to go back to
+    if not resume_from or not chief:  # a good state for the NaN guard to go back to
+        manager.save(checkpoint_number=int(trainer.step.numpy()))
     spe = trainer.steps_per_epoch
-    epoch, first_step = divmod(int(trainer.step), spe)
+    epoch, first_step = divmod(int(trainer.step.numpy()), spe)
     files.truncate_losses(epoch)
     fixed_noise = trainer.fixed_noise()
     real_reference = trainer.real_reference()
@@ -339,7 +470,7 @@ def train(config, source, on_epoch_end=None):
             samples, rows, columns = trainer.samples(fixed_noise)
             row = {"epoch": epoch + 1, **trainer.epoch_metrics(),
                    "diversity": diversity.relative_diversity(samples[:100], real_reference),
-                   "lr": lr, "steps": int(trainer.step)}
+                   "lr": lr, "steps": int(trainer.step.numpy())}
             timing = {"epoch": epoch + 1, "seconds": seconds,
                       "images_per_sec": steps * config.batch_size / max(seconds, 1e-9)}
             files.append_losses(row)
@@ -350,7 +481,7 @@ def train(config, source, on_epoch_end=None):
             peak_diversity = max(peak_diversity, row["diversity"])
             # A fresh generator draws near-uniform grey, so the alarm waits until the samples were
             # once diverse enough, or until COLLAPSE_WARMUP_STEPS batches have passed.
-            armed = peak_diversity >= config.collapse_threshold or int(trainer.step) >= COLLAPSE_WARMUP_STEPS
+            armed = peak_diversity >= config.collapse_threshold or int(trainer.step.numpy()) >= COLLAPSE_WARMUP_STEPS
             if armed and row["diversity"] < config.collapse_threshold:
                 message = (f"Possible mode collapse at epoch {epoch + 1}: sample diversity "
                            f"{row['diversity']:.3f} of the real images' (alarm under "
@@ -361,7 +492,7 @@ def train(config, source, on_epoch_end=None):
             saved = (epoch + 1) % config.save_every == 0 or epoch + 1 == config.epochs
             if saved:
                 fault_point("checkpoint")
-                manager.save(checkpoint_number=int(trainer.step))
+                manager.save(checkpoint_number=int(trainer.step.numpy()))
             if kept and (epoch + 1) % config.keep_every == 0:
                 kept.save(checkpoint_number=epoch + 1)
             logging.info("epoch %d/%d %s", epoch + 1, config.epochs, " ".join(
@@ -375,7 +506,7 @@ def train(config, source, on_epoch_end=None):
 
 
 def _save_and_stop(manager, trainer, stop, already_saved=False):
-    step = int(trainer.step)
+    step = int(trainer.step.numpy())
     path = manager.latest_checkpoint if already_saved else manager.save(checkpoint_number=step)
     raise TrainingInterrupted(stop.signal_name, path, step)
 
@@ -385,7 +516,7 @@ _LOGGED = ("Real_P", "Fake_P", "Gen_loss", "Dis_loss", "D_acc", "G_acc", "divers
 
 def _recover(trainer, manager, files, config, epoch, recoveries):
     """Back to the last good checkpoint with lower learning rates; (epoch, first step) to go on from."""
-    bad_step = int(trainer.step)
+    bad_step = int(trainer.step.numpy())
     latest = manager.latest_checkpoint
     if recoveries > config.max_nan_recoveries:
         raise UserError(
@@ -401,7 +532,7 @@ def _recover(trainer, manager, files, config, epoch, recoveries):
     logging.warning("Non-finite loss or weight at epoch %d (step %d): discarding the updates "
                     "since the last good checkpoint. Restarting from %s with learning rates x%g (recovery %d of %d).",
                     epoch + 1, bad_step, latest, multiplier, recoveries, config.max_nan_recoveries)
-    restored_epoch, first_step = divmod(int(trainer.step), trainer.steps_per_epoch)
+    restored_epoch, first_step = divmod(int(trainer.step.numpy()), trainer.steps_per_epoch)
     files.truncate_losses(restored_epoch)
     return restored_epoch, first_step
 

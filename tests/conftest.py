@@ -29,6 +29,13 @@ if not os.path.isdir(os.path.join(TFDS_DIR, "fashion_mnist")):
                        "in ../shared/tfds (or set TFDS_DATA_DIR).")
 
 
+def two_replicas():
+    """MirroredStrategy over the two logical CPUs: one instance for the whole session, since
+    strategies created side by side in one process can mix up their collective ops."""
+    from gan_zoo import config, distribute
+    return distribute.strategy_for(config.resolve(strategy="mirrored", cpu_devices=2))
+
+
 def run_cli(*args, timeout=300):
     """Run `python -m <args>` from the repo root; returns the CompletedProcess."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import LFW, OLIVETTI, run_cli, tiny_faces_config
+from conftest import two_replicas, LFW, OLIVETTI, run_cli, tiny_faces_config
 from gan_zoo import config, data, export, models, run_files, trainer
 from gan_zoo.errors import UserError
 from gan_zoo.eval import diversity
@@ -125,7 +125,7 @@ def test_adaptive_schedule_trains_the_weaker_side(tmp_path, d_ahead):
     cfg = tiny_faces_config(tmp_path, adaptive_schedule=True, adaptive_burst=3)
     t = trainer.Trainer(cfg, data.for_config(cfg))
     measured = (0.9, 0.2) if d_ahead else (0.2, 0.9)
-    t.measure_accuracies = lambda images, condition: (tf.constant(measured[0]), tf.constant(measured[1]))
+    t._measure = lambda images, condition: (tf.constant(measured[0]), tf.constant(measured[1]))
     g_before, d_before = _frozen(t.generator), _frozen(t.discriminator)
     t.train_epoch_steps(0)
     metrics = t.epoch_metrics()
@@ -203,8 +203,7 @@ def test_unconditional_export_round_trip_and_generate_cli(tmp_path):
 
 # --- weights across distribution strategies --------------------------------------------------
 def _two_replicas():
-    devices = [d.name for d in tf.config.list_logical_devices("CPU")][:2]
-    return tf.distribute.MirroredStrategy(devices)
+    return two_replicas()
 
 
 def test_weights_from_a_strategy_run_load_into_a_plain_model_and_back(tmp_path):

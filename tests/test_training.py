@@ -46,10 +46,10 @@ def _small_config(run_dir, epochs):
 
 
 def _state(t):
-    """Every variable a checkpoint holds: weights, optimizer slots, step, noise and dropout RNGs."""
+    """Every variable a checkpoint holds: weights, optimizer slots, step and dropout RNG states."""
     return ([v.numpy() for v in t.generator.weights + t.discriminator.weights]
             + [v.numpy() for v in t.g_optimizer.variables + t.d_optimizer.variables]
-            + [t.step.numpy(), t.noise_rng.state.numpy()]
+            + [t.step.numpy()]
             + [v.numpy() for v in t.generator.variables + t.discriminator.variables
                if "seed_generator_state" in v.path])
 

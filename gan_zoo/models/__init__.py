@@ -73,15 +73,21 @@ def is_conditional(name):
 def generate(generator, noise, condition=None, training=False):
     """generator(noise[, condition]): conditional generators take both, others noise alone."""
     if len(generator.inputs) == 1:
-        return generator(noise, training=training)
-    return generator([noise, condition], training=training)
+        return _float32(generator(noise, training=training))
+    return _float32(generator([noise, condition], training=training))
 
 
 def judge(discriminator, images, condition=None, training=False):
     """discriminator(images[, condition]) -> logits [batch, ...]."""
     if len(discriminator.inputs) == 1:
-        return discriminator(images, training=training)
-    return discriminator([images, condition], training=training)
+        return _float32(discriminator(images, training=training))
+    return _float32(discriminator([images, condition], training=training))
+
+
+def _float32(outputs):
+    """Losses and images in float32 whatever the model computes in (mixed precision)."""
+    import keras
+    return keras.ops.cast(outputs, "float32")
 
 
 def names():

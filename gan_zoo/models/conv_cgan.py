@@ -8,6 +8,8 @@ condition_dim constant channels over the image -> Conv 32/64/128 k4 s2 -> Conv 1
 import keras
 from keras import ops
 
+from gan_zoo.models.layers import batch_norm
+
 DEFAULTS = dict(
     image_size=32,
     batch_size=64,
@@ -42,7 +44,7 @@ def build_generator(spec, noise_dim):
     for filters, strides, padding in ((256, 1, "valid"), (128, 2, "same"), (64, 2, "same")):
         h = keras.layers.Conv2DTranspose(filters, 4, strides, padding, use_bias=False,
                                          kernel_initializer=_init())(h)
-        h = keras.layers.LeakyReLU(0.2)(keras.layers.BatchNormalization()(h))
+        h = keras.layers.LeakyReLU(0.2)(batch_norm()(h))
     image = keras.layers.Conv2DTranspose(spec.image_shape[-1], 4, 2, "same", activation="tanh",
                                          kernel_initializer=_init(), name="image")(h)
     return keras.Model([noise, condition], image, name="conv_cgan_generator")
@@ -69,7 +71,7 @@ def build_discriminator(spec):
     h = keras.layers.LeakyReLU(0.2)(keras.layers.Conv2D(32, 4, 2, "same", kernel_initializer=_init())(h))
     for filters in (64, 128):
         h = keras.layers.Conv2D(filters, 4, 2, "same", use_bias=False, kernel_initializer=_init())(h)
-        h = keras.layers.LeakyReLU(0.2)(keras.layers.BatchNormalization()(h))
+        h = keras.layers.LeakyReLU(0.2)(batch_norm()(h))
     logit = keras.layers.Conv2D(1, 4, 1, "valid", kernel_initializer=_init())(h)  # 4x4 -> 1x1
     logit = keras.layers.Reshape((1,), name="logit")(logit)
     return keras.Model([image, condition], logit, name="conv_cgan_discriminator")

@@ -12,6 +12,7 @@ import math
 import keras
 
 from gan_zoo.errors import UserError
+from gan_zoo.models.layers import batch_norm
 
 CONDITIONAL = False
 
@@ -71,7 +72,7 @@ def build_generator(spec, noise_dim, ngf):
         kernel, strides, padding = (base, 1, "valid") if i == 0 else (4, 2, "same")
         h = keras.layers.Conv2DTranspose(ngf * 2 ** (stages - 1 - i), kernel, strides, padding,
                                          use_bias=False, kernel_initializer=_init())(h)
-        h = keras.layers.ReLU()(keras.layers.BatchNormalization()(h))
+        h = keras.layers.ReLU()(batch_norm()(h))
     image = keras.layers.Conv2DTranspose(channels, 4, 2, "same", use_bias=False, activation="tanh",
                                          kernel_initializer=_init(), name="image")(h)
     return keras.Model(noise, image, name="dcgan_generator")
@@ -79,7 +80,7 @@ def build_generator(spec, noise_dim, ngf):
 
 def _norm(kind):
     if kind == "batch":
-        return keras.layers.BatchNormalization()
+        return batch_norm()
     if kind == "instance":  # one group per channel = InstanceNorm, with affine scale and shift
         return keras.layers.GroupNormalization(groups=-1)
     if kind == "layer":

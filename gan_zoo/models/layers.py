@@ -1,6 +1,15 @@
 """Layers shared by several model families."""
 import keras
+import tensorflow as tf
 from keras import ops
+
+
+def batch_norm(**kwargs):
+    """BatchNormalization whose statistics span the global batch when the model is built under a
+    strategy with several replicas, so N replicas train as one device would on the same batch
+    (per-replica statistics would make the result depend on the number of devices)."""
+    synchronized = tf.distribute.get_strategy().num_replicas_in_sync > 1
+    return keras.layers.BatchNormalization(synchronized=synchronized, **kwargs)
 
 
 @keras.saving.register_keras_serializable(package="gan_zoo")

@@ -7,6 +7,8 @@ import math
 
 import keras
 
+from gan_zoo.models.layers import batch_norm
+
 DEFAULTS = dict(
     batch_size=128,
     epochs=50,
@@ -29,7 +31,7 @@ def _dense(units, name):
 
 def _dense_bn(x, units, activation, name):
     x = _dense(units, name)(x)
-    x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = batch_norm(name=f"{name}_bn")(x)
     return activation()(x)
 
 
