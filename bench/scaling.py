@@ -79,6 +79,7 @@ def rate(cfg, source, strategy, steps):
 def main(_):
     logging.set_verbosity(logging.WARNING)
     from gan_zoo import config, distribute, models
+    from gan_zoo.errors import UserError
     gpus = tf.config.list_physical_devices("GPU")
     base = {"cpu_devices": 0 if gpus else FLAGS.cpu_devices}
     mirrored = distribute.strategy_for(config.resolve(strategy="mirrored", **base))
@@ -97,7 +98,11 @@ def main(_):
             settings = {**_VARIANTS[variant], **base}
             cfg = config.resolve(model=name, progress=False, **settings)
             strategy = distribute.strategy_for(cfg)
-            images_per_s = rate(cfg, source, strategy, steps)
+            try:
+                images_per_s = rate(cfg, source, strategy, steps)
+            except UserError as e:
+                print(f"{name:12s} {cfg.batch_size:5d} {variant:14s} {'refused':>8s}  {e}", flush=True)
+                continue
             one_device = one_device or images_per_s
             print(f"{name:12s} {cfg.batch_size:5d} {variant:14s} {images_per_s:8.0f} "
                   f"{images_per_s / one_device:8.2f}", flush=True)
