@@ -141,6 +141,18 @@ def global_batch_random(draw, local_batch, seed):
     return values[index * local_batch:(index + 1) * local_batch]
 
 
+def roll_global_batch(values, shift=1):
+    """tf.roll over the global batch's rows, this replica's share of the result (the rows it
+    needs from other replicas come by all_gather: condition vectors, a few bytes each)."""
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None or ctx.num_replicas_in_sync == 1:
+        return tf.roll(values, shift, axis=0)
+    index, _ = replica()
+    rows = tf.shape(values)[0]
+    rolled = tf.roll(ctx.all_gather(values, axis=0), shift, axis=0)
+    return rolled[index * rows:(index + 1) * rows]
+
+
 def on_all_replicas(fn):
     """Run `fn(strategy)`, whose `strategy.extended.update` calls change mirrored variables the
     same way on every replica, from inside a replica function (as Keras' optimizers do)."""

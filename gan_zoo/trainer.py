@@ -226,7 +226,7 @@ class Trainer:
             # condition count as fake, so D must learn what each condition looks like and G
             # gets a signal to draw it. The batch is shuffled, so the next image's condition
             # is a wrong one (mostly).
-            wrong = models.judge(D, images, tf.roll(condition, 1, axis=0), training=True)
+            wrong = models.judge(D, images, distribute.roll_global_batch(condition), training=True)
             d_loss += cfg.mismatch_weight * self.loss.fake_loss(wrong)
         penalty = tf.constant(0.0)
         if self.loss.gradient_penalty:
