@@ -94,16 +94,9 @@ def is_chief(strategy):
         and "chief" not in resolver.cluster_spec().as_dict())
 
 
-def local_devices(strategy):
-    """The devices this process runs replicas on."""
-    if strategy.num_replicas_in_sync == 1 and not strategy.extended._in_multi_worker_mode():
-        return ("/device:CPU:0",) if not tf.config.list_logical_devices("GPU") else ("/device:GPU:0",)
-    return tuple(strategy.extended.worker_devices)
-
-
 def distribute_batches(strategy, dataset):
     """The global batches split across replicas (and across workers, by data, not by file)."""
-    if strategy.num_replicas_in_sync == 1 and not strategy.extended._in_multi_worker_mode():
+    if strategy.num_replicas_in_sync == 1:
         return dataset
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
@@ -115,11 +108,7 @@ def replica():
     ctx = tf.distribute.get_replica_context()
     if ctx is None:
         return 0, 1
-    index = ctx.replica_id_in_sync_group
-    # A constant under MirroredStrategy: use it as a Python int, since a tensor made in the
-    # replica's thread cannot be captured by a branch of the schedule's tf.cond.
-    static = tf.get_static_value(index)
-    return (index if static is None else int(static)), ctx.num_replicas_in_sync
+    return ctx.replica_id_in_sync_group, ctx.num_replicas_in_sync
 
 
 def mean_across_replicas(value):

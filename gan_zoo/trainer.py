@@ -67,6 +67,12 @@ def make_optimizer(config, learning_rate, policy="float32"):
     return optimizer
 
 
+def _on_several_cpus(strategy):
+    """Whether this process runs several replicas on logical CPU devices."""
+    devices = strategy.extended.worker_devices
+    return len(devices) > 1 and all("CPU" in d for d in devices)
+
+
 def _inner(optimizer):
     return getattr(optimizer, "inner_optimizer", optimizer)
 
@@ -80,8 +86,7 @@ class Trainer:
             raise UserError(f"--batch_size={config.batch_size} does not split evenly over the "
                             f"{self.replicas} replicas of --strategy={config.strategy}: pass a "
                             f"multiple of {self.replicas}.")
-        local_devices = distribute.local_devices(self.strategy)
-        if config.jit_compile and len(local_devices) > 1 and all("CPU" in d for d in local_devices):
+        if config.jit_compile and self.replicas > 1 and _on_several_cpus(self.strategy):
             raise UserError("--jit_compile with several logical CPU devices: XLA compiles for "
                             "one CPU device and cannot reach the other replicas' variables "
                             "(a TensorFlow limitation). Use --jit_compile with one CPU device, "
@@ -404,7 +409,8 @@ def train(config, source, on_epoch_end=None, strategy=None):
     A non-finite loss or weight is never kept: the run goes back to its last good checkpoint
     with lower learning rates, and stops after --max_nan_recoveries.
     Under a multi-worker strategy only the chief writes the run dir; the other workers resume
-    from its checkpoint and write theirs (a save is a collective step) to a scratch dir.
+    from its checkpoint and, as TensorFlow's multi-worker guide has it, still save theirs
+    (to a scratch dir) whenever the chief does.
     """
     strategy = strategy or distribute.strategy_for(config)
     files = RunFiles(config.resolved_run_dir())

@@ -3,6 +3,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from gan_zoo import distribute
+
 
 def batch_norm(**kwargs):
     """BatchNormalization whose statistics span the global batch when the model is built under a
@@ -40,7 +42,6 @@ class Maxout(keras.layers.Layer):
         return ops.max(x, axis=1)
 
     def _dropout(self, x):
-        from gan_zoo import distribute
         seed = tf.cast(self.seed_generator.next(), tf.int64)
         width, rate = self.units * self.pieces, self.dropout_rate
         keep = distribute.global_batch_random(
