@@ -13,6 +13,9 @@ from gan_zoo.errors import UserError
 NOISE_CHOICES = ("normal", "uniform")
 OPTIMIZER_CHOICES = ("adam", "rmsprop")
 NORM_CHOICES = ("batch", "instance", "layer", "none")
+DIRECTION_CHOICES = ("AtoB", "BtoA")
+GENERATOR_CHOICES = ("encoder_decoder", "unet")  # img2img
+DISCRIMINATOR_CHOICES = ("global", "patch")
 
 
 def _field(default, help, choices=None):
@@ -25,7 +28,11 @@ class TrainConfig:
                         choices=None)
     dataset: str = _field("mnist", "A tfds image set (mnist, fashion_mnist, celeb_a, lfw, ...), "
                           "olivetti (reads olivettifaces.mat in --data_dir), or folder:PATH: a "
-                          "folder with one sub-folder of images per class, or of images alone.")
+                          "folder with one sub-folder of images per class, or of images alone. "
+                          "Paired images (--model=img2img): facades (pix2pix's; --data_dir for a "
+                          "local copy), edges2fashion (Fashion-MNIST edge maps -> items), or "
+                          "paired:PATH: A|B images side by side, or PATH/A and PATH/B folders "
+                          "with matching file names (each with train/ and test/ inside, or not).")
     data_dir: str = _field("", "TFDS data_dir; empty means tfds' default, which honours TFDS_DATA_DIR.")
     class_tags: str = _field("", "Condition on tags instead of one class: a JSON file mapping each "
                              "class name to its tags (multi-hot), or a packaged name "
@@ -45,11 +52,32 @@ class TrainConfig:
     center_crop: float = _field(0.0, "Before resizing, keep a centred square whose side is this "
                                 "fraction of the shorter side (LFW reference: 0.5, the middle "
                                 "half; celeb_a: 0.6); 0 keeps the whole image.")
+    direction: str = _field("AtoB", "Paired images: AtoB maps the left (A) image to the right (B) "
+                            "one, BtoA the right to the left (facades: BtoA = label map -> photo; "
+                            "edges2fashion is always edges -> item).",
+                            choices=DIRECTION_CHOICES)
+    jitter: float = _field(0.0, "Paired images, training only: resize up by this fraction, then "
+                           "crop a random window of the image size (pix2pix: 286/256 - 1 = 0.117).")
+    mirror: bool = _field(False, "Paired images, training only: flip each pair left-right at random.")
     noise_dim: int = _field(100, "Length of the generator's noise vector.")
     noise: str = _field("normal", "Noise distribution: normal N(0,1) or uniform [0,1).",
                         choices=NOISE_CHOICES)
     ngf: int = _field(64, "Conv models: generator width (channels of its last hidden layer).")
     ndf: int = _field(64, "Conv models: discriminator width (channels of its first layer).")
+    generator: str = _field("encoder_decoder", "img2img: the generator, encoder_decoder (the "
+                            "reference's) or unet (pix2pix's, with skip connections).",
+                            choices=GENERATOR_CHOICES)
+    discriminator: str = _field("global", "img2img: the discriminator, global (one logit per "
+                                "image) or patch (PatchGAN: a grid of logits).",
+                                choices=DISCRIMINATOR_CHOICES)
+    patch_layers: int = _field(3, "PatchGAN: stride-2 layers; 3 gives pix2pix's 70x70 receptive "
+                               "field, 2 a 34x34 one, 4 a 142x142 one.")
+    g_dropout: float = _field(0.0, "img2img: dropout rate in the generator's decoder (pix2pix: "
+                              "0.5, its only source of noise).")
+    l1_weight: float = _field(0.0, "Paired images: weight of the L1 distance of G's output to the "
+                              "target in G's loss (reference 0.7, pix2pix 100); 0 turns it off.")
+    adv_weight: float = _field(1.0, "Weight of the adversarial term in G's loss (reference "
+                               "img2img 0.3); 0 turns it off (then G learns L1 alone).")
     d_norm: str = _field("batch", "Conv models: normalisation in D's hidden layers. WGAN-GP needs "
                          "one that treats examples separately (instance or layer).",
                          choices=NORM_CHOICES)
@@ -109,7 +137,7 @@ class TrainConfig:
     def validate(self):
         models.get(self.model)  # raises a UserError naming the registered models
         positive = ("epochs", "batch_size", "noise_dim", "save_every", "steps_per_call", "ngf",
-                    "ndf", "n_critic", "adaptive_burst")
+                    "ndf", "n_critic", "adaptive_burst", "patch_layers")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise UserError(f"--{name} must be a positive integer, got {getattr(self, name)}.")
@@ -132,19 +160,31 @@ class TrainConfig:
         for name, choices in (("noise", NOISE_CHOICES), ("optimizer", OPTIMIZER_CHOICES),
                               ("d_norm", NORM_CHOICES), ("loss", losses.LOSS_CHOICES),
                               ("strategy", distribute.STRATEGY_CHOICES),
-                              ("mixed_precision", distribute.PRECISION_CHOICES)):
+                              ("mixed_precision", distribute.PRECISION_CHOICES),
+                              ("direction", DIRECTION_CHOICES),
+                              ("generator", GENERATOR_CHOICES),
+                              ("discriminator", DISCRIMINATOR_CHOICES)):
             if getattr(self, name) not in choices:
                 raise UserError(f"--{name} must be one of {', '.join(choices)}; got "
                                 f"{getattr(self, name)!r}.")
         if not 0.0 < self.nan_lr_factor <= 1.0:
             raise UserError(f"--nan_lr_factor must be in (0, 1], got {self.nan_lr_factor}.")
         for name in ("clip", "gp_weight", "keep_every", "collapse_threshold", "max_nan_recoveries",
-                     "cpu_devices"):
+                     "cpu_devices", "jitter", "l1_weight", "adv_weight"):
             if getattr(self, name) < 0:
                 raise UserError(f"--{name} must be >= 0, got {getattr(self, name)}.")
         if not 0.0 <= self.center_crop <= 1.0:
             raise UserError(f"--center_crop is the kept fraction of each side, in (0, 1] "
                             f"(0: no crop); got {self.center_crop}.")
+        if not 0.0 <= self.g_dropout < 1.0:
+            raise UserError(f"--g_dropout is a rate in [0, 1), got {self.g_dropout}.")
+        if self.l1_weight == 0 and self.adv_weight == 0:
+            raise UserError("--l1_weight=0 and --adv_weight=0 leave the generator nothing to "
+                            "learn: give one of them a positive weight.")
+        paired = models.is_paired(self.model)
+        if self.l1_weight and not paired:
+            raise UserError(f"--l1_weight needs a target image for each output: use it with "
+                            f"--model=img2img on paired images, not with {self.model}.")
         return self
 
     def decay_epochs(self):

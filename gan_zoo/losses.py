@@ -114,6 +114,13 @@ def gradient_penalty(critic, real, fake, weights, epsilon=1e-10, loss_scale=None
     return tf.reduce_mean(tf.square(norms - 1.0))
 
 
+# --- paired data (image-to-image) -------------------------------------------------------------
+def l1_loss(targets, outputs):
+    """Mean absolute difference of G's outputs to their targets: pix2pix's L1 term, which keeps
+    the output close to the target at low frequencies while D judges the high ones."""
+    return tf.reduce_mean(tf.abs(tf.cast(targets, tf.float32) - tf.cast(outputs, tf.float32)))
+
+
 # --- selection --------------------------------------------------------------------------------
 class Adversarial(NamedTuple):
     """One adversarial objective. D minimises real_loss(real) + fake_loss(fake) (+ extras);

@@ -5,6 +5,8 @@ Writes, into the run dir:
                      the sample diversity, per epoch (from loss.csv)
   samples.gif        the per-epoch sample grids as an animation, the epoch on each frame
   interpolation.png  the latest generator walking between two noise vectors, one row per class
+                     (models that draw from noise)
+  metrics.png        held-out L1, PSNR and SSIM per epoch (image-to-image runs, metrics.csv)
 """
 import glob
 import os
@@ -52,6 +54,27 @@ def plot_losses(run_dir, out=None):
     fig.suptitle(os.path.basename(os.path.normpath(run_dir)))
     fig.tight_layout()
     out = out or os.path.join(run_dir, "loss.png")
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+def plot_metrics(run_dir, out=None):
+    """Image-to-image runs: the held-out L1 / PSNR / SSIM of metrics.csv, one panel each."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from gan_zoo.run_files import read_losses
+    metrics = read_losses(os.path.join(run_dir, "metrics.csv"))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
+    for ax, name, better in zip(axes, ("L1", "PSNR", "SSIM"), ("lower", "higher", "higher")):
+        ax.plot(metrics["epoch"], metrics[name], "o-")
+        ax.set_title(f"test {name} ({better} is closer to the targets)")
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    out = out or os.path.join(run_dir, "metrics.png")
     fig.savefig(out, dpi=100)
     plt.close(fig)
     return out
@@ -134,7 +157,11 @@ def main():
     if not os.path.isdir(FLAGS.run_dir):
         raise UserError(f"Run dir {FLAGS.run_dir!r} does not exist.")
     written = [plot_losses(FLAGS.run_dir), samples_gif(FLAGS.run_dir)]
-    if FLAGS.interpolation:
+    if os.path.exists(os.path.join(FLAGS.run_dir, "metrics.csv")):
+        written.append(plot_metrics(FLAGS.run_dir))
+    from gan_zoo import models
+    paired = models.is_paired(_saved_config(FLAGS.run_dir).get("model", "maxout_cgan"))
+    if FLAGS.interpolation and not paired:  # an image-to-image generator takes no noise
         written.append(interpolation_grid(FLAGS.run_dir))
     print("Wrote " + ", ".join(written))
 

@@ -1,4 +1,5 @@
-"""What a run writes to its directory: config.json, loss.csv, timing.csv, samples/, tb/.
+"""What a run writes to its directory: config.json, loss.csv, timing.csv, metrics.csv (paired
+data: held-out L1 / PSNR / SSIM), samples/, tb/.
 
 loss.csv and timing.csv are appended one fsynced row per epoch; on resume the rows past
 the restored epoch, and a last row torn by a kill, are dropped first, so the files never
@@ -21,6 +22,8 @@ from gan_zoo import images as image_utils
 LOSS_COLUMNS = ("epoch", "Real_P", "Fake_P", "Gen_loss", "Dis_loss", "D_acc", "G_acc",
                 "Real_score", "Fake_score", "GP", "D_steps", "G_steps", "diversity", "lr", "steps")
 TIMING_COLUMNS = ("epoch", "seconds", "images_per_sec")
+# Held-out figures per epoch (gan_zoo.eval): image-to-image distances to the test targets.
+METRIC_COLUMNS = ("epoch", "L1", "PSNR", "SSIM", "steps")
 
 
 class RunFiles:
@@ -28,6 +31,7 @@ class RunFiles:
         self.run_dir = run_dir
         self.loss_csv = os.path.join(run_dir, "loss.csv")
         self.timing_csv = os.path.join(run_dir, "timing.csv")
+        self.metrics_csv = os.path.join(run_dir, "metrics.csv")
         self.samples_dir = os.path.join(run_dir, "samples")
         self.checkpoint_dir = os.path.join(run_dir, "checkpoints")
         self.kept_dir = os.path.join(self.checkpoint_dir, "kept")  # --keep_every, never deleted
@@ -46,7 +50,8 @@ class RunFiles:
 
     def truncate_losses(self, last_epoch):
         """Keep only whole rows for epochs <= last_epoch (the restored checkpoint's), each once."""
-        for path, columns in ((self.loss_csv, LOSS_COLUMNS), (self.timing_csv, TIMING_COLUMNS)):
+        for path, columns in ((self.loss_csv, LOSS_COLUMNS), (self.timing_csv, TIMING_COLUMNS),
+                              (self.metrics_csv, METRIC_COLUMNS)):
             _truncate(path, columns, last_epoch)
 
     def read_column(self, name):
@@ -62,6 +67,9 @@ class RunFiles:
     def append_timing(self, row):
         _append(self.timing_csv, TIMING_COLUMNS, row)
 
+    def append_metrics(self, row):
+        _append(self.metrics_csv, METRIC_COLUMNS, row)
+
     def write_samples(self, epoch, grid_image):
         path = os.path.join(self.samples_dir, f"epoch_{epoch:04d}.png")
         image_utils.write_png(path, grid_image)
@@ -76,7 +84,7 @@ class RunFiles:
 
     def write_scalars(self, epoch, row):
         with self.tb.as_default(step=epoch):
-            for name in LOSS_COLUMNS[1:] + TIMING_COLUMNS[1:]:
+            for name in LOSS_COLUMNS[1:] + TIMING_COLUMNS[1:] + METRIC_COLUMNS[1:-1]:
                 if name in row:
                     tf.summary.scalar(name, row[name])
         self.tb.flush()

@@ -23,9 +23,9 @@ from absl import logging
 
 from gan_zoo import distribute, losses, models
 from gan_zoo.config import load_json, save_json
-from gan_zoo.data import to_uint8
+from gan_zoo.data import scale_images, to_uint8
 from gan_zoo.errors import TrainingInterrupted, UserError
-from gan_zoo.eval import diversity
+from gan_zoo.eval import diversity, pairs as pairs_eval
 from gan_zoo.images import grid
 from gan_zoo.run_files import RunFiles
 
@@ -38,7 +38,10 @@ _ACC_METRICS = ("D_acc", "G_acc")  # measured on every D step and adaptive-sched
 # Settings that must match to resume a run dir (others, like epochs, may change).
 _RESUME_KEYS = ("model", "dataset", "noise_dim", "batch_size", "max_images", "image_size",
                 "class_tags", "condition_csv", "condition_feature", "center_crop", "ngf", "ndf",
-                "d_norm", "loss", "optimizer")
+                "d_norm", "loss", "optimizer", "direction", "generator", "discriminator",
+                "patch_layers")
+FIGURE_PAIRS = 6  # paired data: rows of (generated, input, target) in the per-epoch figure
+HELD_OUT_IMAGES = 512  # paired data: test pairs the per-epoch L1 / PSNR / SSIM are taken on
 # Random draws of one step, each its own stateless stream (seeded by the step), so noise does
 # not depend on the number of replicas and a resumed run draws what the straight one did.
 _D_NOISE, _G_NOISE, _MEASURE_NOISE, _GP_WEIGHTS = range(4)
@@ -163,7 +166,7 @@ class Trainer:
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             fake = models.generate(self.generator, noise, condition, training=True)
             d_loss, fake_logits = self.discriminator_loss(images, fake, condition)
-            g_loss = self.loss.generator_loss(fake_logits)
+            g_loss = self.generator_loss(fake_logits, fake, images)
         self._apply(d_tape, d_loss, self.discriminator, self.d_optimizer)
         self._apply(g_tape, g_loss, self.generator, self.g_optimizer)
         self._clip_critic()
@@ -180,8 +183,8 @@ class Trainer:
         with tf.GradientTape() as tape:
             fake = models.generate(self.generator, self._noise(images, _G_NOISE), condition,
                                    training=True)
-            g_loss = self.loss.generator_loss(
-                models.judge(self.discriminator, fake, condition, training=True))
+            g_loss = self.generator_loss(
+                models.judge(self.discriminator, fake, condition, training=True), fake, images)
         self._apply(tape, g_loss, self.generator, self.g_optimizer)
         self._record_g(g_loss)
 
@@ -218,6 +221,17 @@ class Trainer:
             self._d_on_batch(images, condition)
             self.burst_left.assign(cfg.adaptive_burst - 1)
         return 1
+
+    def generator_loss(self, fake_logits, fake, targets):
+        """--adv_weight x the adversarial loss, plus --l1_weight x L1 to the target (paired
+        data: the reference's 0.3 / 0.7, pix2pix's 1 / 100). A zero weight leaves its term out."""
+        cfg = self.config
+        g_loss = tf.constant(0.0)
+        if cfg.adv_weight:
+            g_loss += cfg.adv_weight * self.loss.generator_loss(fake_logits)
+        if cfg.l1_weight:
+            g_loss += cfg.l1_weight * losses.l1_loss(targets, fake)
+        return g_loss
 
     def discriminator_loss(self, images, fake, condition):
         """(D's loss, fake logits): the adversarial terms, plus the mismatch term of conditional
@@ -371,17 +385,50 @@ class Trainer:
         return done - first_step, time.perf_counter() - start
 
     def samples(self, fixed_noise):
-        """(uint8 samples, rows, columns) of the sample grid: SAMPLE_ROWS rows of fixed noise x
-        one column per class (or grid condition); unconditional models: an 8 x 8 of fixed noise."""
+        """(figure, uint8 samples): the sample grid, SAMPLE_ROWS rows of fixed noise x one column
+        per class (or grid condition), 8 x 8 of fixed noise for unconditional models; for paired
+        data the reference's figure, rows of (generated, input, target) for fixed test inputs."""
+        if self.spec.is_paired:
+            return self._pairs_figure()
         if not self.spec.is_conditional:
-            images = models.generate(self.generator, fixed_noise, training=False)
-            return to_uint8(images).numpy(), UNCONDITIONAL_GRID, len(fixed_noise) // UNCONDITIONAL_GRID
+            images = to_uint8(models.generate(self.generator, fixed_noise, training=False)).numpy()
+            return grid(images, UNCONDITIONAL_GRID, len(fixed_noise) // UNCONDITIONAL_GRID), images
         columns = self.spec.grid_condition_matrix()
         k = len(columns)
         noise = np.repeat(fixed_noise, k, axis=0)
         condition = np.tile(columns, (len(fixed_noise), 1))
-        images = models.generate(self.generator, noise, condition, training=False)
-        return to_uint8(images).numpy(), len(fixed_noise), k
+        images = to_uint8(models.generate(self.generator, noise, condition, training=False)).numpy()
+        return grid(images, len(fixed_noise), k), images
+
+    def _pairs_figure(self):
+        targets, inputs = self.figure_pairs
+        generated = to_uint8(models.generate(self.generator, None, inputs, training=False)).numpy()
+        inputs, targets = to_uint8(inputs).numpy(), to_uint8(targets).numpy()
+        channels = max(generated.shape[-1], inputs.shape[-1])  # grey inputs beside RGB outputs
+        triples = [np.broadcast_to(x, x.shape[:-1] + (channels,)) for x in (generated, inputs, targets)]
+        return grid(np.stack(triples, axis=1).reshape(-1, *triples[0].shape[1:]), len(generated), 3), generated
+
+    @functools.cached_property
+    def figure_pairs(self):
+        """(targets, inputs) in [-1, 1] of the first test pairs (training pairs without a test split)."""
+        source = self.source.held_out or self.source
+        return next(iter(source.epoch_batches(min(FIGURE_PAIRS, source.num_examples), epoch=0,
+                                              seed=self.config.seed)))
+
+    def held_out_metrics(self):
+        """Paired data: L1, PSNR and SSIM of G's outputs (inference mode) to the targets of up to
+        HELD_OUT_IMAGES test pairs; {} for other data."""
+        held_out = self.source.held_out
+        if not self.spec.is_paired or held_out is None:
+            return {}
+        count = min(HELD_OUT_IMAGES, held_out.num_examples)
+        pairs = held_out.images_and_labels.take(count).batch(64).map(
+            lambda y, x: (scale_images(y), held_out.conditions(x)))
+        sums = np.zeros(3)
+        for targets, inputs in pairs:
+            fake = models.generate(self.generator, None, inputs, training=False)
+            sums += [float(tf.reduce_sum(v)) for v in pairs_eval.distances(targets, fake)]
+        return dict(zip(("L1", "PSNR", "SSIM"), sums / count))
 
     def fixed_noise(self):
         rng = tf.random.Generator.from_seed(self.config.seed + 2)
@@ -473,7 +520,7 @@ def _train(trainer, config, files, previous, source, resume_from, on_epoch_end, 
             if first_step + steps < spe:  # stopped by a signal in the middle of the epoch
                 _save_and_stop(manager, trainer, stop)
             first_step = 0
-            samples, rows, columns = trainer.samples(fixed_noise)
+            figure, samples = trainer.samples(fixed_noise)
             row = {"epoch": epoch + 1, **trainer.epoch_metrics(),
                    "diversity": diversity.relative_diversity(samples[:100], real_reference),
                    "lr": lr, "steps": int(trainer.step.numpy())}
@@ -483,7 +530,11 @@ def _train(trainer, config, files, previous, source, resume_from, on_epoch_end, 
             fault_point("after_loss_csv")
             files.append_timing(timing)
             files.write_scalars(epoch + 1, {**row, **timing})
-            files.write_samples(epoch + 1, grid(samples, rows, columns))
+            files.write_samples(epoch + 1, figure)
+            held_out = trainer.held_out_metrics()
+            if held_out:
+                files.append_metrics({"epoch": epoch + 1, **held_out, "steps": row["steps"]})
+                files.write_scalars(epoch + 1, held_out)
             peak_diversity = max(peak_diversity, row["diversity"])
             # A fresh generator draws near-uniform grey, so the alarm waits until the samples were
             # once diverse enough, or until COLLAPSE_WARMUP_STEPS batches have passed.

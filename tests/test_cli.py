@@ -77,21 +77,41 @@ def test_export_of_a_missing_run_dir(tmp_path):
 FLAGFILES = sorted(glob.glob(os.path.join(ROOT, "flags", "*.flags")))
 
 
-def test_every_model_has_a_flagfile():
-    assert set(models.names()) <= {os.path.basename(p)[:-len(".flags")] for p in FLAGFILES}
+# Recipes that are not a model's defaults (nor its defaults under another --loss).
+OTHER_RECIPES = ("pix2pix.flags",)
 
 
-@pytest.mark.parametrize("path", FLAGFILES, ids=os.path.basename)
-def test_flagfile_recipe_matches_the_registry_defaults(path):
-    """`--flagfile=flags/M[_LOSS].flags` trains the recipe `--model=M [--loss=LOSS]` gives."""
+def _flagfile_config(path):
     from absl import flags
 
     from gan_zoo import config
     fv = flags.FlagValues()
     config.define_flags(fv)
     fv(["prog", f"--flagfile={path}"])
-    from_file = config.from_flags(fv)
+    return config.from_flags(fv)
+
+
+def test_every_model_has_a_flagfile():
+    stems = [os.path.basename(p)[:-len(".flags")] for p in FLAGFILES]
+    missing = [m for m in models.names() if not any(s == m or s.startswith(m + "_") for s in stems)]
+    assert not missing, f"models with no flags/<model>[_variant].flags: {missing}"
+
+
+@pytest.mark.parametrize("path", [p for p in FLAGFILES if os.path.basename(p) not in OTHER_RECIPES],
+                         ids=os.path.basename)
+def test_flagfile_recipe_matches_the_registry_defaults(path):
+    """`--flagfile=flags/M[_LOSS].flags` trains the recipe `--model=M [--loss=LOSS]` gives
+    (M_reference.flags: the model's defaults, reference design's recipe)."""
+    from gan_zoo import config
+    from_file = _flagfile_config(path)
     model_only = config.resolve(model=from_file.model)
     expected = model_only if from_file.loss == model_only.loss else config.resolve(
         model=from_file.model, loss=from_file.loss)
     assert from_file == expected
+
+
+def test_pix2pix_flagfile_is_pix2pix():
+    cfg = _flagfile_config(os.path.join(ROOT, "flags", "pix2pix.flags"))
+    assert (cfg.model, cfg.generator, cfg.discriminator, cfg.patch_layers) == ("img2img", "unet", "patch", 3)
+    assert (cfg.adv_weight, cfg.l1_weight, cfg.g_dropout, cfg.batch_size) == (1, 100, 0.5, 1)
+    assert cfg.image_size == 256 and cfg.jitter == pytest.approx(30 / 256, abs=1e-3) and cfg.mirror

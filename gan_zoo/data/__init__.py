@@ -33,8 +33,12 @@ class Source:
     num_examples: int
     spec: DataSpec
     condition_table: object = None  # np.ndarray or None (labels are already vectors)
+    held_out: object = None  # paired data: the test split's Source (metrics, figures)
+    augment: object = None  # paired data, training: fn(target, input, seed) -> (target, input)
 
     def conditions(self, labels):
+        if self.spec.is_paired:  # the "label" is the input image
+            return scale_images(labels)
         if self.condition_table is None:
             return tf.cast(labels, tf.float32)
         return tf.gather(tf.constant(self.condition_table, tf.float32), labels)
@@ -53,6 +57,10 @@ class Source:
         shuffle_seed = seed * 100_003 + epoch  # a different, reproducible order every epoch
         ds = self.images_and_labels.shuffle(min(self.num_examples, _SHUFFLE_BUFFER_CAP),
                                             seed=shuffle_seed, reshuffle_each_iteration=False)
+        if self.augment is not None:  # seeded by the example's place in the epoch: resumable
+            ds = ds.enumerate().map(
+                lambda i, pair: self.augment(*pair, tf.stack([tf.constant(shuffle_seed, tf.int64), i])),
+                num_parallel_calls=tf.data.AUTOTUNE)
         ds = ds.batch(batch_size, drop_remainder=True)
         ds = ds.map(lambda x, y: (scale_images(x), self.conditions(y)),
                     num_parallel_calls=tf.data.AUTOTUNE)
@@ -71,8 +79,12 @@ def to_uint8(images):
 
 
 def load(dataset, data_dir="", download=True, split="train", max_images=0, image_size=0,
-         class_tags="", condition_csv="", condition_feature="", center_crop=0.0, conditional=True):
+         class_tags="", condition_csv="", condition_feature="", center_crop=0.0, conditional=True,
+         paired=False, direction="AtoB", jitter=0.0, mirror=False):
     """A `Source` for a tfds name, `olivetti` or `folder:PATH`; UserError with the fix when it cannot.
+
+    `paired=True` (image-to-image models) reads pairs instead: facades, edges2fashion or
+    paired:PATH, with `direction`, and `jitter` / `mirror` on training batches (paired.py).
 
     `conditional=False` drops labels (unconditional models; tfds sets need no label then).
     `center_crop` keeps a centred square first, its side that fraction of the shorter side
@@ -83,7 +95,20 @@ def load(dataset, data_dir="", download=True, split="train", max_images=0, image
     `condition_csv` gives a folder data set per-image tags (see gan_zoo/data/conditions.py);
     `condition_feature` conditions on a tfds multi-label feature (celeb_a's `attributes`).
     """
-    from gan_zoo.data import conditions
+    from gan_zoo.data import conditions, paired as paired_data
+    if paired or paired_data.is_paired_dataset(dataset):
+        if not paired:
+            raise UserError(f"{dataset!r} is a set of image pairs, for --model=img2img; this "
+                            "model draws from noise (and labels).")
+        if not paired_data.is_paired_dataset(dataset):
+            raise UserError(f"img2img trains on image pairs: --dataset=facades, edges2fashion or "
+                            f"paired:PATH, not {dataset!r}.")
+        for name, value in (("class_tags", class_tags), ("condition_csv", condition_csv),
+                            ("condition_feature", condition_feature), ("center_crop", center_crop)):
+            if value:
+                raise UserError(f"--{name} does not apply to image pairs; leave it out.")
+        return paired_data.load(dataset, data_dir, download, split, direction, image_size,
+                                jitter, mirror, max_images)
     if condition_csv:
         if not dataset.startswith(FOLDER_PREFIX):
             raise UserError("--condition_csv gives per-image tags for a folder data set: use it "
@@ -126,7 +151,9 @@ def for_config(config, split="train"):
                 max_images=config.max_images, image_size=config.image_size,
                 class_tags=config.class_tags, condition_csv=config.condition_csv,
                 condition_feature=config.condition_feature, center_crop=config.center_crop,
-                conditional=models.is_conditional(config.model))
+                conditional=models.is_conditional(config.model),
+                paired=models.is_paired(config.model), direction=config.direction,
+                jitter=config.jitter, mirror=config.mirror)
 
 
 def _cropped(source, fraction):

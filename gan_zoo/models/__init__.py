@@ -3,8 +3,9 @@
 A builder module exposes `build(spec, config) -> (generator, discriminator)` and a
 `DEFAULTS` dict of hyperparameters; adding a model is one file here plus one flagfile.
 Conditional models take [noise, condition] and [image, condition]; an unconditional one
-(`CONDITIONAL = False` in its module) takes noise and image alone. `generate` and `judge`
-call either kind, so trainers, export and plots need not care.
+(`CONDITIONAL = False` in its module) takes noise and image alone; an image-to-image one
+(`PAIRED = True`: it trains on paired images) maps an input image to an image, with no noise
+input. `generate` and `judge` call any kind, so trainers, export and plots need not care.
 """
 import dataclasses
 import importlib
@@ -17,6 +18,7 @@ _MODULES = {
     "mlp_cgan": "gan_zoo.models.mlp_cgan",
     "conv_cgan": "gan_zoo.models.conv_cgan",
     "dcgan": "gan_zoo.models.dcgan",
+    "img2img": "gan_zoo.models.img2img",
 }
 
 
@@ -26,7 +28,8 @@ class DataSpec:
 
     Conditions are one-hot classes (`condition_names` empty: condition_dim == number of
     classes) or any fixed-length float vector, e.g. multi-hot tags (`condition_names` are
-    the vector's entries, `grid_conditions` the example vectors the sample grid shows).
+    the vector's entries, `grid_conditions` the example vectors the sample grid shows),
+    or an image (`condition_shape`: paired data, where the input image is the condition).
     """
     image_shape: tuple  # (H, W, C)
     condition_dim: int  # length of the condition vector
@@ -34,14 +37,19 @@ class DataSpec:
     condition_names: tuple = ()
     grid_conditions: tuple = ()  # vector conditions only: one grid column per vector
     grid_names: tuple = ()
+    condition_shape: tuple = ()  # (H, W, C) of the input image of paired data; () otherwise
 
     @property
     def is_conditional(self):
-        return self.condition_dim > 0
+        return self.condition_dim > 0 or self.is_paired
+
+    @property
+    def is_paired(self):
+        return bool(self.condition_shape)
 
     @property
     def is_class_conditional(self):
-        return self.is_conditional and not self.condition_names
+        return self.condition_dim > 0 and not self.condition_names
 
     def unconditional(self):
         """The same images with no condition (what an unconditional model trains on)."""
@@ -57,23 +65,31 @@ class DataSpec:
         return {"image_shape": list(self.image_shape), "condition_dim": self.condition_dim,
                 "class_names": list(self.class_names), "condition_names": list(self.condition_names),
                 "grid_conditions": [list(v) for v in self.grid_conditions],
-                "grid_names": list(self.grid_names)}
+                "grid_names": list(self.grid_names), "condition_shape": list(self.condition_shape)}
 
     @classmethod
     def from_json(cls, d):
         return cls(tuple(d["image_shape"]), int(d["condition_dim"]), tuple(d.get("class_names", ())),
                    tuple(d.get("condition_names", ())),
-                   tuple(tuple(v) for v in d.get("grid_conditions", ())), tuple(d.get("grid_names", ())))
+                   tuple(tuple(v) for v in d.get("grid_conditions", ())), tuple(d.get("grid_names", ())),
+                   tuple(d.get("condition_shape", ())))
 
 
 def is_conditional(name):
     return getattr(get(name), "CONDITIONAL", True)
 
 
+def is_paired(name):
+    """Whether the model trains on (input image, target image) pairs."""
+    return getattr(get(name), "PAIRED", False)
+
+
 def generate(generator, noise, condition=None, training=False):
-    """generator(noise[, condition]): conditional generators take both, others noise alone."""
+    """generator(noise[, condition]): conditional generators take both, unconditional ones noise
+    alone, image-to-image ones (no noise input) the condition image alone."""
     if len(generator.inputs) == 1:
-        return _float32(generator(noise, training=training))
+        alone = noise if generator.inputs[0].name == "noise" else condition
+        return _float32(generator(alone, training=training))
     return _float32(generator([noise, condition], training=training))
 
 

@@ -56,3 +56,60 @@ class Maxout(keras.layers.Layer):
         return {**super().get_config(), "units": self.units, "pieces": self.pieces,
                 "dropout": self.dropout_rate,
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer)}
+
+
+# --- pix2pix's test-time mode, made explicit (gan_zoo.export --inference_mode=pix2pix) --------
+class BatchStatistics(keras.layers.Layer):
+    """BatchNormalization that normalises with the statistics of the batch it is given and
+    keeps no moving averages at all, so a served model has none to update."""
+
+    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, **kwargs):
+        super().__init__(**kwargs)
+        self.axis, self.epsilon, self.center, self.scale = axis, epsilon, center, scale
+
+    def build(self, input_shape):
+        shape = (input_shape[self.axis],)
+        self.gamma = self.add_weight(shape=shape, initializer="ones", name="gamma") if self.scale else None
+        self.beta = self.add_weight(shape=shape, initializer="zeros", name="beta") if self.center else None
+
+    def call(self, inputs, training=None, mask=None):  # the same at training and inference
+        axis = self.axis % len(inputs.shape)
+        reduce = [i for i in range(len(inputs.shape)) if i != axis]
+        mean, variance = ops.moments(inputs, axes=reduce, keepdims=True)
+        outputs = (inputs - mean) * ops.rsqrt(variance + self.epsilon)
+        if self.gamma is not None:
+            outputs = outputs * self.gamma
+        if self.beta is not None:
+            outputs = outputs + self.beta
+        return outputs
+
+
+class AlwaysDropout(keras.layers.Layer):
+    """Dropout that also drops at inference: pix2pix's noise at test time."""
+
+    def __init__(self, rate, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = rate
+
+    def call(self, inputs, training=None):  # on whatever `training` says
+        return tf.nn.dropout(inputs, rate=self.rate)
+
+
+def batch_statistics_twin(model):
+    """A copy of `model` whose inference mode is pix2pix's test time: BatchNorm on the batch's
+    own statistics (no moving averages kept or updated) and dropout on. Weights are copied."""
+    def clone(layer):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            return BatchStatistics(layer.axis, layer.epsilon, layer.center, layer.scale, name=layer.name)
+        if isinstance(layer, keras.layers.Dropout):
+            return AlwaysDropout(layer.rate, name=layer.name)
+        return layer.__class__.from_config(layer.get_config())
+
+    twin = keras.models.clone_model(model, clone_function=clone)
+    for layer in twin.layers:
+        source = model.get_layer(layer.name)
+        weights = source.get_weights()
+        if isinstance(source, keras.layers.BatchNormalization):
+            weights = [source.gamma.numpy()] * source.scale + [source.beta.numpy()] * source.center
+        layer.set_weights(weights)
+    return twin
