@@ -7,6 +7,15 @@ Labels outside [0, num_classes) fail the request (InvalidArgumentError), never g
 A model trained on tag/vector conditions takes `condition` float32 [batch, condition_dim]
 instead of `labels` (non-finite values fail the request). An unconditional model (dcgan)
 takes `noise` alone, and `count` int32 [] + `seed` for generate_from_seed.
+An image-to-image model (img2img) has one signature:
+  serving_default:     images uint8 [batch, H, W, C_in]                           -> images uint8
+run in the inference mode `--inference_mode` names, which img2img exports must give:
+  eval     Keras inference: BatchNorm's moving averages, no dropout. Deterministic, and an
+           image's output does not depend on the rest of its batch.
+  pix2pix  pix2pix's test time: BatchNorm normalises with the request's own batch statistics
+           (one image per request = instance norm, as pix2pix tests) and dropout stays on,
+           so outputs vary from call to call. The exported graph holds no moving averages,
+           so serving never updates any statistics.
 The model's metadata is in <export_dir>/assets.extra/gan_zoo.json.
 """
 import json
@@ -15,11 +24,12 @@ import os
 import tensorflow as tf
 
 from gan_zoo import models
-from gan_zoo.data import to_uint8
+from gan_zoo.data import scale_images, to_uint8
 from gan_zoo.errors import UserError
 
 METADATA_FILE = os.path.join("assets.extra", "gan_zoo.json")
 SEED_SIGNATURE = "generate_from_seed"
+INFERENCE_MODES = ("eval", "pix2pix")
 
 
 class GeneratorModule(tf.Module):
@@ -94,26 +104,60 @@ class GeneratorModule(tf.Module):
         return {"images": to_uint8(images)}
 
 
-def export(run_dir, export_dir, overwrite=False, epoch=None):
+class ImageToImageModule(tf.Module):
+    """The serving graph of an image-to-image generator: uint8 input images -> uint8 images."""
+
+    def __init__(self, generator, spec):
+        super().__init__()
+        self.generator = generator
+        self.serving_default = tf.function(self._translate, input_signature=[
+            tf.TensorSpec([None, *spec.condition_shape], tf.uint8, name="images")])
+
+    def _translate(self, images):
+        return {"images": to_uint8(models.generate(self.generator, None, scale_images(images),
+                                                   training=False))}
+
+
+def export(run_dir, export_dir, overwrite=False, epoch=None, inference_mode=None):
     """Export the latest generator of `run_dir` (or the one kept at `epoch`); returns the
-    metadata written beside it."""
+    metadata written beside it. `inference_mode` (see the module's docstring) is required
+    for image-to-image models; the other families export in `eval` mode."""
+    from gan_zoo.models.layers import batch_statistics_twin
     from gan_zoo.trainer import restore_generator
     if os.path.exists(os.path.join(export_dir, "saved_model.pb")) and not overwrite:
         raise UserError(f"{export_dir!r} already holds a SavedModel. Pass another --export_dir, "
                         "or --overwrite to replace it.")
+    if inference_mode not in (None, *INFERENCE_MODES):
+        raise UserError(f"--inference_mode must be one of {', '.join(INFERENCE_MODES)}; got "
+                        f"{inference_mode!r}.")
     generator, config, spec, step = restore_generator(run_dir, epoch)
-    module = GeneratorModule(generator, spec, config.noise_dim, config.noise)
-    tf.saved_model.save(module, export_dir, signatures={
-        "serving_default": module.serving_default,
-        SEED_SIGNATURE: module.generate_from_seed,
-    })
+    if spec.is_paired:
+        if inference_mode is None:
+            raise UserError("img2img exports need --inference_mode: eval (BatchNorm's moving "
+                            "averages, no dropout: deterministic) or pix2pix (each request's own "
+                            "batch statistics and dropout on, as pix2pix runs at test time). "
+                            "See `python -m gan_zoo.export --helpfull`.")
+        if inference_mode == "pix2pix":
+            generator = batch_statistics_twin(generator)
+        module = ImageToImageModule(generator, spec)
+        signatures = {"serving_default": module.serving_default}
+    else:
+        if inference_mode == "pix2pix":
+            raise UserError(f"--inference_mode=pix2pix is for img2img models; {config.model} "
+                            "exports in eval mode (leave the flag out, or pass eval).")
+        module = GeneratorModule(generator, spec, config.noise_dim, config.noise)
+        signatures = {"serving_default": module.serving_default,
+                      SEED_SIGNATURE: module.generate_from_seed}
+    tf.saved_model.save(module, export_dir, signatures=signatures)
     metadata = {"model": config.model, "dataset": config.dataset, "step": step, "epoch": epoch,
                 "conditional": spec.is_conditional, "loss": config.loss,
                 "image_shape": list(spec.image_shape),
                 "num_classes": spec.condition_dim if spec.is_class_conditional else 0,
                 "class_names": list(spec.class_names), "condition_dim": spec.condition_dim,
                 "condition_names": list(spec.condition_names), "noise_dim": config.noise_dim,
-                "noise": config.noise, "signatures": ["serving_default", SEED_SIGNATURE]}
+                "noise": config.noise, "signatures": list(signatures),
+                "paired": spec.is_paired, "input_shape": list(spec.condition_shape),
+                "inference_mode": inference_mode or "eval"}
     os.makedirs(os.path.join(export_dir, "assets.extra"), exist_ok=True)
     with open(os.path.join(export_dir, METADATA_FILE), "w") as fh:
         json.dump(metadata, fh, indent=2)
@@ -136,9 +180,10 @@ def main():
     if not FLAGS.run_dir or not FLAGS.export_dir:
         raise UserError("Both --run_dir and --export_dir are required.")
     metadata = export(FLAGS.run_dir, FLAGS.export_dir, overwrite=FLAGS.overwrite,
-                      epoch=FLAGS.epoch)
+                      epoch=FLAGS.epoch, inference_mode=FLAGS.inference_mode)
     print(f"Exported {metadata['model']} (step {metadata['step']}) to {FLAGS.export_dir} "
-          f"with signatures {', '.join(metadata['signatures'])}")
+          f"with signatures {', '.join(metadata['signatures'])}, inference mode "
+          f"{metadata['inference_mode']}")
 
 
 if __name__ == "__main__":
@@ -150,4 +195,9 @@ if __name__ == "__main__":
     flags.DEFINE_boolean("overwrite", False, "Replace a SavedModel already in --export_dir.")
     flags.DEFINE_integer("epoch", None, "Export the checkpoint kept at this epoch (--keep_every) "
                          "instead of the latest.")
+    flags.DEFINE_enum("inference_mode", None, INFERENCE_MODES,
+                      "How the generator runs when served; required for img2img. eval: "
+                      "BatchNorm's moving averages, no dropout (deterministic). pix2pix: each "
+                      "request's own batch statistics and dropout on, as pix2pix tests (outputs "
+                      "vary). Neither ever updates statistics. Other families: eval.")
     app.run(cli.run(main))

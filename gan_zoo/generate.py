@@ -4,6 +4,9 @@ Writes `images` (uint8 N,H,W,C) and `labels` (int N) to an .npz, or a PNG grid (
 column per requested label) when --out ends in .png. A model trained on tags takes
 `--tags='footwear;top,warm'` instead and writes `conditions` (float N,condition_dim).
 An unconditional model (dcgan) takes `--count=N` and writes `images` only (PNG: 8 per row).
+An image-to-image model (img2img) takes `--input=IMAGE_OR_FOLDER --out=FOLDER` and writes one
+PNG per input, under the input's name; `--input_side=A|B` reads A|B pair files (pix2pix's
+layout) and feeds the model that half. Inputs of another size are resized to the model's.
 """
 import os
 
@@ -57,6 +60,58 @@ def generate_unconditional(model, count, seed=0):
     return fn(count=tf.constant(count, tf.int32), seed=tf.constant(seed, tf.int64))["images"].numpy()
 
 
+def read_inputs(path, shape, side=""):
+    """(names, uint8 [N, H, W, C] of `shape`) of an image file or a folder of images; `side`
+    A or B takes that half of A|B pair files."""
+    from gan_zoo.data.image_folder import IMAGE_EXTENSIONS
+    if os.path.isdir(path):
+        names = sorted(f for f in os.listdir(path) if f.lower().endswith(IMAGE_EXTENSIONS))
+        paths = [os.path.join(path, n) for n in names]
+        if not paths:
+            raise UserError(f"No images ({', '.join(IMAGE_EXTENSIONS)}) in --input={path!r}.")
+    elif os.path.isfile(path):
+        paths, names = [path], [os.path.basename(path)]
+    else:
+        raise UserError(f"--input={path!r} does not exist: pass an image file or a folder of images.")
+    height, width, channels = shape
+    images = []
+    for p in paths:
+        try:
+            image = tf.io.decode_image(tf.io.read_file(p), channels=channels, expand_animations=False)
+        except tf.errors.InvalidArgumentError:
+            raise UserError(f"{p!r} is not a readable image.") from None
+        if side:
+            half = int(image.shape[1]) // 2
+            image = image[:, :half] if side == "A" else image[:, half:]
+        resized = tf.image.resize(image, (height, width), antialias=True)
+        images.append(tf.cast(tf.round(tf.clip_by_value(resized, 0, 255)), tf.uint8).numpy())
+    return names, np.stack(images)
+
+
+def translate(model, inputs, batch_size=32):
+    """uint8 outputs of a loaded image-to-image export for uint8 `inputs`, in batches."""
+    fn = model.signatures["serving_default"]
+    return np.concatenate([fn(images=tf.constant(inputs[i:i + batch_size]))["images"].numpy()
+                           for i in range(0, len(inputs), batch_size)])
+
+
+def _write_translations(FLAGS, model, metadata):
+    from gan_zoo import images as image_utils
+    if not FLAGS.input:
+        raise UserError("This model translates images: pass --input=IMAGE_OR_FOLDER and "
+                        "--out=FOLDER.")
+    if FLAGS.out.endswith((".png", ".npz")):
+        raise UserError(f"--out is a folder for an image-to-image model (one PNG per input), "
+                        f"got {FLAGS.out!r}.")
+    names, inputs = read_inputs(FLAGS.input, metadata["input_shape"], FLAGS.input_side)
+    outputs = translate(model, inputs)
+    os.makedirs(FLAGS.out, exist_ok=True)
+    for name, image in zip(names, outputs):
+        image_utils.write_png(os.path.join(FLAGS.out, os.path.splitext(name)[0] + ".png"), image)
+    print(f"Wrote {len(outputs)} images to {FLAGS.out} (inference mode "
+          f"{metadata['inference_mode']})")
+
+
 def _write_unconditional(FLAGS, model):
     from gan_zoo import images as image_utils
     if FLAGS.labels or FLAGS.tags:
@@ -81,11 +136,15 @@ def main():
 
     from gan_zoo import export, images as image_utils
     FLAGS = flags.FLAGS
+    model, metadata = export.load(FLAGS.export_dir)
+    if metadata.get("paired"):
+        return _write_translations(FLAGS, model, metadata)
+    if FLAGS.input:
+        raise UserError("--input is for image-to-image models; this one draws from noise.")
     if FLAGS.num_per_label <= 0:
         raise UserError(f"--num_per_label must be positive, got {FLAGS.num_per_label}.")
     if not FLAGS.out.endswith((".png", ".npz")):
         raise UserError(f"--out must end in .npz or .png, got {FLAGS.out!r}.")
-    model, metadata = export.load(FLAGS.export_dir)
     os.makedirs(os.path.dirname(os.path.abspath(FLAGS.out)), exist_ok=True)
     if not metadata.get("conditional", True):
         return _write_unconditional(FLAGS, model)
@@ -124,5 +183,8 @@ if __name__ == "__main__":
     flags.DEFINE_integer("num_per_label", 10, "Images per label.")
     flags.DEFINE_integer("count", 64, "Unconditional models: how many images.")
     flags.DEFINE_integer("seed", 0, "Noise seed; the same seed gives the same images.")
-    flags.DEFINE_string("out", "samples.npz", "Output .npz or .png file.")
+    flags.DEFINE_string("out", "samples.npz", "Output .npz or .png file; a folder for img2img.")
+    flags.DEFINE_string("input", "", "img2img: an input image, or a folder of them.")
+    flags.DEFINE_enum("input_side", "", ["", "A", "B"], "img2img: the inputs are A|B pair files "
+                      "(pix2pix's layout); feed the model this half.")
     app.run(cli.run(main))
