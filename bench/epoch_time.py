@@ -25,6 +25,7 @@ flags.DEFINE_string("dataset", "fashion_mnist", "tfds data set.")
 flags.DEFINE_integer("steps", 100, "Timed steps per model.")
 flags.DEFINE_list("models", [], "Models to time (default: all registered).")
 flags.DEFINE_string("faces", "folder:../shared/data/faces/lfw_gray", "Data for unconditional models.")
+flags.DEFINE_string("facades", "../shared/data/facades", "Data for image-to-image models (pix2pix A|B pairs).")
 flags.DEFINE_list("losses", ["bce", "wgan_gp"], "Loss recipes to time unconditional models with.")
 flags.DEFINE_integer("ngf", 0, "Unconditional models: --ngf and --ndf (0: the recipe's).")
 FLAGS = flags.FLAGS
@@ -42,6 +43,9 @@ def main(_):
     print(f"{'model':20s} {'batch':>5s} {'steps/epoch':>11s} {'img/s':>7s} {'s/epoch':>8s}")
     runs = []
     for name in FLAGS.models or models.names():
+        if models.is_paired(name):
+            runs.append((name, dict(model=name, data_dir=FLAGS.facades)))
+            continue
         if models.is_conditional(name):
             runs.append((name, dict(model=name, dataset=FLAGS.dataset)))
             continue

@@ -32,7 +32,7 @@ FLAGS = flags.FLAGS
 
 # Recipe data shapes: the label family on 28x28 MNIST-like images (conv_cgan pads to 32),
 # dcgan on 64x64 RGB faces.
-_SHAPES = {"dcgan": (64, 64, 3)}
+_SHAPES = {"dcgan": (64, 64, 3), "img2img": (64, 64, 3)}
 _VARIANTS = {
     "1dev": dict(strategy="default"),
     "1dev_xla": dict(strategy="default", jit_compile=True),
@@ -52,6 +52,11 @@ def synthetic_source(model, image_size):
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (count, *shape), dtype=np.uint8)
     labels = rng.integers(0, 10, count).astype(np.int32)
+    if models.is_paired(model):  # image pairs: the "label" is the input image
+        inputs = rng.integers(0, 256, (count, *shape), dtype=np.uint8)
+        spec = models.DataSpec(image_shape=shape, condition_dim=0, condition_shape=shape)
+        return data.Source("synthetic", tf.data.Dataset.from_tensor_slices((images, inputs)).cache(),
+                           count, spec)
     ds = tf.data.Dataset.from_tensor_slices((images, labels)).cache()
     spec = models.DataSpec(image_shape=shape, condition_dim=10, class_names=tuple(map(str, range(10))))
     source = data.Source("synthetic", ds, count, spec, np.eye(10, dtype=np.float32))

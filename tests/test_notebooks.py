@@ -6,7 +6,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from conftest import LFW, ROOT
+from conftest import LFW, ROOT, SHARED
 
 NOTEBOOKS = sorted(glob.glob(os.path.join(ROOT, "notebooks", "*.ipynb")))
 
@@ -14,7 +14,7 @@ NOTEBOOKS = sorted(glob.glob(os.path.join(ROOT, "notebooks", "*.ipynb")))
 def test_there_are_notebooks():
     names = {os.path.basename(p) for p in NOTEBOOKS}
     assert {"quickstart_maxout_cgan.ipynb", "reading_loss_csv.ipynb", "latent_walk.ipynb",
-            "quickstart_dcgan_faces.ipynb"} <= names
+            "quickstart_dcgan_faces.ipynb", "quickstart_img2img.ipynb"} <= names
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
@@ -32,6 +32,8 @@ def test_notebook_runs(path, tmp_path, monkeypatch):
     monkeypatch.setenv("GAN_ZOO_NB_MAX_IMAGES", "2560")
     monkeypatch.setenv("GAN_ZOO_NB_IMAGE_SIZE", "32")
     monkeypatch.setenv("GAN_ZOO_NB_FACES", LFW)
+    monkeypatch.setenv("GAN_ZOO_NB_FACADES", os.path.join(SHARED, "data", "facades"))
+    monkeypatch.setenv("GAN_ZOO_NB_MAX_PAIRS", "96")
     monkeypatch.setenv("GAN_ZOO_NB_RUN_DIR", str(tmp_path / "run"))
     monkeypatch.setenv("GAN_ZOO_NB_EXPORT_DIR", str(tmp_path / "export"))
     notebook = nbformat.read(path, as_version=4)
