@@ -86,6 +86,15 @@ def test_patchgan_logit_sees_exactly_its_receptive_field(size, layers):
     assert logit_with(top, left) != float(logit)
 
 
+def test_builder_reports_the_receptive_field_and_grid(caplog):
+    import logging
+    from gan_zoo.models import img2img
+    caplog.set_level(logging.INFO)
+    _, discriminator = img2img.build(_spec(256), _config(discriminator="patch", ngf=8, ndf=8))
+    assert tuple(discriminator.output_shape) == (None, 30, 30, 1)  # pix2pix's 30x30 at 256
+    assert "70x70 receptive field; a 30x30 grid of logits at 256x256" in caplog.text
+
+
 def test_bad_sizes_are_refused_with_the_fix():
     from gan_zoo.errors import UserError
     from gan_zoo.models import img2img
@@ -199,6 +208,8 @@ def test_wrong_data_for_the_model_and_missing_facades(tmp_path, monkeypatch):
         data.load("facades", data_dir=FACADES)
     with pytest.raises(UserError, match="--l1_weight"):
         config.resolve(model="maxout_cgan", l1_weight=1.0)
+    with pytest.raises(UserError, match="nothing to learn"):
+        config.resolve(model="img2img", l1_weight=0.0, adv_weight=0.0)
     monkeypatch.setenv("HOME", str(tmp_path))  # an empty keras cache; tests are offline
     with pytest.raises(UserError, match="--data_dir=DIR"):
         data.load("facades", paired=True)

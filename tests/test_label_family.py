@@ -10,9 +10,10 @@ from conftest import run_cli
 from gan_zoo import config, data, losses, models, run_files, trainer
 
 
-@pytest.mark.parametrize("model", [m for m in models.names()
-                                   if models.is_conditional(m) and not models.is_paired(m)])
-def test_every_model_trains_resumes_and_exports_through_the_cli(model, tmp_path):
+# maxout_cgan goes through the same commands in tests/test_cli.py's quickstart test.
+@pytest.mark.parametrize("model", [m for m in models.names() if m != "maxout_cgan"
+                                   and models.is_conditional(m) and not models.is_paired(m)])
+def test_label_models_train_resume_and_export_through_the_cli(model, tmp_path):
     run_dir, export_dir = str(tmp_path / "run"), str(tmp_path / "export")
     common = [f"--flagfile=flags/{model}.flags", "--dataset=fashion_mnist", "--max_images=512",
               "--batch_size=64", f"--run_dir={run_dir}", "--noprogress"]
