@@ -1,6 +1,8 @@
 """python -m gan_zoo.export --run_dir=runs/maxout_cgan --export_dir=export/maxout_cgan
 
-Writes a SavedModel that TF Serving loads, with two signatures:
+Writes a SavedModel that TF Serving loads as a new version, export/maxout_cgan/<N>/ (the
+next number; TF Serving's model_base_path layout: it serves the newest), never overwriting
+an older one. Two signatures:
   serving_default:     labels int32 [batch], noise float32 [batch, noise_dim] -> images uint8 [batch,H,W,C]
   generate_from_seed:  labels int32 [batch], seed int64 []                  -> images uint8
 Labels outside [0, num_classes) fail the request (InvalidArgumentError), never give an image.
@@ -16,11 +18,15 @@ run in the inference mode `--inference_mode` names, which img2img exports must g
            (one image per request = instance norm, as pix2pix tests) and dropout stays on,
            so outputs vary from call to call. The exported graph holds no moving averages,
            so serving never updates any statistics.
-The model's metadata is in <export_dir>/assets.extra/gan_zoo.json.
+The model's metadata (image shape, classes and their names, noise size, training step, the
+exported epoch's loss.csv / metrics.csv figures, inference mode) is in the SavedModel itself,
+`tf.saved_model.load(path).metadata()` (a JSON string), and in <version>/assets.extra/gan_zoo.json.
 """
 import json
 import os
+import shutil
 
+import numpy as np
 import tensorflow as tf
 
 from gan_zoo import models
@@ -32,12 +38,22 @@ SEED_SIGNATURE = "generate_from_seed"
 INFERENCE_MODES = ("eval", "pix2pix")
 
 
+def tf_variables(model):
+    """The tf.Variables under a Keras 3 model's variables, for a tf.Module to track.
+
+    Without them the SavedModel loads in Python but not in TF Serving's C++ loader (nor in
+    `saved_model_cli run`): "Could not find variable ...", because tf.Module does not see
+    Keras 3 variables as variables (keras-team/keras#20095). Tested in tests/test_serving.py."""
+    return [v.value for v in model.variables]
+
+
 class GeneratorModule(tf.Module):
     """The serving graph: class models take `labels`, tag/vector models take `condition`."""
 
     def __init__(self, generator, spec, noise_dim, noise):
         super().__init__()
         self.generator, self.noise_dim, self.noise = generator, noise_dim, noise
+        self.tf_variables = tf_variables(generator)
         self.condition_dim = spec.condition_dim
         noise_spec = tf.TensorSpec([None, noise_dim], tf.float32, name="noise")
         seed_spec = tf.TensorSpec([], tf.int64, name="seed")
@@ -110,6 +126,7 @@ class ImageToImageModule(tf.Module):
     def __init__(self, generator, spec):
         super().__init__()
         self.generator = generator
+        self.tf_variables = tf_variables(generator)
         self.serving_default = tf.function(self._translate, input_signature=[
             tf.TensorSpec([None, *spec.condition_shape], tf.uint8, name="images")])
 
@@ -118,15 +135,31 @@ class ImageToImageModule(tf.Module):
                                                    training=False))}
 
 
-def export(run_dir, export_dir, overwrite=False, epoch=None, inference_mode=None):
-    """Export the latest generator of `run_dir` (or the one kept at `epoch`); returns the
-    metadata written beside it. `inference_mode` (see the module's docstring) is required
-    for image-to-image models; the other families export in `eval` mode."""
+def versions(export_base):
+    """The version numbers under `export_base` (TF Serving's layout: base/<version>/saved_model.pb)."""
+    if not os.path.isdir(export_base):
+        return []
+    return sorted(int(d) for d in os.listdir(export_base)
+                  if d.isdigit() and os.path.exists(os.path.join(export_base, d, "saved_model.pb")))
+
+
+def export(run_dir, export_base, version=None, epoch=None, inference_mode=None):
+    """Export the latest generator of `run_dir` (or the one kept at `epoch`) as a new version
+    under `export_base` (the next number, or `version`); an existing version is never touched.
+    Returns the metadata, which the SavedModel also carries. `inference_mode` (see the module's
+    docstring) is required for image-to-image models; the other families export in `eval` mode."""
     from gan_zoo.models.layers import batch_statistics_twin
     from gan_zoo.trainer import restore_generator
-    if os.path.exists(os.path.join(export_dir, "saved_model.pb")) and not overwrite:
-        raise UserError(f"{export_dir!r} already holds a SavedModel. Pass another --export_dir, "
-                        "or --overwrite to replace it.")
+    if os.path.exists(os.path.join(export_base, "saved_model.pb")):
+        raise UserError(f"{export_base!r} holds an unversioned SavedModel; exports now go to "
+                        f"numbered versions under a base folder (TF Serving's layout). Pass a new "
+                        f"--export_dir.")
+    existing = versions(export_base)
+    if version is None:
+        version = max(existing, default=0) + 1
+    elif version < 1 or os.path.exists(os.path.join(export_base, str(version))):
+        raise UserError(f"--version={version}: {'versions start at 1' if version < 1 else 'it exists already, and a version is never overwritten'}. "
+                        f"Leave --version out for the next one ({max(existing, default=0) + 1}).")
     if inference_mode not in (None, *INFERENCE_MODES):
         raise UserError(f"--inference_mode must be one of {', '.join(INFERENCE_MODES)}; got "
                         f"{inference_mode!r}.")
@@ -148,30 +181,67 @@ def export(run_dir, export_dir, overwrite=False, epoch=None, inference_mode=None
         module = GeneratorModule(generator, spec, config.noise_dim, config.noise)
         signatures = {"serving_default": module.serving_default,
                       SEED_SIGNATURE: module.generate_from_seed}
-    tf.saved_model.save(module, export_dir, signatures=signatures)
     metadata = {"model": config.model, "dataset": config.dataset, "step": step, "epoch": epoch,
-                "conditional": spec.is_conditional, "loss": config.loss,
+                "version": version, "conditional": spec.is_conditional, "loss": config.loss,
                 "image_shape": list(spec.image_shape),
                 "num_classes": spec.condition_dim if spec.is_class_conditional else 0,
                 "class_names": list(spec.class_names), "condition_dim": spec.condition_dim,
                 "condition_names": list(spec.condition_names), "noise_dim": config.noise_dim,
                 "noise": config.noise, "signatures": list(signatures),
                 "paired": spec.is_paired, "input_shape": list(spec.condition_shape),
-                "inference_mode": inference_mode or "eval"}
-    os.makedirs(os.path.join(export_dir, "assets.extra"), exist_ok=True)
-    with open(os.path.join(export_dir, METADATA_FILE), "w") as fh:
-        json.dump(metadata, fh, indent=2)
+                "inference_mode": inference_mode or "eval",
+                "metrics": metrics_at(run_dir, epoch)}
+    # Readable from the SavedModel itself (`loaded.metadata()`), and as a file beside it.
+    text = json.dumps(metadata, indent=2)
+    module.metadata = tf.function(lambda: tf.constant(text), input_signature=[])
+    # Written under a hidden name, then renamed: TF Serving, which polls the base folder for
+    # new numbers, never sees a half-written version.
+    os.makedirs(export_base, exist_ok=True)
+    staging = os.path.join(export_base, f".staging-{version}-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    tf.saved_model.save(module, staging, signatures=signatures)
+    os.makedirs(os.path.join(staging, "assets.extra"), exist_ok=True)
+    with open(os.path.join(staging, METADATA_FILE), "w") as fh:
+        fh.write(text)
+    os.rename(staging, os.path.join(export_base, str(version)))
     return metadata
 
 
+def metrics_at(run_dir, epoch=None):
+    """The loss.csv (and, for paired data, metrics.csv) figures of the exported epoch."""
+    from gan_zoo.run_files import RunFiles, read_losses
+    files, found = RunFiles(run_dir), {}
+    for path in (files.loss_csv, files.metrics_csv):
+        if not os.path.exists(path):
+            continue
+        rows = read_losses(path)
+        if not len(rows.get("epoch", ())):
+            continue
+        i = len(rows["epoch"]) - 1 if epoch is None else int(np.argmax(rows["epoch"] == epoch))
+        found.update({k: float(v[i]) for k, v in rows.items() if k not in ("epoch", "steps", "lr")})
+    return found
+
+
+def version_dir(export_dir):
+    """`export_dir` itself when it is one version, else its newest version; UserError if none."""
+    if os.path.exists(os.path.join(export_dir, "saved_model.pb")):
+        return export_dir
+    found = versions(export_dir)
+    if not found:
+        raise UserError(f"No SavedModel in {export_dir!r} (nor a numbered version under it). "
+                        "Create one with `python -m gan_zoo.export --run_dir=RUN --export_dir=DIR`.")
+    return os.path.join(export_dir, str(found[-1]))
+
+
 def load(export_dir):
-    """(loaded SavedModel, metadata dict), or a UserError naming what is missing."""
-    if not os.path.exists(os.path.join(export_dir, "saved_model.pb")):
-        raise UserError(f"No SavedModel in {export_dir!r}. Create one with "
-                        "`python -m gan_zoo.export --run_dir=RUN --export_dir=DIR`.")
-    with open(os.path.join(export_dir, METADATA_FILE)) as fh:
-        metadata = json.load(fh)
-    return tf.saved_model.load(export_dir), metadata
+    """(loaded SavedModel, metadata dict) of a version folder, or of the newest version under a
+    base folder; a UserError naming what is missing."""
+    path = version_dir(export_dir)
+    loaded = tf.saved_model.load(path)
+    if hasattr(loaded, "metadata"):
+        return loaded, json.loads(loaded.metadata().numpy().decode())
+    with open(os.path.join(path, METADATA_FILE)) as fh:  # exports from before the attribute
+        return loaded, json.load(fh)
 
 
 def main():
@@ -179,9 +249,10 @@ def main():
     FLAGS = flags.FLAGS
     if not FLAGS.run_dir or not FLAGS.export_dir:
         raise UserError("Both --run_dir and --export_dir are required.")
-    metadata = export(FLAGS.run_dir, FLAGS.export_dir, overwrite=FLAGS.overwrite,
+    metadata = export(FLAGS.run_dir, FLAGS.export_dir, version=FLAGS.version,
                       epoch=FLAGS.epoch, inference_mode=FLAGS.inference_mode)
-    print(f"Exported {metadata['model']} (step {metadata['step']}) to {FLAGS.export_dir} "
+    where = os.path.join(FLAGS.export_dir, str(metadata["version"]))
+    print(f"Exported {metadata['model']} (step {metadata['step']}) to {where} "
           f"with signatures {', '.join(metadata['signatures'])}, inference mode "
           f"{metadata['inference_mode']}")
 
@@ -191,8 +262,10 @@ if __name__ == "__main__":
 
     from gan_zoo import cli
     flags.DEFINE_string("run_dir", None, "Run directory written by gan_zoo.train.")
-    flags.DEFINE_string("export_dir", None, "Where to write the SavedModel.")
-    flags.DEFINE_boolean("overwrite", False, "Replace a SavedModel already in --export_dir.")
+    flags.DEFINE_string("export_dir", None, "Base folder of the model's versions: the export goes "
+                        "to EXPORT_DIR/<version>/ (TF Serving's model_base_path layout).")
+    flags.DEFINE_integer("version", None, "Version number to write (default: one more than the "
+                         "newest); an existing version is never overwritten.")
     flags.DEFINE_integer("epoch", None, "Export the checkpoint kept at this epoch (--keep_every) "
                          "instead of the latest.")
     flags.DEFINE_enum("inference_mode", None, INFERENCE_MODES,

@@ -19,7 +19,9 @@ def test_quickstart_commands_train_export_generate(tmp_path):
 
     exp = run_cli("gan_zoo.export", f"--run_dir={run_dir}", f"--export_dir={export_dir}")
     assert exp.returncode == 0, exp.stderr[-3000:]
-    listing = run_cli("tensorflow.python.tools.saved_model_cli", "show", "--dir", export_dir, "--all")
+    assert exp.stdout.strip().endswith("inference mode eval") and os.path.join(export_dir, "1") in exp.stdout
+    listing = run_cli("tensorflow.python.tools.saved_model_cli", "show", "--dir",
+                      os.path.join(export_dir, "1"), "--all")
     assert listing.returncode == 0, listing.stderr[-2000:]
     assert "signature_def['serving_default']" in listing.stdout
     assert "signature_def['generate_from_seed']" in listing.stdout

@@ -1,5 +1,6 @@
 """The generic trainer on real Fashion-MNIST: files written, learning signal, resume, export."""
 import csv
+import json
 import math
 import os
 
@@ -80,7 +81,9 @@ def test_export_round_trip_matches_the_in_memory_generator(short_run, tmp_path):
     export_dir = str(tmp_path / "export")
     meta = export.export(run_dir, export_dir)
     assert meta["num_classes"] == 10 and meta["image_shape"] == [28, 28, 1]
-    loaded = tf.saved_model.load(export_dir)
+    assert meta["version"] == 1 and meta["step"] == 80 and meta["metrics"]["Gen_loss"] > 0
+    loaded = tf.saved_model.load(os.path.join(export_dir, "1"))  # TF Serving's layout
+    assert json.loads(loaded.metadata().numpy()) == meta  # the metadata travels inside
     labels = np.array([0, 3, 9, 9], np.int32)
     noise = np.random.default_rng(0).normal(size=(4, 100)).astype(np.float32)
     served = loaded.signatures["serving_default"](labels=tf.constant(labels), noise=tf.constant(noise))
@@ -99,9 +102,19 @@ def test_export_round_trip_matches_the_in_memory_generator(short_run, tmp_path):
                                                  noise=tf.zeros((n, 100)))
 
 
-def test_export_refuses_to_overwrite(short_run, tmp_path):
+def test_new_export_versions_never_overwrite_old_ones(short_run, tmp_path):
     from gan_zoo.errors import UserError
     _, run_dir = short_run
-    export.export(run_dir, str(tmp_path / "e"))
-    with pytest.raises(UserError, match="already holds a SavedModel"):
-        export.export(run_dir, str(tmp_path / "e"))
+    base = str(tmp_path / "e")
+    export.export(run_dir, base)
+    with open(os.path.join(base, "1", "saved_model.pb"), "rb") as fh:
+        first = fh.read()
+    assert export.export(run_dir, base)["version"] == 2
+    assert export.versions(base) == [1, 2] and sorted(os.listdir(base)) == ["1", "2"]
+    with open(os.path.join(base, "1", "saved_model.pb"), "rb") as fh:
+        assert fh.read() == first
+    with pytest.raises(UserError, match="never overwritten"):
+        export.export(run_dir, base, version=1)
+    assert export.export(run_dir, base, version=7)["version"] == 7
+    assert export.load(base)[1]["version"] == 7  # a base folder loads its newest version
+    assert export.load(os.path.join(base, "2"))[1]["version"] == 2
