@@ -9,37 +9,8 @@ import pytest
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2
 
-from conftest import ROOT, SHARED, run_cli, tiny_faces_config
-from gan_zoo import config, data, export, trainer
-
-
-@pytest.fixture(scope="module")
-def exports(tmp_path_factory, short_run):
-    """{family: (export base, metadata, a request's inputs as numpy)}: a label cGAN, an
-    unconditional DCGAN and an img2img model, each trained for a few steps and exported."""
-    root = tmp_path_factory.mktemp("serving")
-    _, label_run = short_run
-    faces_cfg = tiny_faces_config(root / "faces_run")
-    trainer.train(faces_cfg, data.for_config(faces_cfg))
-    pairs_cfg = config.resolve(model="img2img", data_dir=os.path.join(SHARED, "data", "facades"),
-                               image_size=32, ngf=8, ndf=8, batch_size=8, max_images=16, epochs=1,
-                               save_every=1, run_dir=str(root / "pairs_run"), progress=False)
-    pairs = data.for_config(pairs_cfg)
-    trainer.train(pairs_cfg, pairs)
-    rng = np.random.default_rng(0)
-    _, facade_inputs = next(iter(pairs.held_out.images_and_labels.batch(2)))
-    requests = {
-        "label": (label_run, {}, {"labels": np.array([1, 7], np.int32),
-                                  "noise": rng.normal(size=(2, 100)).astype(np.float32)}),
-        "unconditional": (faces_cfg.run_dir, {}, {"noise": rng.normal(size=(3, 100)).astype(np.float32)}),
-        "img2img": (pairs_cfg.run_dir, {"inference_mode": "eval"}, {"images": facade_inputs.numpy()}),
-    }
-    made = {}
-    for family, (run_dir, options, inputs) in requests.items():
-        base = str(root / family)
-        metadata = export.export(run_dir, base, **options)
-        made[family] = (base, metadata, inputs)
-    return made
+from conftest import ROOT, run_cli
+from gan_zoo import export
 
 
 def _serve(base, inputs, signature="serving_default"):

@@ -1,0 +1,351 @@
+"""python -m gan_zoo.explore --export_dir=export/maxout_cgan [--port=8000]
+
+The latent explorer (reference E's web page, made safe): one page with a slider per noise
+dimension, extra sliders along the first principal directions of the generator's output, a
+class selector for label models, a random button and a copy-able vector; the image updates
+as the sliders move. An img2img export shows an upload box instead.
+
+The server binds 127.0.0.1 unless told otherwise and answers four requests only:
+  GET  /           the page
+  GET  /info       the model's metadata and the slider set-up (JSON)
+  POST /render     {"noise": [noise_dim floats], "label": int}  ->  PNG
+  POST /translate  an image file (img2img exports)                ->  PNG
+Every request is validated (size, JSON, count and range of values, label range, image
+decodes); a bad one gets a 4xx with {"error": "..."} and the server stays up.
+"""
+import http.server
+import json
+import math
+import threading
+
+import numpy as np
+import tensorflow as tf
+
+from gan_zoo.errors import UserError
+
+MAX_JSON_BYTES = 64 * 1024
+MAX_IMAGE_BYTES = 8 * 1024 * 1024
+NOISE_LIMIT = 10.0  # |value| a noise entry may take (N(0, 1) draws stay within about 5)
+DIRECTION_SAMPLES = 256
+
+
+class RequestError(Exception):
+    """A bad request: its HTTP status and a message naming what is wrong."""
+
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+
+
+class Explorer:
+    """What the page asks for, independent of HTTP (so it is tested without a server)."""
+
+    def __init__(self, model, metadata, directions=8, seed=0):
+        self.model, self.metadata = model, metadata
+        self.serve = model.signatures["serving_default"]
+        self.paired = bool(metadata.get("paired"))
+        self.noise_dim = 0 if self.paired else int(metadata["noise_dim"])
+        self.num_classes = int(metadata.get("num_classes", 0))
+        self.tags = list(metadata.get("condition_names", ()))
+        self.directions = [] if self.paired else self._principal_directions(directions, seed)
+
+    def info(self):
+        return {"model": self.metadata["model"], "paired": self.paired,
+                "image_shape": self.metadata["image_shape"],
+                "input_shape": self.metadata.get("input_shape", []), "noise_dim": self.noise_dim,
+                "noise": self.metadata.get("noise", "normal"), "class_names": self._class_names(),
+                "tags": self.tags, "directions": [list(map(float, d)) for d in self.directions],
+                "noise_limit": NOISE_LIMIT, "step": self.metadata.get("step")}
+
+    def _class_names(self):
+        names = list(self.metadata.get("class_names", ()))
+        return names if len(names) == self.num_classes else [str(i) for i in range(self.num_classes)]
+
+    # --- requests ----------------------------------------------------------------------------
+    def render(self, body):
+        """PNG bytes for a parsed /render body, or a RequestError saying what is wrong."""
+        if not isinstance(body, dict):
+            raise RequestError(400, "the body must be a JSON object like {\"noise\": [...], \"label\": 0}")
+        if self.paired:
+            raise RequestError(400, "this is an image-to-image model: POST an image to /translate")
+        allowed = {"noise", "label"} if self.num_classes else {"noise", "condition"} if self.tags else {"noise"}
+        unknown = set(body) - allowed
+        if unknown:
+            raise RequestError(400, f"unknown field(s) {sorted(unknown)}; this model takes {sorted(allowed)}")
+        noise = self._noise(body.get("noise"))
+        inputs = {"noise": tf.constant(noise[None])}
+        if self.num_classes:
+            inputs["labels"] = tf.constant([self._label(body.get("label"))], tf.int32)
+        elif self.tags:
+            inputs["condition"] = tf.constant(self._condition(body.get("condition"))[None])
+        return _png(self.serve(**inputs)["images"].numpy()[0])
+
+    def translate(self, data):
+        """PNG bytes of the img2img model's output for an uploaded image file."""
+        if not self.paired:
+            raise RequestError(400, "this model draws from noise: POST {\"noise\": [...]} to /render")
+        height, width, channels = self.metadata["input_shape"]
+        try:
+            image = tf.io.decode_image(data, channels=channels, expand_animations=False)
+        except (tf.errors.InvalidArgumentError, ValueError):
+            raise RequestError(400, "the upload is not a PNG, JPEG, GIF or BMP image") from None
+        resized = tf.image.resize(image, (height, width), antialias=True)
+        image = tf.cast(tf.round(tf.clip_by_value(resized, 0, 255)), tf.uint8)
+        return _png(self.serve(images=image[None])["images"].numpy()[0])
+
+    def _noise(self, values):
+        if not isinstance(values, list) or len(values) != self.noise_dim:
+            got = f"{len(values)} values" if isinstance(values, list) else type(values).__name__
+            raise RequestError(400, f"noise must be a list of {self.noise_dim} numbers; got {got}")
+        if not all(_is_number(v) and math.isfinite(v) and abs(v) <= NOISE_LIMIT for v in values):
+            raise RequestError(400, f"noise values must be finite numbers in [-{NOISE_LIMIT:g}, "
+                                    f"{NOISE_LIMIT:g}]")
+        return np.asarray(values, np.float32)
+
+    def _label(self, value):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < self.num_classes:
+            raise RequestError(400, f"label must be an integer in 0..{self.num_classes - 1}; got {value!r}")
+        return value
+
+    def _condition(self, values):
+        if (not isinstance(values, list) or len(values) != len(self.tags)
+                or not all(_is_number(v) and 0.0 <= v <= 1.0 for v in values)):
+            raise RequestError(400, f"condition must be a list of {len(self.tags)} numbers in [0, 1] "
+                                    f"(one per tag: {', '.join(self.tags)})")
+        return np.asarray(values, np.float32)
+
+    # --- sliders beyond the noise dimensions ------------------------------------------------
+    def _principal_directions(self, count, seed):
+        """Unit noise-space directions that move the output along its first `count` principal
+        components (PCA of DIRECTION_SAMPLES images; each component's scores regressed back
+        onto the noise that made them), for models whose noise has too many dimensions to
+        explore one by one."""
+        if count <= 0:
+            return []
+        rng = np.random.default_rng(seed)
+        if self.metadata.get("noise") == "uniform":
+            noise = rng.uniform(size=(DIRECTION_SAMPLES, self.noise_dim)).astype(np.float32)
+        else:
+            noise = rng.normal(size=(DIRECTION_SAMPLES, self.noise_dim)).astype(np.float32)
+        inputs = {"noise": tf.constant(noise)}
+        if self.num_classes:
+            inputs["labels"] = tf.zeros([DIRECTION_SAMPLES], tf.int32)
+        elif self.tags:
+            inputs["condition"] = tf.zeros([DIRECTION_SAMPLES, len(self.tags)])
+        images = self.serve(**inputs)["images"].numpy().reshape(DIRECTION_SAMPLES, -1).astype(np.float64)
+        images -= images.mean(axis=0)
+        u, s, _ = np.linalg.svd(images, full_matrices=False)
+        scores = u[:, :count] * s[:count]
+        directions, *_ = np.linalg.lstsq(scores, noise - noise.mean(axis=0), rcond=None)
+        return directions / np.maximum(np.linalg.norm(directions, axis=1, keepdims=True), 1e-12)
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _png(image):
+    return tf.io.encode_png(image).numpy()
+
+
+def _reject_constant(name):  # NaN, Infinity: Python's json accepts them, JSON does not
+    raise RequestError(400, f"{name} is not a JSON number")
+
+
+def make_server(explorer, host="127.0.0.1", port=8000):
+    """A threading HTTP server for `explorer` (port 0: any free port; see server_address)."""
+    page = PAGE.encode()
+    lock = threading.Lock()  # one model call at a time
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        server_version = "gan_zoo-explore"
+
+        def log_message(self, *args):  # quiet: errors are answered, not logged to stderr
+            pass
+
+        def do_GET(self):
+            if self.path == "/":
+                return self._send(200, page, "text/html; charset=utf-8")
+            if self.path == "/info":
+                return self._json(200, explorer.info())
+            if self.path in ("/render", "/translate"):
+                return self._json(405, {"error": f"{self.path} takes POST"})
+            return self._json(404, {"error": f"no such page: {self.path[:100]}"})
+
+        def do_POST(self):
+            try:
+                if self.path not in ("/render", "/translate"):
+                    raise RequestError(404, f"no such endpoint: {self.path[:100]}")
+                limit = MAX_JSON_BYTES if self.path == "/render" else MAX_IMAGE_BYTES
+                data = self._body(limit)
+                with lock:
+                    if self.path == "/render":
+                        png = explorer.render(_parse_json(data))
+                    else:
+                        png = explorer.translate(data)
+                self._send(200, png, "image/png")
+            except RequestError as e:
+                self._json(e.status, {"error": str(e)})
+
+        def _body(self, limit):
+            try:
+                length = int(self.headers.get("Content-Length", ""))
+            except ValueError:
+                raise RequestError(411, "a Content-Length header is required") from None
+            if length < 0 or length > limit:
+                self.close_connection = True  # the unread body must not be parsed as a request
+                raise RequestError(413, f"the body is {length} bytes; at most {limit} are accepted")
+            return self.rfile.read(length)
+
+        def _json(self, status, obj):
+            self._send(status, json.dumps(obj).encode(), "application/json")
+
+        def _send(self, status, body, content_type):
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(body)
+
+    return http.server.ThreadingHTTPServer((host, port), Handler)
+
+
+def _parse_json(data):
+    try:
+        return json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise RequestError(400, f"the body is not JSON ({e})") from None
+
+
+PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>gan_zoo latent explorer</title>
+<style>
+ body { font-family: sans-serif; margin: 1em; display: flex; gap: 2em; }
+ #image, #output, #input { width: 256px; height: 256px; image-rendering: pixelated; border: 1px solid #ccc; }
+ #sliders { max-height: 92vh; overflow-y: auto; display: grid;
+            grid-template-columns: repeat(3, auto); align-content: start; gap: 0 1em; }
+ .slider { display: block; font-size: 11px; }
+ .slider input { width: 140px; }
+ #vector { width: 100%; }
+ #error { color: #b00; }
+</style></head>
+<body>
+<div>
+ <h3 id="title">gan_zoo</h3>
+ <div id="noise-ui">
+  <img id="image" alt="generated image">
+  <p id="tags"></p>
+  <p><label>class <select id="label"></select></label>
+     <button id="random">random</button></p>
+  <p><input id="vector" title="the current noise vector (JSON); paste one and press apply">
+     <button id="copy">copy vector</button> <button id="apply">apply</button></p>
+ </div>
+ <div id="pairs-ui" hidden>
+  <p><input type="file" id="upload" accept="image/*"></p>
+  <img id="input" alt="your input"> <img id="output" alt="generated output">
+ </div>
+ <p id="error"></p>
+</div>
+<div id="sliders"></div>
+<script>
+let info, noise = [], pcs = [], pending = null, busy = false;
+const $ = id => document.getElementById(id);
+function gaussian() { let u = 0, v = 0; while (!u) u = Math.random(); while (!v) v = Math.random();
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v); }
+function vector() {
+  const z = noise.slice();
+  pcs.forEach((a, k) => info.directions[k].forEach((d, i) => z[i] += a * d));
+  return z.map(v => Math.max(-info.noise_limit, Math.min(info.noise_limit, v)));
+}
+function request() { pending = true; if (!busy) send(); }
+async function send() {
+  busy = true; pending = false;
+  const body = {noise: vector()};
+  if (info.class_names.length) body.label = parseInt($("label").value);
+  if (info.tags.length) body.condition = info.tags.map((t, i) => $("tag-" + i).checked ? 1 : 0);
+  $("vector").value = JSON.stringify(body.noise.map(v => +v.toFixed(3)));
+  const r = await fetch("/render", {method: "POST", body: JSON.stringify(body)});
+  if (r.ok) { $("image").src = URL.createObjectURL(await r.blob()); $("error").textContent = ""; }
+  else { $("error").textContent = (await r.json()).error; }
+  busy = false; if (pending) send();
+}
+function addSlider(name, min, max, value, onInput) {
+  const label = document.createElement("label"); label.className = "slider";
+  const input = document.createElement("input");
+  Object.assign(input, {type: "range", min, max, step: 0.01, value, id: "slider-" + name});
+  input.addEventListener("input", () => onInput(parseFloat(input.value)));
+  label.append(name + " ", input); $("sliders").append(label); return input;
+}
+function buildSliders() {
+  $("sliders").innerHTML = "";
+  const [lo, hi] = info.noise === "uniform" ? [0, 1] : [-3, 3];
+  info.directions.forEach((d, k) => addSlider("pc" + (k + 1), -3, 3, 0, x => { pcs[k] = x; request(); }));
+  noise.forEach((v, i) => addSlider(String(i), lo, hi, v, x => { noise[i] = x; request(); }));
+}
+function randomise() {
+  noise = Array.from({length: info.noise_dim}, () => info.noise === "uniform" ? Math.random() : gaussian());
+  pcs = info.directions.map(() => 0); buildSliders(); request();
+}
+async function translate(file) {
+  $("input").src = URL.createObjectURL(file);
+  const r = await fetch("/translate", {method: "POST", body: file});
+  if (r.ok) { $("output").src = URL.createObjectURL(await r.blob()); $("error").textContent = ""; }
+  else { $("error").textContent = (await r.json()).error; }
+}
+(async () => {
+  info = await (await fetch("/info")).json();
+  $("title").textContent = info.model + " (step " + info.step + ")";
+  if (info.paired) { $("noise-ui").hidden = true; $("pairs-ui").hidden = false;
+    $("upload").addEventListener("change", e => translate(e.target.files[0])); return; }
+  info.class_names.forEach((n, i) => $("label").add(new Option(n, i)));
+  if (!info.class_names.length) $("label").parentElement.hidden = true;
+  info.tags.forEach((t, i) => { const box = Object.assign(document.createElement("input"),
+    {type: "checkbox", id: "tag-" + i}); box.addEventListener("change", request);
+    const label = document.createElement("label"); label.append(box, t + " "); $("tags").append(label); });
+  $("label").addEventListener("change", request);
+  $("random").addEventListener("click", randomise);
+  $("copy").addEventListener("click", () => { $("vector").select(); navigator.clipboard && navigator.clipboard.writeText($("vector").value); });
+  $("apply").addEventListener("click", () => { try { const z = JSON.parse($("vector").value);
+    if (z.length !== info.noise_dim) throw new Error("the vector needs " + info.noise_dim + " values");
+    noise = z; pcs = info.directions.map(() => 0); buildSliders(); request(); }
+    catch (e) { $("error").textContent = e.message; } });
+  randomise();
+})();
+</script>
+</body></html>
+"""
+
+
+def main():
+    from absl import flags
+
+    from gan_zoo import export
+    FLAGS = flags.FLAGS
+    if not FLAGS.export_dir:
+        raise UserError("Pass --export_dir=DIR of a `python -m gan_zoo.export` export.")
+    model, metadata = export.load(FLAGS.export_dir)
+    explorer = Explorer(model, metadata, directions=FLAGS.directions)
+    server = make_server(explorer, FLAGS.host, FLAGS.port)
+    host, port = server.server_address[:2]
+    print(f"Serving the latent explorer of {metadata['model']} at http://{host}:{port}/ (Ctrl-C stops)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    from absl import app, flags
+
+    from gan_zoo import cli
+    flags.DEFINE_string("export_dir", None, "An export of `python -m gan_zoo.export` (its base "
+                        "folder or one version).")
+    flags.DEFINE_string("host", "127.0.0.1", "Address to bind; 127.0.0.1 keeps the page on this "
+                        "machine (0.0.0.0 opens it to the network).")
+    flags.DEFINE_integer("port", 8000, "Port to listen on (0: any free port).")
+    flags.DEFINE_integer("directions", 8, "Extra sliders along the first principal directions "
+                         "of the generator's output (0: none).")
+    app.run(cli.run(main))
