@@ -16,6 +16,7 @@ decodes); a bad one gets a 4xx with {"error": "..."} and the server stays up.
 import http.server
 import json
 import math
+import signal
 import threading
 
 import numpy as np
@@ -317,6 +318,10 @@ async function translate(file) {
 """
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main():
     from absl import flags
 
@@ -328,6 +333,10 @@ def main():
     explorer = Explorer(model, metadata, directions=FLAGS.directions)
     server = make_server(explorer, FLAGS.host, FLAGS.port)
     host, port = server.server_address[:2]
+    # Ctrl-C and `kill` both stop it cleanly, even where SIGINT was ignored by whoever started
+    # this process (a background job of a non-interactive shell inherits SIGINT ignored).
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _interrupt)
     print(f"Serving the latent explorer of {metadata['model']} at http://{host}:{port}/ (Ctrl-C stops)")
     try:
         server.serve_forever()

@@ -67,6 +67,15 @@ def tiny_faces_config(run_dir, **overrides):
 
 
 @pytest.fixture(scope="session")
+def fashion_judge():
+    """The reference CNN trained for one epoch on 20,000 real Fashion-MNIST images: what the
+    quality tests ask whether generated samples look like the requested class."""
+    from gan_zoo import data
+    from gan_zoo.eval import classifier
+    return classifier.train(data.load("fashion_mnist", max_images=20000), epochs=1)
+
+
+@pytest.fixture(scope="session")
 def short_run(tmp_path_factory, fashion_small):
     """One 2-epoch maxout_cgan run of 40 steps/epoch, shared by the tests that only read it."""
     from gan_zoo import config, trainer

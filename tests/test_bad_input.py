@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from conftest import OLIVETTI, ROOT, run_cli, tiny_faces_config
+from conftest import OLIVETTI, run_cli, tiny_faces_config
 from gan_zoo import config, data, trainer
 from gan_zoo.errors import UserError
 

@@ -1,15 +1,13 @@
 """Conditions beyond one class: multi-hot tags from class groups and from a per-image CSV."""
-import os
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from conftest import run_cli
-from gan_zoo import config, data, export, generate, images, trainer
+from gan_zoo import config, data, export, images, trainer
 from gan_zoo.data import conditions
 from gan_zoo.errors import UserError
-from gan_zoo.eval import classifier
 
 EPOCHS = 3
 
@@ -35,9 +33,9 @@ def test_fashion_mnist_tags_are_overlapping_multi_hot_vectors():
     assert condition.shape == (64, len(names))
 
 
-def test_generator_draws_items_with_the_requested_tags(tag_run):
+def test_generator_draws_items_with_the_requested_tags(tag_run, fashion_judge):
     trained, source, _ = tag_run
-    judge = classifier.train(data.load("fashion_mnist", max_images=20000), epochs=1)
+    judge = fashion_judge
     table = source.condition_table
     has_tags = np.all(table[:, None, :] >= table[None, :, :], axis=-1)  # [predicted, requested]
     conditions_per_class = np.repeat(table, 100, axis=0)

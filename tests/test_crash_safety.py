@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import OLIVETTI, ROOT, run_cli, tiny_faces_config
+from conftest import OLIVETTI, ROOT, tiny_faces_config
 from gan_zoo import data, losses, run_files, trainer
 from gan_zoo.errors import UserError
 

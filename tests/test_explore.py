@@ -191,8 +191,9 @@ def test_the_page_in_headless_chromium(servers, tmp_path):
         driver.quit()
 
 
-def test_the_command_serves_until_stopped(exports):
-    """`python -m gan_zoo.explore` prints its address, answers there, and stops on SIGINT."""
+def test_the_command_serves_until_stopped(exports, tmp_path):
+    """`python -m gan_zoo.explore` prints its address, answers there, and stops on SIGINT, also
+    when started with SIGINT ignored (as a background job of a non-interactive shell is)."""
     import os
     import signal
     import subprocess
@@ -200,18 +201,22 @@ def test_the_command_serves_until_stopped(exports):
     import urllib.request
 
     from conftest import ROOT, run_cli
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gan_zoo.explore", f"--export_dir={exports['label'][0]}",
-         "--port=0", "--directions=2"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
-    try:
-        line = process.stdout.readline()
-        url = line.split(" at ")[1].split()[0]
-        assert url.startswith("http://127.0.0.1:")
-        with urllib.request.urlopen(url + "info", timeout=30) as response:
-            assert json.loads(response.read())["noise_dim"] == 100
-    finally:
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=30) == 0
+    # stderr to a file: a pipe nobody reads can fill up and block the server's exit
+    with open(tmp_path / "stderr.txt", "w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gan_zoo.explore", f"--export_dir={exports['label'][0]}",
+             "--port=0", "--directions=2"], cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr,
+            text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"),
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+        try:
+            line = process.stdout.readline()
+            assert " at http://127.0.0.1:" in line, (tmp_path / "stderr.txt").read_text()[-2000:]
+            url = line.split(" at ")[1].split()[0]
+            with urllib.request.urlopen(url + "info", timeout=30) as response:
+                assert json.loads(response.read())["noise_dim"] == 100
+        finally:
+            process.send_signal(signal.SIGINT)
+            process.communicate(timeout=60)
+    assert process.returncode == 0, (tmp_path / "stderr.txt").read_text()[-2000:]
     missing = run_cli("gan_zoo.explore", "--export_dir=/no/such/export")
     assert missing.returncode == 2 and "No SavedModel" in missing.stderr

@@ -10,8 +10,8 @@ EPOCHS = 3
 MIN_LABEL_ACCURACY = 0.35  # chance is 0.10; bench/label_quality.py measured 0.62 after 3 epochs
 
 
-def test_maxout_cgan_samples_are_recognised_as_their_label(tmp_path):
-    judge = classifier.train(data.load("fashion_mnist", max_images=20000), epochs=1)
+def test_maxout_cgan_samples_are_recognised_as_their_label(tmp_path, fashion_judge):
+    judge = fashion_judge
     assert classifier.accuracy(judge, data.load("fashion_mnist", split="test")) > 0.8
 
     cfg = config.resolve(model="maxout_cgan", dataset="fashion_mnist", epochs=EPOCHS,
