@@ -22,6 +22,7 @@ import threading
 import numpy as np
 import tensorflow as tf
 
+from gan_zoo.data import resize_uint8
 from gan_zoo.errors import UserError
 
 MAX_JSON_BYTES = 64 * 1024
@@ -90,8 +91,7 @@ class Explorer:
             image = tf.io.decode_image(data, channels=channels, expand_animations=False)
         except (tf.errors.InvalidArgumentError, ValueError):
             raise RequestError(400, "the upload is not a PNG, JPEG, GIF or BMP image") from None
-        resized = tf.image.resize(image, (height, width), antialias=True)
-        image = tf.cast(tf.round(tf.clip_by_value(resized, 0, 255)), tf.uint8)
+        image = resize_uint8(image, height, width)
         return _png(self.serve(images=image[None])["images"].numpy()[0])
 
     def _noise(self, values):

@@ -215,9 +215,10 @@ def metrics_at(run_dir, epoch=None):
         if not os.path.exists(path):
             continue
         rows = read_losses(path)
-        if not len(rows.get("epoch", ())):
+        at = np.flatnonzero(rows["epoch"] == epoch) if epoch is not None else np.arange(len(rows["epoch"]))[-1:]
+        if not len(at):  # no row (yet) for that epoch
             continue
-        i = len(rows["epoch"]) - 1 if epoch is None else int(np.argmax(rows["epoch"] == epoch))
+        i = int(at[0])
         found.update({k: float(v[i]) for k, v in rows.items() if k not in ("epoch", "steps", "lr")})
     return found
 

@@ -63,6 +63,7 @@ def generate_unconditional(model, count, seed=0):
 def read_inputs(path, shape, side=""):
     """(names, uint8 [N, H, W, C] of `shape`) of an image file or a folder of images; `side`
     A or B takes that half of A|B pair files."""
+    from gan_zoo.data import resize_uint8
     from gan_zoo.data.image_folder import IMAGE_EXTENSIONS
     if os.path.isdir(path):
         names = sorted(f for f in os.listdir(path) if f.lower().endswith(IMAGE_EXTENSIONS))
@@ -83,8 +84,7 @@ def read_inputs(path, shape, side=""):
         if side:
             half = int(image.shape[1]) // 2
             image = image[:, :half] if side == "A" else image[:, half:]
-        resized = tf.image.resize(image, (height, width), antialias=True)
-        images.append(tf.cast(tf.round(tf.clip_by_value(resized, 0, 255)), tf.uint8).numpy())
+        images.append(resize_uint8(image, height, width).numpy())
     return names, np.stack(images)
 
 

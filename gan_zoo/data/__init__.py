@@ -73,6 +73,12 @@ def scale_images(uint8_images):
     return tf.cast(uint8_images, tf.float32) / 127.5 - 1.0
 
 
+def resize_uint8(image, height, width):
+    """A uint8 image (or batch) resized with antialiasing, rounded back to uint8."""
+    resized = tf.image.resize(image, (height, width), antialias=True)
+    return tf.cast(tf.round(tf.clip_by_value(resized, 0, 255)), tf.uint8)
+
+
 def to_uint8(images):
     """[-1, 1] floats -> uint8, rounding to nearest."""
     return tf.cast(tf.round(tf.clip_by_value((images + 1.0) * 127.5, 0.0, 255.0)), tf.uint8)
@@ -176,8 +182,7 @@ def _resized(source, size):
         if pad:  # background is the darkest value, 0 in uint8
             top, left = (size - height) // 2, (size - width) // 2
             return tf.image.pad_to_bounding_box(image, top, left, size, size), label
-        resized = tf.image.resize(image, (size, size), antialias=True)
-        return tf.cast(tf.round(tf.clip_by_value(resized, 0, 255)), tf.uint8), label
+        return resize_uint8(image, size, size), label
 
     spec = dataclasses.replace(source.spec, image_shape=(size, size, channels))
     return dataclasses.replace(source, spec=spec, images_and_labels=source.images_and_labels.map(

@@ -102,14 +102,14 @@ def usable_images(paths, resize=False):
 def image_dataset(paths, labels, resize=False):
     """((uint8 image, label) dataset, image shape, number of images) over the usable files;
     every image decoded to the common channel count (and resized to the common size)."""
+    from gan_zoo.data import resize_uint8
     kept, (height, width), channels = usable_images(paths, resize)
     paths = [paths[i] for i in kept]
     labels = np.asarray(labels)[kept]
 
     def read(path, label):
         image = tf.io.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False)
-        image = tf.image.resize(image, (height, width), antialias=True)
-        return tf.cast(tf.round(image), tf.uint8), label
+        return resize_uint8(image, height, width), label
 
     ds = tf.data.Dataset.from_tensor_slices((paths, labels))
     return ds.map(read, num_parallel_calls=tf.data.AUTOTUNE), (height, width, channels), len(paths)

@@ -109,7 +109,7 @@ def _names(folder, extensions):
 
 def from_folder(root, split="train", direction="AtoB", image_size=0):
     """A Source of pairs from A|B files or A/ + B/ folders (see the module's docstring)."""
-    from gan_zoo.data import Source
+    from gan_zoo.data import Source, resize_uint8
     from gan_zoo.data.image_folder import image_dataset
     folder, names = _split_files(root, split)
     if os.path.isdir(os.path.join(folder, "A")):
@@ -119,11 +119,10 @@ def from_folder(root, split="train", direction="AtoB", image_size=0):
         if a_count != len(names) or b_count != len(names):
             raise UserError(f"Some images in {folder}/A or {folder}/B are unreadable (see the "
                             "warning above): remove or fix them, so every input keeps its target.")
-        pairs = tf.data.Dataset.zip(a, b).map(lambda a, b: (a[0], b[0]))
+        pairs, count = tf.data.Dataset.zip(a, b).map(lambda a, b: (a[0], b[0])), len(names)
     else:
         paths = [os.path.join(folder, n) for n in names]
         whole, (height, width, channels), count = image_dataset(paths, np.zeros(len(paths), np.int32))
-        names = names[:count]  # unreadable files and other sizes are skipped, with a warning
         if width % 2:
             raise UserError(f"The images in {folder!r} are {width} pixels wide: an A|B pair is two "
                             "images of the same width side by side, so the width must be even.")
@@ -135,12 +134,13 @@ def from_folder(root, split="train", direction="AtoB", image_size=0):
         pairs = pairs.map(lambda a, b: (b, a))
     if image_size:
         a_shape, b_shape = ((image_size, image_size, s[-1]) for s in (a_shape, b_shape))
-        pairs = pairs.map(lambda a, b: (_resize(a, image_size), _resize(b, image_size)),
+        pairs = pairs.map(lambda a, b: (resize_uint8(a, image_size, image_size),
+                                        resize_uint8(b, image_size, image_size)),
                           num_parallel_calls=tf.data.AUTOTUNE)
     # (target, input): the target is what the generator draws, the input its condition.
     spec = DataSpec(image_shape=tuple(b_shape), condition_dim=0, condition_shape=tuple(a_shape))
     return Source(name=f"paired:{root}", images_and_labels=pairs.map(lambda a, b: (b, a)),
-                  num_examples=len(names), spec=spec)
+                  num_examples=count, spec=spec)  # unreadable A|B files are skipped, with a warning
 
 
 def _matching(folder, names):
@@ -155,11 +155,6 @@ def _matching(folder, names):
     return [os.path.join(folder, "A", n) for n in names], [os.path.join(b_folder, n) for n in names]
 
 
-def _resize(image, size):
-    resized = tf.image.resize(image, (size, size), antialias=True)
-    return tf.cast(tf.round(tf.clip_by_value(resized, 0, 255)), tf.uint8)
-
-
 def edge_map(image):
     """uint8 [H, W, 1] -> uint8 [H, W, 1]: dark lines where the Sobel gradient is strong, on
     white (how edges2shoes / edges2handbags draw their inputs)."""
@@ -170,12 +165,11 @@ def edge_map(image):
 
 
 def _edges2fashion(data_dir, download, split, size):
-    from gan_zoo.data import Source
-    from gan_zoo.data import tfds_source
+    from gan_zoo.data import Source, resize_uint8, tfds_source
     items = tfds_source.load("fashion_mnist", data_dir=data_dir, download=download, split=split,
                              labels=False)
     pairs = items.images_and_labels.map(
-        lambda image, _: (lambda item: (item, edge_map(item)))(_resize(image, size)),
+        lambda image, _: (lambda item: (item, edge_map(item)))(resize_uint8(image, size, size)),
         num_parallel_calls=tf.data.AUTOTUNE)
     shape = (size, size, 1)
     return Source(name="edges2fashion", images_and_labels=pairs, num_examples=items.num_examples,
