@@ -111,6 +111,17 @@ class TrainConfig:
                              "3 newest are kept.")
     keep_every: int = _field(0, "Also keep a checkpoint every N epochs for good, in "
                              "checkpoints/kept/ (to pick the best afterwards); 0: off.")
+    eval_every: int = _field(1, "Score the generator every N epochs (and at the end) on a fixed "
+                             "sample set, into metrics.csv and TensorBoard, keeping the best "
+                             "checkpoint in checkpoints/best/: label accuracy, FID, precision, "
+                             "recall and coverage on data with a reference classifier "
+                             "(gan_zoo.eval.classifier), SWD on other images, L1 / PSNR / SSIM "
+                             "on image pairs; 0: off.")
+    eval_samples: int = _field(1000, "Samples (and real test images) each evaluation compares; "
+                               "the results table uses 10,000 (python -m gan_zoo.eval).")
+    select_by: str = _field("auto", "The metric that picks checkpoints/best/: auto (FID where it is "
+                            "measured, else SWD, else L1), or one metrics.csv column "
+                            "(label_accuracy, fid, precision, recall, coverage, swd, l1, psnr, ssim).")
     collapse_threshold: float = _field(0.2, "Warn when sample diversity (mean pairwise distance of "
                                        "a fixed sample batch over that of real images) falls under "
                                        "this; 0: off.")
@@ -169,7 +180,10 @@ class TrainConfig:
                                 f"{getattr(self, name)!r}.")
         if not 0.0 < self.nan_lr_factor <= 1.0:
             raise UserError(f"--nan_lr_factor must be in (0, 1], got {self.nan_lr_factor}.")
-        for name in ("clip", "gp_weight", "keep_every", "collapse_threshold", "max_nan_recoveries",
+        if self.eval_samples < 10:
+            raise UserError(f"--eval_samples must be at least 10 (the k-NN metrics need "
+                            f"neighbours), got {self.eval_samples}.")
+        for name in ("clip", "gp_weight", "keep_every", "eval_every", "collapse_threshold", "max_nan_recoveries",
                      "cpu_devices", "jitter", "l1_weight", "adv_weight"):
             if getattr(self, name) < 0:
                 raise UserError(f"--{name} must be >= 0, got {getattr(self, name)}.")

@@ -1,4 +1,4 @@
-"""python -m gan_zoo.explore --export_dir=export/maxout_cgan [--port=8000]
+"""python -m gan_zoo.explore --export_dir=export/maxout_cgan [--port=8000]   (or --pretrained=NAME)
 
 The latent explorer (reference E's web page, made safe): one page with a slider per noise
 dimension, extra sliders along the first principal directions of the generator's output, a
@@ -23,7 +23,6 @@ import numpy as np
 import tensorflow as tf
 
 from gan_zoo.data import resize_uint8
-from gan_zoo.errors import UserError
 
 MAX_JSON_BYTES = 64 * 1024
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
@@ -325,11 +324,9 @@ def _interrupt(signum, frame):
 def main():
     from absl import flags
 
-    from gan_zoo import export
+    from gan_zoo import pretrained
     FLAGS = flags.FLAGS
-    if not FLAGS.export_dir:
-        raise UserError("Pass --export_dir=DIR of a `python -m gan_zoo.export` export.")
-    model, metadata = export.load(FLAGS.export_dir)
+    model, metadata = pretrained.open_model(FLAGS.export_dir, FLAGS.pretrained)
     explorer = Explorer(model, metadata, directions=FLAGS.directions)
     server = make_server(explorer, FLAGS.host, FLAGS.port)
     host, port = server.server_address[:2]
@@ -350,8 +347,10 @@ if __name__ == "__main__":
     from absl import app, flags
 
     from gan_zoo import cli
-    flags.DEFINE_string("export_dir", None, "An export of `python -m gan_zoo.export` (its base "
+    flags.DEFINE_string("export_dir", "", "An export of `python -m gan_zoo.export` (its base "
                         "folder or one version).")
+    flags.DEFINE_string("pretrained", "", "A generator shipped in the package instead, "
+                        "model/dataset (e.g. maxout_cgan/fashion_mnist).")
     flags.DEFINE_string("host", "127.0.0.1", "Address to bind; 127.0.0.1 keeps the page on this "
                         "machine (0.0.0.0 opens it to the network).")
     flags.DEFINE_integer("port", 8000, "Port to listen on (0: any free port).")

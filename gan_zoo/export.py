@@ -143,13 +143,51 @@ def versions(export_base):
                   if d.isdigit() and os.path.exists(os.path.join(export_base, d, "saved_model.pb")))
 
 
-def export(run_dir, export_base, version=None, epoch=None, inference_mode=None):
+def describe(config, spec, signatures, inference_mode=None):
+    """The metadata of a generator that clients (generate, explore, eval) read."""
+    return {"model": config.model, "dataset": config.dataset, "conditional": spec.is_conditional,
+            "loss": config.loss, "image_shape": list(spec.image_shape),
+            "num_classes": spec.condition_dim if spec.is_class_conditional else 0,
+            "class_names": list(spec.class_names), "condition_dim": spec.condition_dim,
+            "condition_names": list(spec.condition_names), "noise_dim": config.noise_dim,
+            "noise": config.noise, "signatures": list(signatures), "paired": spec.is_paired,
+            "input_shape": list(spec.condition_shape), "inference_mode": inference_mode or "eval",
+            # how the training images were read, so gan_zoo.eval reads its reference alike
+            "data_settings": {k: getattr(config, k) for k in DATA_SETTINGS}}
+
+
+DATA_SETTINGS = ("image_size", "center_crop", "class_tags", "condition_csv", "condition_feature",
+                 "direction")
+
+
+def serving_module(generator, config, spec, inference_mode=None):
+    """(tf.Module, {name: tf.function}) serving `generator` (see the module docstring)."""
+    from gan_zoo.models.layers import batch_statistics_twin
+    if spec.is_paired:
+        if inference_mode is None:
+            raise UserError("img2img exports need --inference_mode: eval (BatchNorm's moving "
+                            "averages, no dropout: deterministic) or pix2pix (each request's own "
+                            "batch statistics and dropout on, as pix2pix runs at test time). "
+                            "See `python -m gan_zoo.export --helpfull`.")
+        if inference_mode == "pix2pix":
+            generator = batch_statistics_twin(generator)
+        module = ImageToImageModule(generator, spec)
+        return module, {"serving_default": module.serving_default}
+    if inference_mode == "pix2pix":
+        raise UserError(f"--inference_mode=pix2pix is for img2img models; {config.model} "
+                        "exports in eval mode (leave the flag out, or pass eval).")
+    module = GeneratorModule(generator, spec, config.noise_dim, config.noise)
+    return module, {"serving_default": module.serving_default,
+                    SEED_SIGNATURE: module.generate_from_seed}
+
+
+def export(run_dir, export_base, version=None, epoch=None, inference_mode=None, which="latest"):
     """Export the latest generator of `run_dir` (or the one kept at `epoch`) as a new version
     under `export_base` (the next number, or `version`); an existing version is never touched.
+    which="best" exports the checkpoint that scored best (checkpoints/best/, --select_by).
     Returns the metadata, which the SavedModel also carries. `inference_mode` (see the module's
     docstring) is required for image-to-image models; the other families export in `eval` mode."""
-    from gan_zoo.models.layers import batch_statistics_twin
-    from gan_zoo.trainer import restore_generator
+    from gan_zoo.trainer import best_record, restore_generator
     if os.path.exists(os.path.join(export_base, "saved_model.pb")):
         raise UserError(f"{export_base!r} holds an unversioned SavedModel; exports now go to "
                         f"numbered versions under a base folder (TF Serving's layout). Pass a new "
@@ -163,33 +201,14 @@ def export(run_dir, export_base, version=None, epoch=None, inference_mode=None):
     if inference_mode not in (None, *INFERENCE_MODES):
         raise UserError(f"--inference_mode must be one of {', '.join(INFERENCE_MODES)}; got "
                         f"{inference_mode!r}.")
-    generator, config, spec, step = restore_generator(run_dir, epoch)
-    if spec.is_paired:
-        if inference_mode is None:
-            raise UserError("img2img exports need --inference_mode: eval (BatchNorm's moving "
-                            "averages, no dropout: deterministic) or pix2pix (each request's own "
-                            "batch statistics and dropout on, as pix2pix runs at test time). "
-                            "See `python -m gan_zoo.export --helpfull`.")
-        if inference_mode == "pix2pix":
-            generator = batch_statistics_twin(generator)
-        module = ImageToImageModule(generator, spec)
-        signatures = {"serving_default": module.serving_default}
-    else:
-        if inference_mode == "pix2pix":
-            raise UserError(f"--inference_mode=pix2pix is for img2img models; {config.model} "
-                            "exports in eval mode (leave the flag out, or pass eval).")
-        module = GeneratorModule(generator, spec, config.noise_dim, config.noise)
-        signatures = {"serving_default": module.serving_default,
-                      SEED_SIGNATURE: module.generate_from_seed}
-    metadata = {"model": config.model, "dataset": config.dataset, "step": step, "epoch": epoch,
-                "version": version, "conditional": spec.is_conditional, "loss": config.loss,
-                "image_shape": list(spec.image_shape),
-                "num_classes": spec.condition_dim if spec.is_class_conditional else 0,
-                "class_names": list(spec.class_names), "condition_dim": spec.condition_dim,
-                "condition_names": list(spec.condition_names), "noise_dim": config.noise_dim,
-                "noise": config.noise, "signatures": list(signatures),
-                "paired": spec.is_paired, "input_shape": list(spec.condition_shape),
-                "inference_mode": inference_mode or "eval",
+    generator, config, spec, step = restore_generator(run_dir, epoch, which)
+    selected = None
+    if which == "best":
+        record = best_record(run_dir)
+        epoch, selected = record["epoch"], {"by": record["metric"], "value": record["value"]}
+    module, signatures = serving_module(generator, config, spec, inference_mode)
+    metadata = {**describe(config, spec, signatures, inference_mode), "step": step,
+                "epoch": epoch, "version": version, "which": which, "selected": selected,
                 "metrics": metrics_at(run_dir, epoch)}
     # Readable from the SavedModel itself (`loaded.metadata()`), and as a file beside it.
     text = json.dumps(metadata, indent=2)
@@ -208,7 +227,7 @@ def export(run_dir, export_base, version=None, epoch=None, inference_mode=None):
 
 
 def metrics_at(run_dir, epoch=None):
-    """The loss.csv (and, for paired data, metrics.csv) figures of the exported epoch."""
+    """The loss.csv and metrics.csv figures of the exported epoch."""
     from gan_zoo.run_files import RunFiles, read_losses
     files, found = RunFiles(run_dir), {}
     for path in (files.loss_csv, files.metrics_csv):
@@ -251,9 +270,12 @@ def main():
     if not FLAGS.run_dir or not FLAGS.export_dir:
         raise UserError("Both --run_dir and --export_dir are required.")
     metadata = export(FLAGS.run_dir, FLAGS.export_dir, version=FLAGS.version,
-                      epoch=FLAGS.epoch, inference_mode=FLAGS.inference_mode)
+                      epoch=FLAGS.epoch, inference_mode=FLAGS.inference_mode, which=FLAGS.which)
     where = os.path.join(FLAGS.export_dir, str(metadata["version"]))
-    print(f"Exported {metadata['model']} (step {metadata['step']}) to {where} "
+    picked = metadata["selected"]
+    chosen = (f"the best checkpoint by {picked['by']} ({picked['value']:.4g}, epoch "
+              f"{metadata['epoch']})" if picked else f"step {metadata['step']}")
+    print(f"Exported {metadata['model']} ({chosen}) to {where} "
           f"with signatures {', '.join(metadata['signatures'])}, inference mode "
           f"{metadata['inference_mode']}")
 
@@ -269,6 +291,9 @@ if __name__ == "__main__":
                          "newest); an existing version is never overwritten.")
     flags.DEFINE_integer("epoch", None, "Export the checkpoint kept at this epoch (--keep_every) "
                          "instead of the latest.")
+    flags.DEFINE_enum("which", "latest", ("latest", "best"),
+                      "latest: the newest checkpoint; best: the one that scored best on "
+                      "--select_by while training (checkpoints/best/).")
     flags.DEFINE_enum("inference_mode", None, INFERENCE_MODES,
                       "How the generator runs when served; required for img2img. eval: "
                       "BatchNorm's moving averages, no dropout (deterministic). pix2pix: each "

@@ -1,4 +1,5 @@
 """python -m gan_zoo.generate --export_dir=export/maxout_cgan --labels=0,1,2 --num_per_label=100 --out=samples.npz
+python -m gan_zoo.generate --pretrained=maxout_cgan/fashion_mnist --out=grid.png
 
 Writes `images` (uint8 N,H,W,C) and `labels` (int N) to an .npz, or a PNG grid (one
 column per requested label) when --out ends in .png. A model trained on tags takes
@@ -134,9 +135,9 @@ def _write_unconditional(FLAGS, model):
 def main():
     from absl import flags
 
-    from gan_zoo import export, images as image_utils
+    from gan_zoo import images as image_utils, pretrained
     FLAGS = flags.FLAGS
-    model, metadata = export.load(FLAGS.export_dir)
+    model, metadata = pretrained.open_model(FLAGS.export_dir, FLAGS.pretrained)
     if metadata.get("paired"):
         return _write_translations(FLAGS, model, metadata)
     if FLAGS.input:
@@ -176,7 +177,9 @@ if __name__ == "__main__":
     from absl import app, flags
 
     from gan_zoo import cli
-    flags.DEFINE_string("export_dir", None, "SavedModel written by gan_zoo.export.", required=True)
+    flags.DEFINE_string("export_dir", "", "SavedModel written by gan_zoo.export.")
+    flags.DEFINE_string("pretrained", "", "A generator shipped in the package instead, "
+                        "model/dataset (e.g. maxout_cgan/fashion_mnist).")
     flags.DEFINE_string("labels", "", "Comma-separated class labels (default: every class).")
     flags.DEFINE_string("tags", "", "For a model trained on tags: ';'-separated groups of "
                         "','-separated tags, one condition per group (e.g. 'footwear;top,warm').")

@@ -6,7 +6,7 @@ Writes, into the run dir:
   samples.gif        the per-epoch sample grids as an animation, the epoch on each frame
   interpolation.png  the latest generator walking between two noise vectors, one row per class
                      (models that draw from noise)
-  metrics.png        held-out L1, PSNR and SSIM per epoch (image-to-image runs, metrics.csv)
+  metrics.png        the metrics.csv scores per epoch (--eval_every), the best marked
 """
 import glob
 import os
@@ -60,17 +60,22 @@ def plot_losses(run_dir, out=None):
 
 
 def plot_metrics(run_dir, out=None):
-    """Image-to-image runs: the held-out L1 / PSNR / SSIM of metrics.csv, one panel each."""
+    """The --eval_every scores of metrics.csv, one panel per metric, the best epoch marked."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from gan_zoo.eval.scoring import LOWER_IS_BETTER
     from gan_zoo.run_files import read_losses
     metrics = read_losses(os.path.join(run_dir, "metrics.csv"))
-    fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
-    for ax, name, better in zip(axes, ("L1", "PSNR", "SSIM"), ("lower", "higher", "higher")):
+    names = [n for n in metrics if n not in ("epoch", "steps")]
+    fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.8), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        lower = name in LOWER_IS_BETTER
         ax.plot(metrics["epoch"], metrics[name], "o-")
-        ax.set_title(f"test {name} ({better} is closer to the targets)")
+        best = int(np.nanargmin(metrics[name]) if lower else np.nanargmax(metrics[name]))
+        ax.plot(metrics["epoch"][best], metrics[name][best], "r*", markersize=12)
+        ax.set_title(f"{name} ({'lower' if lower else 'higher'} is better)")
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
     fig.tight_layout()

@@ -1,5 +1,5 @@
-"""What a run writes to its directory: config.json, loss.csv, timing.csv, metrics.csv (paired
-data: held-out L1 / PSNR / SSIM), samples/, tb/.
+"""What a run writes to its directory: config.json, loss.csv, timing.csv, metrics.csv (the
+--eval_every scores, gan_zoo.eval.scoring), best.json, samples/, tb/.
 
 loss.csv and timing.csv are appended one fsynced row per epoch; on resume the rows past
 the restored epoch, and a last row torn by a kill, are dropped first, so the files never
@@ -22,8 +22,8 @@ from gan_zoo import images as image_utils
 LOSS_COLUMNS = ("epoch", "Real_P", "Fake_P", "Gen_loss", "Dis_loss", "D_acc", "G_acc",
                 "Real_score", "Fake_score", "GP", "D_steps", "G_steps", "diversity", "lr", "steps")
 TIMING_COLUMNS = ("epoch", "seconds", "images_per_sec")
-# Held-out figures per epoch (gan_zoo.eval): image-to-image distances to the test targets.
-METRIC_COLUMNS = ("epoch", "L1", "PSNR", "SSIM", "steps")
+# metrics.csv: epoch, the metrics the run measures (which depend on the data; see
+# gan_zoo.eval.scoring), steps.
 
 
 class RunFiles:
@@ -35,6 +35,8 @@ class RunFiles:
         self.samples_dir = os.path.join(run_dir, "samples")
         self.checkpoint_dir = os.path.join(run_dir, "checkpoints")
         self.kept_dir = os.path.join(self.checkpoint_dir, "kept")  # --keep_every, never deleted
+        self.best_dir = os.path.join(self.checkpoint_dir, "best")  # the --select_by best so far
+        self.best_json = os.path.join(run_dir, "best.json")
         self.config_json = os.path.join(run_dir, "config.json")
         self._tb = None
 
@@ -51,7 +53,7 @@ class RunFiles:
     def truncate_losses(self, last_epoch):
         """Keep only whole rows for epochs <= last_epoch (the restored checkpoint's), each once."""
         for path, columns in ((self.loss_csv, LOSS_COLUMNS), (self.timing_csv, TIMING_COLUMNS),
-                              (self.metrics_csv, METRIC_COLUMNS)):
+                              (self.metrics_csv, None)):
             _truncate(path, columns, last_epoch)
 
     def read_column(self, name):
@@ -68,7 +70,8 @@ class RunFiles:
         _append(self.timing_csv, TIMING_COLUMNS, row)
 
     def append_metrics(self, row):
-        _append(self.metrics_csv, METRIC_COLUMNS, row)
+        """`row`: epoch, then the metrics, then steps (the first row's keys are the header)."""
+        _append(self.metrics_csv, tuple(row), row)
 
     def write_samples(self, epoch, grid_image):
         path = os.path.join(self.samples_dir, f"epoch_{epoch:04d}.png")
@@ -84,9 +87,9 @@ class RunFiles:
 
     def write_scalars(self, epoch, row):
         with self.tb.as_default(step=epoch):
-            for name in LOSS_COLUMNS[1:] + TIMING_COLUMNS[1:] + METRIC_COLUMNS[1:-1]:
-                if name in row:
-                    tf.summary.scalar(name, row[name])
+            for name, value in row.items():
+                if name not in ("epoch", "steps") and isinstance(value, (int, float)):
+                    tf.summary.scalar(name, value)
         self.tb.flush()
 
 
@@ -105,7 +108,8 @@ def _append(path, columns, row):
 
 def _truncate(path, columns, last_epoch):
     """Rewrite `path` (atomically) with its whole rows of epochs 1..last_epoch, in order, once
-    each, under today's header (an older run's columns are carried over by name)."""
+    each, under today's header (an older run's columns are carried over by name); `columns`
+    None keeps the file's own header."""
     if not os.path.exists(path):
         return
     with open(path, newline="") as fh:
@@ -118,6 +122,7 @@ def _truncate(path, columns, last_epoch):
         os.remove(path)
         return
     header, kept, seen = rows[0], [], set()
+    columns = header if columns is None else columns
     for r in rows[1:]:
         if len(r) != len(header):
             continue

@@ -23,9 +23,9 @@ from absl import logging
 
 from gan_zoo import distribute, losses, models
 from gan_zoo.config import load_json, save_json
-from gan_zoo.data import scale_images, to_uint8
+from gan_zoo.data import to_uint8
 from gan_zoo.errors import TrainingInterrupted, UserError
-from gan_zoo.eval import diversity, pairs as pairs_eval
+from gan_zoo.eval import diversity, scoring
 from gan_zoo.images import grid
 from gan_zoo.run_files import RunFiles
 
@@ -41,7 +41,6 @@ _RESUME_KEYS = ("model", "dataset", "noise_dim", "batch_size", "max_images", "im
                 "d_norm", "loss", "optimizer", "direction", "generator", "discriminator",
                 "patch_layers")
 FIGURE_PAIRS = 6  # paired data: rows of (generated, input, target) in the per-epoch figure
-HELD_OUT_IMAGES = 512  # paired data: test pairs the per-epoch L1 / PSNR / SSIM are taken on
 # Random draws of one step, each its own stateless stream (seeded by the step), so noise does
 # not depend on the number of replicas and a resumed run draws what the straight one did.
 _D_NOISE, _G_NOISE, _MEASURE_NOISE, _GP_WEIGHTS = range(4)
@@ -415,20 +414,9 @@ class Trainer:
         return next(iter(source.epoch_batches(min(FIGURE_PAIRS, source.num_examples), epoch=0,
                                               seed=self.config.seed)))
 
-    def held_out_metrics(self):
-        """Paired data: L1, PSNR and SSIM of G's outputs (inference mode) to the targets of up to
-        HELD_OUT_IMAGES test pairs; {} for other data."""
-        held_out = self.source.held_out
-        if not self.spec.is_paired or held_out is None:
-            return {}
-        count = min(HELD_OUT_IMAGES, held_out.num_examples)
-        pairs = held_out.images_and_labels.take(count).batch(64).map(
-            lambda y, x: (scale_images(y), held_out.conditions(x)))
-        sums = np.zeros(3)
-        for targets, inputs in pairs:
-            fake = models.generate(self.generator, None, inputs, training=False)
-            sums += [float(tf.reduce_sum(v)) for v in pairs_eval.distances(targets, fake)]
-        return dict(zip(("L1", "PSNR", "SSIM"), sums / count))
+    def generate(self, noise, condition):
+        """Inference-mode samples in [-1, 1] (what the scorer calls)."""
+        return models.generate(self.generator, noise, condition, training=False)
 
     def fixed_noise(self):
         rng = tf.random.Generator.from_seed(self.config.seed + 2)
@@ -465,6 +453,9 @@ def train(config, source, on_epoch_end=None, strategy=None):
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
     trainer = Trainer(config, source, strategy)
+    scorer = scorer_for(config, trainer.spec) if config.eval_every else None
+    if scorer:  # a --select_by this data has no metric for is refused before anything is written
+        scoring.selection_metric(config.select_by, scorer.metric_names)
     resume_from = tf.train.latest_checkpoint(files.checkpoint_dir)
     scratch = None
     if not distribute.is_chief(strategy):
@@ -473,13 +464,13 @@ def train(config, source, on_epoch_end=None, strategy=None):
         config = dataclasses.replace(config, progress=False)
     try:
         return _train(trainer, config, files, previous, source, resume_from, on_epoch_end,
-                      chief=scratch is None)
+                      scorer, chief=scratch is None)
     finally:
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _train(trainer, config, files, previous, source, resume_from, on_epoch_end, chief):
+def _train(trainer, config, files, previous, source, resume_from, on_epoch_end, scorer, chief):
     files.create()
     manager = tf.train.CheckpointManager(trainer.checkpoint, files.checkpoint_dir, max_to_keep=3)
     if resume_from:
@@ -497,6 +488,8 @@ def _train(trainer, config, files, previous, source, resume_from, on_epoch_end, 
     peak_diversity = max(files.read_column("diversity"), default=0.0)
     kept = (tf.train.CheckpointManager(trainer.checkpoint, files.kept_dir, max_to_keep=None,
                                        checkpoint_name="epoch") if config.keep_every else None)
+    best = scorer and BestCheckpoint(trainer.checkpoint, files, scoring.selection_metric(
+        config.select_by, scorer.metric_names))
     recoveries = 0
     with _StopOnSignal() as stop:
         while epoch < config.epochs:
@@ -531,10 +524,12 @@ def _train(trainer, config, files, previous, source, resume_from, on_epoch_end, 
             files.append_timing(timing)
             files.write_scalars(epoch + 1, {**row, **timing})
             files.write_samples(epoch + 1, figure)
-            held_out = trainer.held_out_metrics()
-            if held_out:
-                files.append_metrics({"epoch": epoch + 1, **held_out, "steps": row["steps"]})
-                files.write_scalars(epoch + 1, held_out)
+            if scorer and ((epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs):
+                scores = scorer.score(trainer.generate)
+                measured = {k: scores[k] for k in scorer.metric_names}
+                files.append_metrics({"epoch": epoch + 1, **measured, "steps": row["steps"]})
+                files.write_scalars(epoch + 1, measured)
+                best.consider(epoch + 1, row["steps"], measured)
             peak_diversity = max(peak_diversity, row["diversity"])
             # A fresh generator draws near-uniform grey, so the alarm waits until the samples were
             # once diverse enough, or until COLLAPSE_WARMUP_STEPS batches have passed.
@@ -560,6 +555,44 @@ def _train(trainer, config, files, previous, source, resume_from, on_epoch_end, 
             if stop.requested():  # the signal came during the epoch's last steps or its files
                 _save_and_stop(manager, trainer, stop, saved)
     return trainer
+
+
+def scorer_for(config, spec):
+    """The Scorer of a run: its data set (with the run's size, crop and conditions), its noise."""
+    load_kwargs = dict(data_dir=config.data_dir, download=config.download,
+                       image_size=config.image_size, class_tags=config.class_tags,
+                       condition_csv=config.condition_csv,
+                       condition_feature=config.condition_feature,
+                       center_crop=config.center_crop,
+                       conditional=models.is_conditional(config.model), direction=config.direction)
+    return scoring.Scorer(config.dataset, spec, config.noise_dim, config.noise,
+                          num_samples=config.eval_samples, seed=config.seed + 3,
+                          load_kwargs=load_kwargs)
+
+
+class BestCheckpoint:
+    """checkpoints/best/ holds the checkpoint that scored best on `metric`, best.json its
+    scores. The record survives a resume, so a resumed run only replaces it with a better one."""
+
+    def __init__(self, checkpoint, files, metric):
+        self.files, self.metric = files, metric
+        self.manager = tf.train.CheckpointManager(checkpoint, files.best_dir, max_to_keep=1,
+                                                  checkpoint_name="best")
+        record = load_json(files.best_json) if os.path.exists(files.best_json) else {}
+        self.value = record.get("value") if record.get("metric") == metric else None
+
+    def consider(self, epoch, step, scores):
+        value = scores.get(self.metric)
+        if not scoring.better(self.metric, value, self.value):
+            return False
+        # The weights first: a kill before the record leaves a better checkpoint than it says.
+        self.manager.save(checkpoint_number=epoch)
+        save_json(self.files.best_json, {"metric": self.metric, "value": value, "epoch": epoch,
+                                         "step": step, "scores": scores})
+        self.value = value
+        logging.info("New best %s=%.4g at epoch %d: saved %s", self.metric, value, epoch,
+                     self.files.best_dir)
+        return True
 
 
 def _save_and_stop(manager, trainer, stop, already_saved=False):
@@ -677,9 +710,19 @@ def _progress_bar(config, epoch, total, initial):
                 unit="step", leave=False, dynamic_ncols=True, mininterval=0.5)
 
 
-def restore_generator(run_dir, epoch=None):
+def best_record(run_dir):
+    """best.json of a run dir (metric, value, epoch, step, scores), or a UserError."""
+    path = RunFiles(run_dir).best_json
+    if not os.path.exists(path):
+        raise UserError(f"{run_dir!r} has no best checkpoint: it is kept when a run scores its "
+                        "samples (--eval_every=N, on by default). Use --which=latest, or train "
+                        "with --eval_every.")
+    return load_json(path)
+
+
+def restore_generator(run_dir, epoch=None, which="latest"):
     """(generator, config, data spec, step) rebuilt from a run dir's config and latest checkpoint,
-    or the one kept at `epoch` (--keep_every)."""
+    the one kept at `epoch` (--keep_every), or with which="best" the one that scored best."""
     from gan_zoo.config import resolve
     files = RunFiles(run_dir)
     if not os.path.isdir(run_dir):
@@ -690,7 +733,14 @@ def restore_generator(run_dir, epoch=None):
     saved = load_json(files.config_json)
     config = resolve(**saved["config"])
     spec = models.DataSpec.from_json(saved["data_spec"])
-    if epoch is not None:
+    if which not in ("latest", "best"):
+        raise UserError(f"--which must be latest or best, got {which!r}.")
+    if which == "best":
+        if epoch is not None:
+            raise UserError("--which=best and --epoch name two checkpoints: pass one of them.")
+        best_record(run_dir)  # a clear error when the run kept none
+        latest = tf.train.latest_checkpoint(files.best_dir)
+    elif epoch is not None:
         latest = os.path.join(files.kept_dir, f"epoch-{epoch}")
         if not tf.io.gfile.exists(latest + ".index"):
             kept = sorted(int(f[6:-6]) for f in os.listdir(files.kept_dir) if f.endswith(".index")) \

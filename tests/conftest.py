@@ -10,6 +10,8 @@ SHARED = os.environ.get("GAN_ZOO_SHARED", os.path.join(os.path.dirname(ROOT), "s
 TFDS_DIR = os.environ.get("TFDS_DATA_DIR") or os.path.join(SHARED, "tfds")
 os.environ["TFDS_DATA_DIR"] = TFDS_DIR
 os.environ["GAN_ZOO_OFFLINE"] = "1"  # no test may try to download anything
+# Reference classifiers: the packaged ones, never a copy a user trained into the cache.
+os.environ["GAN_ZOO_MODELS_DIR"] = os.path.join(ROOT, "tests", "no_cached_classifiers")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 FACES = os.path.join(SHARED, "data", "faces")
@@ -36,9 +38,10 @@ def two_replicas():
     return distribute.strategy_for(config.resolve(strategy="mirrored", cpu_devices=2))
 
 
-def run_cli(*args, timeout=300):
-    """Run `python -m <args>` from the repo root; returns the CompletedProcess."""
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+def run_cli(*args, timeout=300, env=None):
+    """Run `python -m <args>` from the repo root (with `env` added to the environment);
+    returns the CompletedProcess."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
     return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=timeout)
 
@@ -68,11 +71,10 @@ def tiny_faces_config(run_dir, **overrides):
 
 @pytest.fixture(scope="session")
 def fashion_judge():
-    """The reference CNN trained for one epoch on 20,000 real Fashion-MNIST images: what the
+    """The packaged reference classifier of Fashion-MNIST (gan_zoo.eval.classifier): what the
     quality tests ask whether generated samples look like the requested class."""
-    from gan_zoo import data
     from gan_zoo.eval import classifier
-    return classifier.train(data.load("fashion_mnist", max_images=20000), epochs=1)
+    return classifier.load("fashion_mnist")[0]
 
 
 @pytest.fixture(scope="session")

@@ -231,14 +231,16 @@ def facades_run(tmp_path_factory, facades):
                   ngf=16, ndf=16, max_images=128, batch_size=4, epochs=2, save_every=1,
                   l1_weight=100.0, adv_weight=1.0, g_lr=1e-3, run_dir=run_dir, progress=False)
     source = data.for_config(cfg)
-    before = trainer_lib.Trainer(cfg, source).held_out_metrics()
-    return trainer_lib.train(cfg, source), before, run_dir
+    scorer = trainer_lib.scorer_for(cfg, source.spec)
+    before = scorer.score(trainer_lib.Trainer(cfg, source).generate)
+    return trainer_lib.train(cfg, source), before, run_dir, scorer
 
 
 def test_short_facades_run_lowers_test_l1(facades_run):
     from gan_zoo.run_files import RunFiles
-    trainer, before, run_dir = facades_run
-    after = trainer.held_out_metrics()
+    trainer, before, run_dir, scorer = facades_run
+    assert scorer.metric_names == ("L1", "PSNR", "SSIM") and len(scorer.real) == 106  # all test pairs
+    after = scorer.score(trainer.generate)
     # From a grey start (0.36 on [-1, 1]) to about 0.32: the colours of each region.
     assert after["L1"] < before["L1"] - 0.03, (before, after)
     assert after["PSNR"] > before["PSNR"] + 0.5
@@ -246,6 +248,8 @@ def test_short_facades_run_lowers_test_l1(facades_run):
     with open(files.metrics_csv) as fh:
         rows = fh.read().split()
     assert rows[0] == "epoch,L1,PSNR,SSIM,steps" and len(rows) == 3
+    from gan_zoo.trainer import best_record
+    assert best_record(run_dir)["metric"] == "L1"
     assert float(rows[-1].split(",")[1]) == pytest.approx(after["L1"], rel=1e-4)
     from gan_zoo import plot
     from gan_zoo.images import read_png
@@ -272,7 +276,7 @@ def test_export_eval_mode_round_trip_and_no_statistics_update(facades_run, tmp_p
     from gan_zoo import export, models
     from gan_zoo.data import scale_images, to_uint8
     from gan_zoo.errors import UserError
-    trainer, _, run_dir = facades_run
+    trainer, _, run_dir, _ = facades_run
     with pytest.raises(UserError, match="--inference_mode"):
         export.export(run_dir, str(tmp_path / "none"))
     export.export(run_dir, str(tmp_path / "eval"), inference_mode="eval")
@@ -294,7 +298,7 @@ def test_export_eval_mode_round_trip_and_no_statistics_update(facades_run, tmp_p
 def test_export_pix2pix_mode_uses_batch_statistics_and_keeps_no_averages(facades_run, tmp_path):
     from gan_zoo import export, models
     from gan_zoo.data import scale_images, to_uint8
-    trainer, _, run_dir = facades_run
+    trainer, _, run_dir, _ = facades_run
     export.export(run_dir, str(tmp_path / "p2p"), inference_mode="pix2pix")
     loaded, metadata = export.load(str(tmp_path / "p2p"))
     assert metadata["inference_mode"] == "pix2pix"
@@ -327,7 +331,7 @@ def test_pix2pix_mode_keeps_dropout_on(tmp_path):
 def test_generate_translates_a_folder_through_the_cli(facades_run, tmp_path):
     from gan_zoo import export, generate
     from gan_zoo.images import read_png
-    _, _, run_dir = facades_run
+    _, _, run_dir, _ = facades_run
     export_dir = str(tmp_path / "export")
     export.export(run_dir, export_dir, inference_mode="eval")
     inputs = tmp_path / "inputs"

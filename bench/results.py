@@ -1,0 +1,221 @@
+"""Train each family's recipe, score its best checkpoint, ship it, and write the results table.
+
+    TFDS_DATA_DIR=../shared/tfds python bench/results.py [--only=maxout_cgan/fashion_mnist]
+
+For every recipe below (data, not code): run the training command (resuming a run dir that
+exists), take the checkpoint that scored best while training (--select_by), round it to
+float16 and save it to gan_zoo/pretrained/<name>/, score those shipped weights on 10,000
+samples (python -m gan_zoo.eval's metrics, Parzen for labelled data), and write
+docs/results.json and the README table between its markers. The real-data reference row
+scores real training images the same way. Every number in the table comes from here.
+"""
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from absl import app, flags, logging  # noqa: E402
+
+SHARED = os.path.join(os.path.dirname(ROOT), "shared")
+FACES = f"folder:{os.path.join(SHARED, 'data', 'faces', 'lfw_gray')}"
+# name (model/data set of the shipped generator): flagfile + overrides. Epoch counts fit a
+# 2-core CPU; each recipe's own flagfile trains longer.
+RECIPES = {
+    "maxout_cgan/fashion_mnist": ("flags/maxout_cgan.flags", {"dataset": "fashion_mnist", "epochs": 20}),
+    "maxout_cgan/mnist": ("flags/maxout_cgan.flags", {"dataset": "mnist", "epochs": 20}),
+    "mlp_cgan/fashion_mnist": ("flags/mlp_cgan.flags", {"dataset": "fashion_mnist", "epochs": 10,
+                                                        "lr_decay_epochs": "8"}),
+    "conv_cgan/fashion_mnist": ("flags/conv_cgan.flags", {"dataset": "fashion_mnist", "epochs": 3}),
+    "dcgan/lfw_gray": ("flags/dcgan.flags", {"dataset": FACES, "center_crop": 0.5, "ngf": 32,
+                                             "ndf": 32, "epochs": 30}),
+}
+REAL_ROWS = {"fashion_mnist": {}, "mnist": {}}  # data set: load settings of the real-data reference row
+TABLE_START, TABLE_END = "<!-- results:start -->", "<!-- results:end -->"
+
+flags.DEFINE_list("only", [], "Recipes to (re)do; default all. The table keeps the others' rows.")
+flags.DEFINE_string("runs", "runs/results", "Where the training run dirs go.")
+flags.DEFINE_integer("num_samples", 10000, "Samples scored per model.")
+flags.DEFINE_boolean("score", True, "Score and ship each run's best checkpoint (false: take the "
+                     "shipped cards as they are, to rewrite the table).")
+flags.DEFINE_boolean("real_rows", True, "Also score the real-data reference rows.")
+flags.DEFINE_boolean("train", True, "Run the training commands (false: score the run dirs as they are).")
+FLAGS = flags.FLAGS
+
+
+def train_command(name):
+    flagfile, overrides = RECIPES[name]
+    run_dir = os.path.join(FLAGS.runs, name.replace("/", "_"))
+    args = [f"--flagfile={flagfile}", *(f"--{k}={v}" for k, v in overrides.items()),
+            f"--run_dir={run_dir}", "--eval_every=1", "--progress=false"]
+    return ["python", "-m", "gan_zoo.train", *args], run_dir
+
+
+def _shown(command):
+    return " ".join(a.replace(SHARED, "../shared") for a in command)
+
+
+def score_and_ship(name, run_dir, train_minutes, command):
+    from gan_zoo import models, pretrained
+    from gan_zoo.trainer import best_record, restore_generator
+    generator, config, spec, step = restore_generator(run_dir, which="best")
+    record = best_record(run_dir)
+    card = {"name": name, "config": config.to_json(), "data_spec": spec.to_json(), "step": step,
+            "epoch": record["epoch"], "selected_by": record["metric"],
+            "train_command": _shown(command), "train_minutes": round(train_minutes, 1),
+            "trained_on": "2 CPU cores (this project's CI machine)"}
+    card["config"]["data_dir"] = ""
+    card["config"]["dataset"] = config.dataset.replace(SHARED, "../shared")
+    card["config"]["run_dir"] = ""
+    folder = os.path.join(pretrained.ROOT, *name.split("/"))
+    generator.set_weights(pretrained.save(generator, folder, card))  # score what ships
+    result = evaluate(config.dataset, spec, config.noise_dim, config.noise,
+                      lambda z, c: models.generate(generator, z, c, training=False).numpy(),
+                      _load_kwargs(config.to_json(), spec))
+    card["metrics"] = result
+    card["samples"] = write_samples(name, generator, spec, config)
+    card["eval_command"] = f"python -m gan_zoo.eval --pretrained={name}" + (
+        f" --dataset={card['config']['dataset']}" if config.dataset.startswith("folder:") else "")
+    with open(os.path.join(folder, pretrained.CARD), "w") as fh:
+        json.dump(card, fh, indent=2, sort_keys=True, default=float)
+    return card
+
+
+def write_samples(name, generator, spec, config, rows=4):
+    """docs/pretrained/<model>_<data>.png from the shipped weights: a column per class (rows of
+    fixed noise), or an 8-wide grid for unconditional models."""
+    import numpy as np
+
+    from gan_zoo import models
+    from gan_zoo.data import to_uint8
+    from gan_zoo.images import grid, write_png
+    cols = spec.condition_dim if spec.is_class_conditional else 8
+    rng = np.random.default_rng(0)
+    noise = rng.standard_normal((rows * cols, config.noise_dim)).astype(np.float32)
+    if config.noise == "uniform":
+        noise = rng.uniform(0, 1, noise.shape).astype(np.float32)
+    condition = (np.eye(cols, dtype=np.float32)[np.tile(np.arange(cols), rows)]
+                 if spec.is_class_conditional else None)
+    images = to_uint8(models.generate(generator, noise, condition)).numpy()
+    path = os.path.join("docs", "pretrained", name.replace("/", "_") + ".png")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    write_png(path, grid(images, rows, cols))
+    return path
+
+
+def _load_kwargs(cfg, spec):
+    from gan_zoo.export import DATA_SETTINGS
+    kw = {k: cfg[k] for k in DATA_SETTINGS if cfg.get(k)}
+    kw["conditional"] = spec.is_conditional
+    return kw
+
+
+def evaluate(dataset, spec, noise_dim, noise, generate, load_kwargs):
+    from gan_zoo.eval import scoring
+    from gan_zoo.eval.__main__ import _parzen
+    scorer = scoring.Scorer(dataset, spec, noise_dim, noise, num_samples=FLAGS.num_samples,
+                            seed=0, load_kwargs=load_kwargs)
+    samples = scorer.samples(generate)
+    result = scorer.score_samples(samples)
+    result.pop("class_coverage", None)
+    if scorer.kind == "labels":
+        result.update(_parzen(dataset, load_kwargs, samples))
+        result["classifier"] = scorer.classifier_card["fingerprint"]
+    return result
+
+
+def real_row(dataset, load_kwargs):
+    from gan_zoo.eval.__main__ import real_answers
+    generate, spec = real_answers(dataset, dict(load_kwargs))
+    result = evaluate(dataset, spec, 1, "normal", generate, {**load_kwargs, "conditional": True})
+    return {"name": f"real/{dataset}", "metrics": result,
+            "eval_command": f"python -m gan_zoo.eval --real --dataset={dataset}"}
+
+
+def write_table(rows):
+    lines = ["| model / data | label accuracy | FID (classifier) | precision | recall | coverage "
+             "(worst class) | Parzen log-lik. | SWD | best epoch | train minutes (2 CPU cores) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    samples = []
+    fmt = lambda m, k, d=3: f"{m[k]:.{d}f}" if k in m else ""  # noqa: E731
+    for row in rows:
+        m = row["metrics"]
+        coverage = f"{m['coverage']:.3f} ({m['worst_class_coverage']:.3f})" if "coverage" in m else ""
+        parzen = f"{m['parzen_ll']:.0f} ± {m['parzen_stderr']:.1f}" if "parzen_ll" in m else ""
+        lines.append(f"| `{row['name']}` | {fmt(m, 'label_accuracy')} | {fmt(m, 'FID', 2)} | "
+                     f"{fmt(m, 'precision')} | {fmt(m, 'recall')} | {coverage} | {parzen} | "
+                     f"{fmt(m, 'SWD', 2)} | {row.get('epoch', '')} | {row.get('train_minutes', '')} |")
+        if row.get("samples"):
+            samples.append(row)
+    lines += ["", "Samples of the shipped generators (fixed noise; a column per class):", "",
+              "| " + " | ".join(f"`{r['name']}`" for r in samples) + " |",
+              "|" + "---|" * len(samples),
+              "| " + " | ".join(f"![]({r['samples']})" for r in samples) + " |"]
+    lines.append("")
+    lines.append("Reproduce a row: its training command, then its scoring command:")
+    lines.append("")
+    for row in rows:
+        if "train_command" in row:
+            lines.append(f"    TFDS_DATA_DIR=../shared/tfds {row['train_command']}")
+        lines.append(f"    TFDS_DATA_DIR=../shared/tfds {row['eval_command']}")
+    table = "\n".join(lines)
+    readme = os.path.join(ROOT, "README.md")
+    with open(readme) as fh:
+        text = fh.read()
+    if TABLE_START in text:
+        head, rest = text.split(TABLE_START)
+        _, tail = rest.split(TABLE_END)
+        with open(readme, "w") as fh:
+            fh.write(f"{head}{TABLE_START}\n{table}\n{TABLE_END}{tail}")
+    return table
+
+
+def main(_):
+    logging.set_verbosity(logging.WARNING)
+    os.chdir(ROOT)
+    results_path = os.path.join(ROOT, "docs", "results.json")
+    rows = {}
+    if os.path.exists(results_path):
+        with open(results_path) as fh:
+            rows = {r["name"]: r for r in json.load(fh)}
+    for name in FLAGS.only or list(RECIPES):
+        if name not in RECIPES:
+            raise SystemExit(f"unknown recipe {name!r}; recipes: {', '.join(RECIPES)}")
+        command, run_dir = train_command(name)
+        if FLAGS.train:
+            print(f"training {name}: {_shown(command)}", flush=True)
+            subprocess.run([sys.executable, *command[1:]], check=True)
+        minutes = _train_minutes(run_dir) if FLAGS.score else None
+        if FLAGS.score:
+            card = score_and_ship(name, run_dir, minutes, command)
+        else:  # the shipped card as it is (scored when it was shipped)
+            from gan_zoo import pretrained
+            card = pretrained.card(name)
+        rows[name] = card
+        print(f"{name}: {json.dumps(card['metrics'], default=float)}", flush=True)
+    for dataset, load_kwargs in (REAL_ROWS if FLAGS.real_rows else {}).items():
+        rows[f"real/{dataset}"] = real_row(dataset, load_kwargs)
+    order = [f"real/{d}" for d in REAL_ROWS] + list(RECIPES)
+    data_order = [name.split("/")[1] for name in order]
+    ordered = sorted((rows[k] for k in order if k in rows), key=lambda r: (
+        data_order.index(r["name"].split("/")[1]), order.index(r["name"])))
+    with open(results_path, "w") as fh:
+        json.dump([{k: v for k, v in r.items() if k not in ("config", "data_spec")} | {"name": r["name"]}
+                   for r in ordered], fh, indent=2, default=float)
+    print(write_table(ordered))
+
+
+def _train_minutes(run_dir):
+    """Minutes of training steps (timing.csv), which is what two machines can compare."""
+    import csv
+    path = os.path.join(run_dir, "timing.csv")
+    if not os.path.exists(path):
+        return None
+    with open(path) as fh:
+        return sum(float(r["seconds"]) for r in csv.DictReader(fh)) / 60
+
+
+if __name__ == "__main__":
+    app.run(main)
