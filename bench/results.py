@@ -105,6 +105,11 @@ def write_samples(name, generator, spec, config, rows=4):
     return path
 
 
+def models_spec(card):
+    from gan_zoo.models import DataSpec
+    return DataSpec.from_json(card["data_spec"])
+
+
 def _load_kwargs(cfg, spec):
     from gan_zoo.export import DATA_SETTINGS
     kw = {k: cfg[k] for k in DATA_SETTINGS if cfg.get(k)}
@@ -149,10 +154,9 @@ def write_table(rows):
                      f"{fmt(m, 'SWD', 2)} | {row.get('epoch', '')} | {row.get('train_minutes', '')} |")
         if row.get("samples"):
             samples.append(row)
-    lines += ["", "Samples of the shipped generators (fixed noise; a column per class):", "",
-              "| " + " | ".join(f"`{r['name']}`" for r in samples) + " |",
-              "|" + "---|" * len(samples),
-              "| " + " | ".join(f"![]({r['samples']})" for r in samples) + " |"]
+    if samples:
+        lines += ["", "Samples of the shipped generators (fixed noise; a column per class):", ""]
+        lines += [f"`{r['name']}`\n\n![{r['name']}]({r['samples']})\n" for r in samples]
     lines.append("")
     lines.append("Reproduce a row: its training command, then its scoring command:")
     lines.append("")
@@ -191,8 +195,11 @@ def main(_):
         if FLAGS.score:
             card = score_and_ship(name, run_dir, minutes, command)
         else:  # the shipped card as it is (scored when it was shipped)
-            from gan_zoo import pretrained
+            from gan_zoo import config as config_lib, pretrained
             card = pretrained.card(name)
+            generator, _ = pretrained.load(name)
+            card["samples"] = write_samples(name, generator, models_spec(card),
+                                            config_lib.resolve(**card["config"]))
         rows[name] = card
         print(f"{name}: {json.dumps(card['metrics'], default=float)}", flush=True)
     for dataset, load_kwargs in (REAL_ROWS if FLAGS.real_rows else {}).items():
