@@ -226,8 +226,8 @@ def test_two_local_workers_train_and_the_chief_checkpoint_restores(tmp_path):
     assert list(rows["epoch"]) == [1, 2]
     generator, _, _, step = trainer.restore_generator(str(run_dir))
     assert step == 8
-    assert sorted(os.listdir(run_dir)) == ["checkpoints", "config.json", "loss.csv", "samples", "tb",
-                                           "timing.csv"]
+    assert sorted(os.listdir(run_dir)) == ["best.json", "checkpoints", "config.json", "loss.csv",
+                                           "metrics.csv", "samples", "tb", "timing.csv"]
 
     single_cfg = tiny_faces_config(tmp_path / "single", max_images=64, epochs=2, steps_per_call=2)
     single = trainer.train(single_cfg, data.for_config(single_cfg), strategy=tf.distribute.get_strategy())
