@@ -38,6 +38,26 @@ def two_replicas():
     return distribute.strategy_for(config.resolve(strategy="mirrored", cpu_devices=2))
 
 
+def assert_trained_alike(a, b, learning_rate, updates, atol=2e-5, rtol=1e-4, outliers=1e-3):
+    """Weights of the same training run on two kernel paths (two replicas vs one device, two
+    worker processes): oneDNN sums in another order per CPU (AVX2 vs AVX-512), and where a
+    gradient is near zero its sign can flip, so Adam's normalised step turns a 1e-7 difference
+    into one of up to `learning_rate` per update. What the comparison can promise: all but a
+    fraction `outliers` of the elements agree to float tolerance (a wrong replica scaling, noise
+    draw or BatchNorm statistic moves nearly all of them), and none differs by more than the
+    two runs' optimizers could have moved it apart (2 x learning_rate x updates)."""
+    import numpy as np
+    a = np.concatenate([np.ravel(x) for x in a])
+    b = np.concatenate([np.ravel(x) for x in b])
+    assert a.shape == b.shape
+    diff = np.abs(a - b)
+    off = diff > atol + rtol * np.abs(b)
+    bound = 2 * learning_rate * updates
+    assert off.mean() <= outliers, (f"{off.sum()} of {off.size} elements differ by more than "
+                                    f"atol={atol}, rtol={rtol} (max {diff.max():.3g})")
+    assert diff.max() <= bound, f"max difference {diff.max():.3g} > 2 x lr x updates = {bound:.3g}"
+
+
 def run_cli(*args, timeout=300, env=None):
     """Run `python -m <args>` from the repo root (with `env` added to the environment);
     returns the CompletedProcess."""

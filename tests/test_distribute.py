@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import two_replicas, OLIVETTI, ROOT, tiny_faces_config
+from conftest import assert_trained_alike, two_replicas, OLIVETTI, ROOT, tiny_faces_config
 from gan_zoo import config, data, distribute, losses, run_files, trainer
 from gan_zoo.errors import UserError
 
@@ -22,6 +22,10 @@ def _two_replicas():
 
 def _weights(t):
     return [v.numpy() for v in t.generator.weights + t.discriminator.weights]
+
+
+def _lr(cfg):
+    return max(cfg.g_lr, cfg.d_lr)
 
 
 def _faces(run_dir, **overrides):
@@ -62,11 +66,13 @@ def test_two_replicas_train_as_one_device_on_the_same_global_batch(tmp_path, cas
     assert int(one.step.numpy()) == int(two.step.numpy()) == source.steps_per_epoch(one_cfg.batch_size)
     initial = trainer.Trainer(one_cfg, source, strategy=tf.distribute.get_strategy())
     assert any(np.abs(a - b).max() > 1e-3 for a, b in zip(_weights(one), _weights(initial)))
-    for a, b in zip(_weights(one), _weights(two), strict=True):
-        np.testing.assert_allclose(a, b, atol=2e-5, rtol=1e-4)
+    assert_trained_alike(_weights(one), _weights(two), _lr(one_cfg), int(one.step.numpy()))
     rows = [run_files.read_losses(os.path.join(c.run_dir, "loss.csv")) for c in (one_cfg, two_cfg)]
+    # The epoch's figures come from those weights, so they carry the few that differ: 1e-3
+    # relative (a wrong noise slice or BatchNorm statistic moves them by percents).
     for column in ("Dis_loss", "Gen_loss", "Real_P", "Fake_P", "GP", "D_steps", "G_steps"):
-        np.testing.assert_allclose(rows[0][column], rows[1][column], atol=1e-5, equal_nan=True)
+        np.testing.assert_allclose(rows[0][column], rows[1][column], rtol=1e-3, atol=1e-5,
+                                   equal_nan=True)
 
 
 def test_replicas_draw_different_slices_of_the_global_noise():
@@ -103,8 +109,7 @@ def test_a_mirrored_run_resumes_on_one_device_where_it_left_off(tmp_path):
     resumed = trainer.train(_faces(tmp_path / "mixed", epochs=2), source,
                             strategy=tf.distribute.get_strategy())
     assert int(resumed.step.numpy()) == int(straight.step.numpy()) == 8
-    for a, b in zip(_weights(straight), _weights(resumed), strict=True):
-        np.testing.assert_allclose(a, b, atol=2e-5, rtol=1e-4)
+    assert_trained_alike(_weights(straight), _weights(resumed), _lr(straight_cfg), 8)
 
 
 def test_a_batch_that_does_not_split_over_the_replicas_is_refused(tmp_path):
@@ -231,5 +236,5 @@ def test_two_local_workers_train_and_the_chief_checkpoint_restores(tmp_path):
 
     single_cfg = tiny_faces_config(tmp_path / "single", max_images=64, epochs=2, steps_per_call=2)
     single = trainer.train(single_cfg, data.for_config(single_cfg), strategy=tf.distribute.get_strategy())
-    for a, b in zip(single.generator.weights, generator.weights, strict=True):
-        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=2e-5, rtol=1e-4)
+    assert_trained_alike([w.numpy() for w in single.generator.weights],
+                         [w.numpy() for w in generator.weights], _lr(single_cfg), step)
