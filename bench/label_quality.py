@@ -26,9 +26,32 @@ flags.DEFINE_string("grid_out", "", "Copy the last epoch's sample grid here.")
 FLAGS = flags.FLAGS
 
 
+def generate_per_class(generator, num_classes, num_per_class, noise_dim, noise="normal", seed=0):
+    """(images in [-1, 1], labels) with `num_per_class` samples of each class."""
+    import numpy as np
+    import tensorflow as tf
+
+    from gan_zoo import noise as noise_lib
+    labels = np.repeat(np.arange(num_classes), num_per_class).astype(np.int32)
+    rng = tf.random.Generator.from_seed(seed)
+    images = []
+    for start in range(0, len(labels), 500):
+        chunk = labels[start:start + 500]
+        z = noise_lib.from_generator(rng, len(chunk), noise_dim, noise)
+        images.append(generator([z, tf.one_hot(chunk, num_classes)], training=False).numpy())
+    return np.concatenate(images), labels
+
+
+def label_accuracy(classifier, images, labels):
+    """Share of generated images the classifier assigns to the requested label."""
+    import numpy as np
+    predicted = np.argmax(classifier.predict(images, batch_size=500, verbose=0), axis=-1)
+    return float(np.mean(predicted == labels))
+
+
 def main(_):
     logging.set_verbosity(logging.WARNING)
-    from gan_zoo import config, data, trainer
+    from gan_zoo import config, data, loop
     from gan_zoo.eval import classifier
     run_dir = FLAGS.run_dir or f"runs/quality_{FLAGS.model}_{FLAGS.dataset}"
     shutil.rmtree(run_dir, ignore_errors=True)
@@ -41,14 +64,14 @@ def main(_):
     elapsed = [0.0]
 
     def report(t, epoch):
-        images, labels = classifier.generate_per_class(t.generator, t.spec.condition_dim, 100,
-                                                      cfg.noise_dim, cfg.noise, seed=123)
-        acc = classifier.label_accuracy(judge, images, labels)
+        images, labels = generate_per_class(t.generator, t.spec.condition_dim, 100,
+                                            cfg.noise_dim, cfg.noise, seed=123)
+        acc = label_accuracy(judge, images, labels)
         print(f"epoch {epoch:3d}  label_accuracy {acc:.3f}  train minutes "
               f"{(time.perf_counter() - elapsed[0]) / 60:.1f}", flush=True)
 
     elapsed[0] = time.perf_counter()
-    trainer.train(cfg, train_split, on_epoch_end=report)
+    loop.train(cfg, train_split, on_epoch_end=report)
     if FLAGS.grid_out:
         os.makedirs(os.path.dirname(FLAGS.grid_out) or ".", exist_ok=True)
         shutil.copy(os.path.join(run_dir, "samples", f"epoch_{FLAGS.epochs:04d}.png"), FLAGS.grid_out)

@@ -59,7 +59,7 @@ def _shown(command):
 
 def score_and_ship(name, run_dir, train_minutes, command):
     from gan_zoo import models, pretrained
-    from gan_zoo.trainer import best_record, restore_generator
+    from gan_zoo.run_dir import best_record, restore_generator
     generator, config, spec, step = restore_generator(run_dir, which="best")
     record = best_record(run_dir)
     card = {"name": name, "config": config.to_json(), "data_spec": spec.to_json(), "step": step,
@@ -106,7 +106,7 @@ def write_samples(name, generator, spec, config, rows=4):
 
 
 def models_spec(card):
-    from gan_zoo.models import DataSpec
+    from gan_zoo.data.spec import DataSpec
     return DataSpec.from_json(card["data_spec"])
 
 

@@ -22,6 +22,7 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
 from train_throughput import matmul_gflops  # noqa: E402
+from gan_zoo.data.spec import DataSpec  # noqa: E402
 
 flags.DEFINE_list("models", [], "Models to measure (default: every registered one).")
 flags.DEFINE_integer("cpu_devices", 2, "Logical CPU devices to mirror over when there is no GPU.")
@@ -54,11 +55,11 @@ def synthetic_source(model, image_size):
     labels = rng.integers(0, 10, count).astype(np.int32)
     if models.is_paired(model):  # image pairs: the "label" is the input image
         inputs = rng.integers(0, 256, (count, *shape), dtype=np.uint8)
-        spec = models.DataSpec(image_shape=shape, condition_dim=0, condition_shape=shape)
+        spec = DataSpec(image_shape=shape, condition_dim=0, condition_shape=shape)
         return data.Source("synthetic", tf.data.Dataset.from_tensor_slices((images, inputs)).cache(),
                            count, spec)
     ds = tf.data.Dataset.from_tensor_slices((images, labels)).cache()
-    spec = models.DataSpec(image_shape=shape, condition_dim=10, class_names=tuple(map(str, range(10))))
+    spec = DataSpec(image_shape=shape, condition_dim=10, class_names=tuple(map(str, range(10))))
     source = data.Source("synthetic", ds, count, spec, np.eye(10, dtype=np.float32))
     return source if conditional else source.without_conditions()
 

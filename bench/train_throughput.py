@@ -81,7 +81,7 @@ def plain_rate(cfg, spec, batches, steps):
     """The straightforward step: what a user would write from the keras.io examples."""
     from gan_zoo import models
     keras.utils.set_random_seed(cfg.seed)
-    generator, discriminator = models.get(cfg.model).build(spec, cfg)
+    generator, discriminator = models.build(spec, cfg)
     g_opt = keras.optimizers.Adam(cfg.g_lr, beta_1=cfg.beta1, beta_2=cfg.beta2)
     d_opt = keras.optimizers.Adam(cfg.d_lr, beta_1=cfg.beta1, beta_2=cfg.beta2)
     bce = keras.losses.BinaryCrossentropy(from_logits=True)
@@ -143,12 +143,12 @@ def real_epoch_rate(cfg):
     """images/s of epoch 2 of 3 on real data, wall clock from the end of epoch 1 to the end of
     epoch 2: input pipeline, loss.csv, sample grid, TensorBoard and progress bar included
     (epoch 1 also fills the data cache and traces the step; epoch 2 saves no checkpoint)."""
-    from gan_zoo import data, trainer
+    from gan_zoo import data, loop
     source = data.for_config(cfg)
     ends = []
     with tempfile.TemporaryDirectory() as run_dir:
         run_cfg = type(cfg)(**{**cfg.to_json(), "run_dir": run_dir, "epochs": 3, "progress": True})
-        t = trainer.train(run_cfg, source, on_epoch_end=lambda *_: ends.append(time.perf_counter()))
+        t = loop.train(run_cfg, source, on_epoch_end=lambda *_: ends.append(time.perf_counter()))
         return t.steps_per_epoch * cfg.batch_size / (ends[1] - ends[0])
 
 

@@ -1,16 +1,20 @@
-"""Training settings: one dataclass, turned into absl flags, filled from the model's DEFAULTS.
+"""Training settings: one dataclass in sections, turned into absl flags, filled from recipes.
 
-Precedence: a flag given on the command line or in a --flagfile, then the model's
-DEFAULTS (gan_zoo/models/<model>.py), then the defaults below.
+Precedence: a flag given on the command line or in a --flagfile; then the --recipe named;
+then, when --loss differs from the model's own, that loss's settings (gan_zoo/losses.py);
+then the model's own recipe (gan_zoo/recipes/<model>.flags); then its builder's DEFAULTS
+(what the architecture needs); then the defaults below.
 """
 import dataclasses
-import json
+import functools
 import os
+import types
 
-from gan_zoo import distribute, losses, models
+from gan_zoo import distribute, losses, models, recipes
 from gan_zoo.errors import UserError
+from gan_zoo.noise import NOISE_CHOICES
 
-NOISE_CHOICES = ("normal", "uniform")
+SECTIONS = ("data", "model", "loss", "optimizer", "run", "eval")
 OPTIMIZER_CHOICES = ("adam", "rmsprop")
 NORM_CHOICES = ("batch", "instance", "layer", "none")
 DIRECTION_CHOICES = ("AtoB", "BtoA")
@@ -22,17 +26,39 @@ def _field(default, help, choices=None):
     return dataclasses.field(default=default, metadata={"help": help, "choices": choices})
 
 
+def _fields_of(section, *names):
+    """Which section each field is in: builders and steps receive only theirs."""
+    return {name: section for name in names}
+
+
+_SECTION_OF = {
+    **_fields_of("data", "dataset", "data_dir", "class_tags", "condition_csv", "condition_feature",
+                 "download", "max_images", "image_size", "center_crop", "direction", "jitter",
+                 "mirror"),
+    **_fields_of("model", "model", "noise_dim", "noise", "ngf", "ndf", "generator", "discriminator",
+                 "patch_layers", "g_dropout", "d_norm"),
+    **_fields_of("loss", "loss", "adv_weight", "l1_weight", "gp_weight", "clip", "real_label",
+                 "fake_label", "mismatch_weight"),
+    **_fields_of("optimizer", "optimizer", "g_lr", "d_lr", "beta1", "beta2", "lr_decay_epochs",
+                 "lr_decay_factor", "n_critic", "adaptive_schedule", "adaptive_burst"),
+    **_fields_of("run", "recipe", "run_dir", "epochs", "batch_size", "seed", "save_every",
+                 "keep_every", "steps_per_call", "jit_compile", "strategy", "cpu_devices",
+                 "mixed_precision", "deterministic", "max_nan_recoveries", "nan_lr_factor",
+                 "progress"),
+    **_fields_of("eval", "eval_every", "eval_samples", "select_by", "collapse_threshold"),
+}
+
+
 @dataclasses.dataclass
 class TrainConfig:
+    recipe: str = _field("", "A recipe shipped with gan_zoo, by name ("
+                         f"{', '.join(recipes.names())}): its settings, under the flags given "
+                         "beside it.", choices=None)
     model: str = _field("maxout_cgan", f"Model to train; one of: {', '.join(models.names())}.",
                         choices=None)
-    dataset: str = _field("mnist", "A tfds image set (mnist, fashion_mnist, celeb_a, lfw, ...), "
-                          "olivetti (reads olivettifaces.mat in --data_dir), or folder:PATH: a "
-                          "folder with one sub-folder of images per class, or of images alone. "
-                          "Paired images (--model=img2img): facades (pix2pix's; --data_dir for a "
-                          "local copy), edges2fashion (Fashion-MNIST edge maps -> items), or "
-                          "paired:PATH: A|B images side by side, or PATH/A and PATH/B folders "
-                          "with matching file names (each with train/ and test/ inside, or not).")
+    dataset: str = _field("mnist", "A tfds image set (mnist, fashion_mnist, celeb_a, ...), olivetti, "
+                          "or folder:PATH (a sub-folder per class, or images alone). img2img: "
+                          "facades, edges2fashion, or paired:PATH (A|B images, or A/ and B/ folders).")
     data_dir: str = _field("", "TFDS data_dir; empty means tfds' default, which honours TFDS_DATA_DIR.")
     class_tags: str = _field("", "Condition on tags instead of one class: a JSON file mapping each "
                              "class name to its tags (multi-hot), or a packaged name "
@@ -52,9 +78,8 @@ class TrainConfig:
     center_crop: float = _field(0.0, "Before resizing, keep a centred square whose side is this "
                                 "fraction of the shorter side (LFW reference: 0.5, the middle "
                                 "half; celeb_a: 0.6); 0 keeps the whole image.")
-    direction: str = _field("AtoB", "Paired images: AtoB maps the left (A) image to the right (B) "
-                            "one, BtoA the right to the left (facades: BtoA = label map -> photo; "
-                            "edges2fashion is always edges -> item).",
+    direction: str = _field("AtoB", "Paired images: AtoB maps the left (A) image to the right (B), "
+                            "BtoA the right to the left (facades: BtoA = label map -> photo).",
                             choices=DIRECTION_CHOICES)
     jitter: float = _field(0.0, "Paired images, training only: resize up by this fraction, then "
                            "crop a random window of the image size (pix2pix: 286/256 - 1 = 0.117).")
@@ -82,8 +107,7 @@ class TrainConfig:
                          "one that treats examples separately (instance or layer).",
                          choices=NORM_CHOICES)
     loss: str = _field("bce", "Adversarial loss: bce (non-saturating), wgan (weight clipping) or "
-                       "wgan_gp (gradient penalty). Switching a model's loss also switches to "
-                       "that loss's optimizer recipe (gan_zoo/losses.py RECIPES).",
+                       "wgan_gp (gradient penalty); brings the settings it trains with.",
                        choices=losses.LOSS_CHOICES)
     optimizer: str = _field("adam", "Optimizer of both networks: adam or rmsprop.",
                             choices=OPTIMIZER_CHOICES)
@@ -92,7 +116,7 @@ class TrainConfig:
     beta1: float = _field(0.5, "Adam beta_1 for both networks.")
     beta2: float = _field(0.999, "Adam beta_2 for both networks.")
     n_critic: int = _field(1, "Discriminator steps per generator step (each on its own batch).")
-    adaptive_schedule: bool = _field(False, "Reference E's schedule instead of --n_critic: on each "
+    adaptive_schedule: bool = _field(False, "An adaptive schedule instead of --n_critic: on each "
                                      "batch measure D's and G's accuracy and train the weaker "
                                      "side (a burst of --adaptive_burst D steps, or one G step).")
     adaptive_burst: int = _field(5, "D steps in one burst of the adaptive schedule.")
@@ -111,12 +135,9 @@ class TrainConfig:
                              "3 newest are kept.")
     keep_every: int = _field(0, "Also keep a checkpoint every N epochs for good, in "
                              "checkpoints/kept/ (to pick the best afterwards); 0: off.")
-    eval_every: int = _field(1, "Score the generator every N epochs (and at the end) on a fixed "
-                             "sample set, into metrics.csv and TensorBoard, keeping the best "
-                             "checkpoint in checkpoints/best/: label accuracy, FID, precision, "
-                             "recall and coverage on data with a reference classifier "
-                             "(gan_zoo.eval.classifier), SWD on other images, L1 / PSNR / SSIM "
-                             "on image pairs; 0: off.")
+    eval_every: int = _field(1, "Score the generator every N epochs and at the end (FID, label "
+                             "accuracy, recall, ...; SWD for faces; L1 for pairs) into metrics.csv, "
+                             "keeping the best checkpoint in checkpoints/best/; 0: off.")
     eval_samples: int = _field(1000, "Samples (and real test images) each evaluation compares; "
                                "the results table uses 10,000 (python -m gan_zoo.eval).")
     select_by: str = _field("auto", "The metric that picks checkpoints/best/: auto (FID where it is "
@@ -168,16 +189,11 @@ class TrainConfig:
             raise UserError(f"--real_label must be in (0, 1], got {self.real_label}.")
         if not 0.0 <= self.fake_label < self.real_label:
             raise UserError(f"--fake_label must be in [0, --real_label), got {self.fake_label}.")
-        for name, choices in (("noise", NOISE_CHOICES), ("optimizer", OPTIMIZER_CHOICES),
-                              ("d_norm", NORM_CHOICES), ("loss", losses.LOSS_CHOICES),
-                              ("strategy", distribute.STRATEGY_CHOICES),
-                              ("mixed_precision", distribute.PRECISION_CHOICES),
-                              ("direction", DIRECTION_CHOICES),
-                              ("generator", GENERATOR_CHOICES),
-                              ("discriminator", DISCRIMINATOR_CHOICES)):
-            if getattr(self, name) not in choices:
-                raise UserError(f"--{name} must be one of {', '.join(choices)}; got "
-                                f"{getattr(self, name)!r}.")
+        for f in dataclasses.fields(self):
+            choices = f.metadata["choices"]
+            if choices and getattr(self, f.name) not in choices:
+                raise UserError(f"--{f.name} must be one of {', '.join(choices)}; got "
+                                f"{getattr(self, f.name)!r}.")
         if not 0.0 < self.nan_lr_factor <= 1.0:
             raise UserError(f"--nan_lr_factor must be in (0, 1], got {self.nan_lr_factor}.")
         if self.eval_samples < 10:
@@ -221,6 +237,12 @@ class TrainConfig:
     def to_json(self):
         return dataclasses.asdict(self)
 
+    def section(self, name):
+        """A read-only view of one section's settings (data, model, loss, optimizer, run, eval)."""
+        if name not in SECTIONS:
+            raise ValueError(f"no config section {name!r}; sections: {', '.join(SECTIONS)}")
+        return types.MappingProxyType({k: getattr(self, k) for k, s in _SECTION_OF.items() if s == name})
+
 
 def define_flags(flag_values=None):
     """Declare one absl flag per TrainConfig field, with no default: unset means 'model default'."""
@@ -249,35 +271,32 @@ def from_flags(flag_values=None):
 
 
 def resolve(**given):
-    """A validated TrainConfig: `given` values, then the model's DEFAULTS, then ours.
-
-    A `loss` given that differs from the model's own brings that loss's recipe (optimizer,
-    learning rates, n_critic, ...; gan_zoo.losses.RECIPES) over the model's DEFAULTS, so
-    `--model=dcgan --loss=wgan_gp` trains as WGAN-GP is meant to; flags still win.
-    """
-    model = given.get("model", TrainConfig.model)
-    defaults = dict(models.get(model).DEFAULTS)
+    """A validated TrainConfig from `given` settings and the recipes under them (see the top)."""
     unknown = set(given) - {f.name for f in dataclasses.fields(TrainConfig)}
     if unknown:
         raise UserError(f"Unknown setting(s): {', '.join(sorted(unknown))}.")
-    loss = given.get("loss")
+    chosen = {**(recipe_settings(given["recipe"]) if given.get("recipe") else {}), **given}
+    model = chosen.get("model", TrainConfig.model)
+    defaults = {**getattr(models.get(model), "DEFAULTS", {}), **recipe_settings(models.recipe_name(model))}
+    loss = chosen.get("loss")
     if loss is not None and loss != defaults.get("loss", TrainConfig.loss):
-        if loss not in losses.RECIPES:
-            raise UserError(f"Unknown loss {loss!r}. Choose one of: {', '.join(losses.LOSS_CHOICES)}.")
-        defaults.update(losses.RECIPES[loss])
-    return TrainConfig(**{**defaults, **given}).validate()
+        defaults.update(losses.recipe(loss))
+    return TrainConfig(**{**defaults, **chosen}).validate()
 
 
-def save_json(path, obj):
-    """Write JSON atomically, so a crash never leaves a half-written file behind."""
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as fh:
-        json.dump(obj, fh, indent=2, sort_keys=True)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+def recipe_settings(name):
+    """The settings recipe `name` sets, typed as its flags are."""
+    return dict(_recipe_settings(recipes.path(name)))
 
 
-def load_json(path):
-    with open(path) as fh:
-        return json.load(fh)
+@functools.lru_cache(maxsize=None)
+def _recipe_settings(path):
+    from absl import flags
+    fv = flags.FlagValues()
+    define_flags(fv)
+    try:
+        fv(["recipe", f"--flagfile={path}"])
+    except flags.Error as e:
+        raise UserError(f"Recipe {path}: {e}") from None
+    return tuple((f.name, fv[f.name].value) for f in dataclasses.fields(TrainConfig)
+                 if fv[f.name].value is not None)

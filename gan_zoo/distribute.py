@@ -1,10 +1,8 @@
 """tf.distribute strategies, mixed precision and per-replica randomness for the trainer.
 
-Everything here is TensorFlow's own machinery: MirroredStrategy (GPUs, or logical CPU
-devices), MultiWorkerMirroredStrategy (TF_CONFIG workers), TPUStrategy. The trainer runs
-its step with `strategy.run` on the global batch split across replicas and divides each
-replica's mean loss by the number of replicas (`compute_average_loss` semantics), so
-the summed gradients equal one device's on the same global batch.
+TensorFlow's own machinery: MirroredStrategy (GPUs, or logical CPU devices),
+MultiWorkerMirroredStrategy (TF_CONFIG workers), TPUStrategy; how a step's loss is scaled
+across replicas is said once, in gan_zoo/steps.py.
 """
 import contextlib
 import json

@@ -16,6 +16,7 @@ decodes); a bad one gets a 4xx with {"error": "..."} and the server stays up.
 import http.server
 import json
 import math
+import os
 import signal
 import threading
 
@@ -23,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from gan_zoo.data import resize_uint8
+from gan_zoo.noise import numpy_noise
 
 MAX_JSON_BYTES = 64 * 1024
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
@@ -123,10 +125,7 @@ class Explorer:
         if count <= 0:
             return []
         rng = np.random.default_rng(seed)
-        if self.metadata.get("noise") == "uniform":
-            noise = rng.uniform(size=(DIRECTION_SAMPLES, self.noise_dim)).astype(np.float32)
-        else:
-            noise = rng.normal(size=(DIRECTION_SAMPLES, self.noise_dim)).astype(np.float32)
+        noise = numpy_noise(rng, DIRECTION_SAMPLES, self.noise_dim, self.metadata.get("noise"))
         inputs = {"noise": tf.constant(noise)}
         if self.num_classes:
             inputs["labels"] = tf.zeros([DIRECTION_SAMPLES], tf.int32)
@@ -154,7 +153,9 @@ def _reject_constant(name):  # NaN, Infinity: Python's json accepts them, JSON d
 
 def make_server(explorer, host="127.0.0.1", port=8000):
     """A threading HTTP server for `explorer` (port 0: any free port; see server_address)."""
-    page = PAGE.encode()
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "explore_page.html"),
+              "rb") as fh:
+        page = fh.read()
     lock = threading.Lock()  # one model call at a time
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -216,105 +217,6 @@ def _parse_json(data):
         return json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise RequestError(400, f"the body is not JSON ({e})") from None
-
-
-PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><title>gan_zoo latent explorer</title>
-<style>
- body { font-family: sans-serif; margin: 1em; display: flex; gap: 2em; }
- #image, #output, #input { width: 256px; height: 256px; image-rendering: pixelated; border: 1px solid #ccc; }
- #sliders { max-height: 92vh; overflow-y: auto; display: grid;
-            grid-template-columns: repeat(3, auto); align-content: start; gap: 0 1em; }
- .slider { display: block; font-size: 11px; }
- .slider input { width: 140px; }
- #vector { width: 100%; }
- #error { color: #b00; }
-</style></head>
-<body>
-<div>
- <h3 id="title">gan_zoo</h3>
- <div id="noise-ui">
-  <img id="image" alt="generated image">
-  <p id="tags"></p>
-  <p><label>class <select id="label"></select></label>
-     <button id="random">random</button></p>
-  <p><input id="vector" title="the current noise vector (JSON); paste one and press apply">
-     <button id="copy">copy vector</button> <button id="apply">apply</button></p>
- </div>
- <div id="pairs-ui" hidden>
-  <p><input type="file" id="upload" accept="image/*"></p>
-  <img id="input" alt="your input"> <img id="output" alt="generated output">
- </div>
- <p id="error"></p>
-</div>
-<div id="sliders"></div>
-<script>
-let info, noise = [], pcs = [], pending = null, busy = false;
-const $ = id => document.getElementById(id);
-function gaussian() { let u = 0, v = 0; while (!u) u = Math.random(); while (!v) v = Math.random();
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v); }
-function vector() {
-  const z = noise.slice();
-  pcs.forEach((a, k) => info.directions[k].forEach((d, i) => z[i] += a * d));
-  return z.map(v => Math.max(-info.noise_limit, Math.min(info.noise_limit, v)));
-}
-function request() { pending = true; if (!busy) send(); }
-async function send() {
-  busy = true; pending = false;
-  const body = {noise: vector()};
-  if (info.class_names.length) body.label = parseInt($("label").value);
-  if (info.tags.length) body.condition = info.tags.map((t, i) => $("tag-" + i).checked ? 1 : 0);
-  $("vector").value = JSON.stringify(body.noise.map(v => +v.toFixed(3)));
-  const r = await fetch("/render", {method: "POST", body: JSON.stringify(body)});
-  if (r.ok) { $("image").src = URL.createObjectURL(await r.blob()); $("error").textContent = ""; }
-  else { $("error").textContent = (await r.json()).error; }
-  busy = false; if (pending) send();
-}
-function addSlider(name, min, max, value, onInput) {
-  const label = document.createElement("label"); label.className = "slider";
-  const input = document.createElement("input");
-  Object.assign(input, {type: "range", min, max, step: 0.01, value, id: "slider-" + name});
-  input.addEventListener("input", () => onInput(parseFloat(input.value)));
-  label.append(name + " ", input); $("sliders").append(label); return input;
-}
-function buildSliders() {
-  $("sliders").innerHTML = "";
-  const [lo, hi] = info.noise === "uniform" ? [0, 1] : [-3, 3];
-  info.directions.forEach((d, k) => addSlider("pc" + (k + 1), -3, 3, 0, x => { pcs[k] = x; request(); }));
-  noise.forEach((v, i) => addSlider(String(i), lo, hi, v, x => { noise[i] = x; request(); }));
-}
-function randomise() {
-  noise = Array.from({length: info.noise_dim}, () => info.noise === "uniform" ? Math.random() : gaussian());
-  pcs = info.directions.map(() => 0); buildSliders(); request();
-}
-async function translate(file) {
-  $("input").src = URL.createObjectURL(file);
-  const r = await fetch("/translate", {method: "POST", body: file});
-  if (r.ok) { $("output").src = URL.createObjectURL(await r.blob()); $("error").textContent = ""; }
-  else { $("error").textContent = (await r.json()).error; }
-}
-(async () => {
-  info = await (await fetch("/info")).json();
-  $("title").textContent = info.model + " (step " + info.step + ")";
-  if (info.paired) { $("noise-ui").hidden = true; $("pairs-ui").hidden = false;
-    $("upload").addEventListener("change", e => translate(e.target.files[0])); return; }
-  info.class_names.forEach((n, i) => $("label").add(new Option(n, i)));
-  if (!info.class_names.length) $("label").parentElement.hidden = true;
-  info.tags.forEach((t, i) => { const box = Object.assign(document.createElement("input"),
-    {type: "checkbox", id: "tag-" + i}); box.addEventListener("change", request);
-    const label = document.createElement("label"); label.append(box, t + " "); $("tags").append(label); });
-  $("label").addEventListener("change", request);
-  $("random").addEventListener("click", randomise);
-  $("copy").addEventListener("click", () => { $("vector").select(); navigator.clipboard && navigator.clipboard.writeText($("vector").value); });
-  $("apply").addEventListener("click", () => { try { const z = JSON.parse($("vector").value);
-    if (z.length !== info.noise_dim) throw new Error("the vector needs " + info.noise_dim + " values");
-    noise = z; pcs = info.directions.map(() => 0); buildSliders(); request(); }
-    catch (e) { $("error").textContent = e.message; } });
-  randomise();
-})();
-</script>
-</body></html>
-"""
 
 
 def _interrupt(signum, frame):

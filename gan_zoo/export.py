@@ -1,26 +1,13 @@
 """python -m gan_zoo.export --run_dir=runs/maxout_cgan --export_dir=export/maxout_cgan
 
-Writes a SavedModel that TF Serving loads as a new version, export/maxout_cgan/<N>/ (the
-next number; TF Serving's model_base_path layout: it serves the newest), never overwriting
-an older one. Two signatures:
-  serving_default:     labels int32 [batch], noise float32 [batch, noise_dim] -> images uint8 [batch,H,W,C]
-  generate_from_seed:  labels int32 [batch], seed int64 []                  -> images uint8
-Labels outside [0, num_classes) fail the request (InvalidArgumentError), never give an image.
-A model trained on tag/vector conditions takes `condition` float32 [batch, condition_dim]
-instead of `labels` (non-finite values fail the request). An unconditional model (dcgan)
-takes `noise` alone, and `count` int32 [] + `seed` for generate_from_seed.
-An image-to-image model (img2img) has one signature:
-  serving_default:     images uint8 [batch, H, W, C_in]                           -> images uint8
-run in the inference mode `--inference_mode` names, which img2img exports must give:
-  eval     Keras inference: BatchNorm's moving averages, no dropout. Deterministic, and an
-           image's output does not depend on the rest of its batch.
-  pix2pix  pix2pix's test time: BatchNorm normalises with the request's own batch statistics
-           (one image per request = instance norm, as pix2pix tests) and dropout stays on,
-           so outputs vary from call to call. The exported graph holds no moving averages,
-           so serving never updates any statistics.
-The model's metadata (image shape, classes and their names, noise size, training step, the
-exported epoch's loss.csv / metrics.csv figures, inference mode) is in the SavedModel itself,
-`tf.saved_model.load(path).metadata()` (a JSON string), and in <version>/assets.extra/gan_zoo.json.
+Writes a SavedModel that TF Serving loads as the next version under --export_dir (never
+overwriting one). Signatures: `serving_default` (labels int32 [batch] or condition float32
+[batch, dim], noise float32 [batch, noise_dim] -> images uint8) and `generate_from_seed`
+(labels or count, seed int64); an unconditional model takes noise alone; img2img maps images
+uint8 -> images uint8 in the --inference_mode it names (eval: moving averages, no dropout;
+pix2pix: each request's own batch statistics, dropout on). Bad requests fail with
+InvalidArgumentError. The metadata (shapes, classes, noise, step, the epoch's figures) is in
+the SavedModel (`.metadata()`) and in <version>/assets.extra/gan_zoo.json.
 """
 import json
 import os
@@ -30,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from gan_zoo import models
+from gan_zoo import noise as noise_lib
 from gan_zoo.data import scale_images, to_uint8
 from gan_zoo.errors import UserError
 
@@ -103,11 +91,8 @@ class GeneratorModule(tf.Module):
         return tf.debugging.assert_all_finite(condition, "condition values must be finite")
 
     def _noise(self, batch, seed):
-        shape = tf.stack([batch, self.noise_dim])
-        stateless_seed = tf.stack([seed, tf.constant(0, tf.int64)])
-        if self.noise == "uniform":
-            return tf.random.stateless_uniform(shape, stateless_seed)
-        return tf.random.stateless_normal(shape, stateless_seed)
+        return noise_lib.stateless(tf.stack([batch, self.noise_dim]), self.noise,
+                               tf.stack([seed, tf.constant(0, tf.int64)]))
 
     def _generate(self, condition, noise):
         checks = [tf.debugging.assert_all_finite(noise, "noise values must be finite")]
@@ -187,7 +172,7 @@ def export(run_dir, export_base, version=None, epoch=None, inference_mode=None, 
     which="best" exports the checkpoint that scored best (checkpoints/best/, --select_by).
     Returns the metadata, which the SavedModel also carries. `inference_mode` (see the module's
     docstring) is required for image-to-image models; the other families export in `eval` mode."""
-    from gan_zoo.trainer import best_record, restore_generator
+    from gan_zoo.run_dir import best_record, restore_generator
     if os.path.exists(os.path.join(export_base, "saved_model.pb")):
         raise UserError(f"{export_base!r} holds an unversioned SavedModel; exports now go to "
                         f"numbered versions under a base folder (TF Serving's layout). Pass a new "
@@ -228,12 +213,12 @@ def export(run_dir, export_base, version=None, epoch=None, inference_mode=None, 
 
 def metrics_at(run_dir, epoch=None):
     """The loss.csv and metrics.csv figures of the exported epoch."""
-    from gan_zoo.run_files import RunFiles, read_losses
+    from gan_zoo.run_files import RunFiles, read_csv
     files, found = RunFiles(run_dir), {}
     for path in (files.loss_csv, files.metrics_csv):
         if not os.path.exists(path):
             continue
-        rows = read_losses(path)
+        rows = read_csv(path)
         at = np.flatnonzero(rows["epoch"] == epoch) if epoch is not None else np.arange(len(rows["epoch"]))[-1:]
         if not len(at):  # no row (yet) for that epoch
             continue

@@ -4,12 +4,12 @@ Every loss works on logits (critic scores for the Wasserstein losses), never on 
 outputs: BCE on probabilities saturates and underflows once D is confident, which is
 what stalls the published Maxout recipe.
 
-`--loss` picks an `Adversarial` (how D scores real and fake, how G is scored); any model
-trains with any of them. `RECIPES` holds the optimizer settings each loss is known to
-need, applied when a run switches a model to that loss (see gan_zoo.config.resolve).
+`--loss` picks an `Objective` (how D scores real and fake, how G is scored, its penalty,
+its critic constraint, the settings it trains with); any model trains with any of them.
 """
+import dataclasses
 import functools
-from typing import Callable, NamedTuple
+from typing import Callable, Mapping
 
 import tensorflow as tf
 
@@ -35,10 +35,6 @@ def bce_fake_loss(fake_logits, fake_label=0.0):
     return tf.reduce_mean(_bce(_target(fake_logits, fake_label), fake_logits))
 
 
-def discriminator_loss(real_logits, fake_logits, real_label=1.0, fake_label=0.0):
-    return bce_real_loss(real_logits, real_label) + bce_fake_loss(fake_logits, fake_label)
-
-
 def generator_loss(fake_logits):
     """Non-saturating generator loss: -log D(G(z)), i.e. BCE against target 1."""
     return tf.reduce_mean(_bce(tf.ones_like(fake_logits), fake_logits))
@@ -58,11 +54,6 @@ def wasserstein_real_loss(real_scores):
 
 def wasserstein_fake_loss(fake_scores):
     return tf.reduce_mean(fake_scores)
-
-
-def wasserstein_discriminator_loss(real_scores, fake_scores):
-    """The critic's loss mean(D(fake)) - mean(D(real)): minus the Wasserstein-1 estimate."""
-    return wasserstein_real_loss(real_scores) + wasserstein_fake_loss(fake_scores)
 
 
 def wasserstein_generator_loss(fake_scores):
@@ -121,37 +112,100 @@ def l1_loss(targets, outputs):
     return tf.reduce_mean(tf.abs(tf.cast(targets, tf.float32) - tf.cast(outputs, tf.float32)))
 
 
-# --- selection --------------------------------------------------------------------------------
-class Adversarial(NamedTuple):
-    """One adversarial objective. D minimises real_loss(real) + fake_loss(fake) (+ extras);
-    G minimises generator_loss(fake); accuracies feed loss.csv and the adaptive schedule."""
+# --- the objective: one table --------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Objective:
+    """One adversarial objective, everything that `--loss` decides in one place.
+
+    D minimises real_loss(real) + fake_loss(fake), plus penalty_weight x the penalty; G
+    minimises generator_loss(fake); accuracies feed loss.csv and the adaptive schedule.
+    `penalty` is "none" or "gradient_penalty" (per example, so it refuses a BatchNorm critic);
+    `clip` > 0 is the critic constraint, every critic weight clipped into [-clip, clip] after
+    each D step; `recipe` is the settings the loss trains with, applied when a run switches a
+    model to it (gan_zoo.config.resolve)."""
     name: str
     real_loss: Callable
     fake_loss: Callable
     generator_loss: Callable
     accuracies: Callable
-    gradient_penalty: bool = False
+    penalty: str = "none"
+    penalty_weight: float = 0.0
+    clip: float = 0.0
+    recipe: Mapping = dataclasses.field(default_factory=dict)
+
+    @property
+    def gradient_penalty(self):
+        return self.penalty == "gradient_penalty"
+
+    def discriminator_loss(self, real_logits, fake_logits):
+        """D's adversarial terms (for the Wasserstein losses mean(D(fake)) - mean(D(real)),
+        minus the Wasserstein-1 estimate)."""
+        return self.real_loss(real_logits) + self.fake_loss(fake_logits)
+
+    def check_discriminator(self, discriminator):
+        """Refuse a critic the penalty cannot work with, before anything trains."""
+        import keras
+        if self.gradient_penalty and any(isinstance(layer, keras.layers.BatchNormalization)
+                                         for layer in _all_layers(discriminator)):
+            raise UserError(f"--loss={self.name} with a BatchNorm discriminator (--d_norm=batch): "
+                            "BatchNorm mixes the examples of a batch, which breaks the per-example "
+                            "gradient penalty. Pass --d_norm=instance (the recipe) or layer.")
 
 
-LOSS_CHOICES = ("bce", "wgan", "wgan_gp")
+def _table():
+    """Each loss: its terms, its penalty, and the settings it trains with, as its paper / the
+    reference designs use them (the terms looked up when asked for, so each stays one module
+    function). A loss's clip and penalty weight come from the run's settings."""
+    wasserstein = (wasserstein_real_loss, wasserstein_fake_loss, wasserstein_generator_loss,
+                   wasserstein_accuracies)
+    return {
+        "bce": dict(terms=(bce_real_loss, bce_fake_loss, generator_loss, bce_accuracies),
+                    recipe={}),
+        "wgan": dict(terms=wasserstein,
+                     recipe=dict(optimizer="rmsprop", g_lr=5e-5, d_lr=5e-5, clip=0.01, n_critic=5,
+                                 real_label=1.0, fake_label=0.0)),
+        "wgan_gp": dict(terms=wasserstein, penalty="gradient_penalty",
+                        recipe=dict(optimizer="adam", g_lr=1e-4, d_lr=1e-4, beta1=0.0,
+                                    beta2=0.999, gp_weight=10.0, n_critic=5, clip=0.0,
+                                    d_norm="instance", real_label=1.0, fake_label=0.0)),
+    }
 
-# Settings each loss trains with, as its paper / the reference designs use them.
-RECIPES = {
-    "bce": {},
-    "wgan": dict(optimizer="rmsprop", g_lr=5e-5, d_lr=5e-5, clip=0.01, n_critic=5,
-                 real_label=1.0, fake_label=0.0),
-    "wgan_gp": dict(optimizer="adam", g_lr=1e-4, d_lr=1e-4, beta1=0.0, beta2=0.999, gp_weight=10.0,
-                    n_critic=5, clip=0.0, d_norm="instance", real_label=1.0, fake_label=0.0),
-}
+
+LOSS_CHOICES = tuple(_table())
 
 
-def get(name, real_label=1.0, fake_label=0.0):
-    if name == "bce":
-        return Adversarial("bce", functools.partial(bce_real_loss, real_label=real_label),
-                           functools.partial(bce_fake_loss, fake_label=fake_label),
-                           generator_loss, bce_accuracies)
-    if name in ("wgan", "wgan_gp"):
-        return Adversarial(name, wasserstein_real_loss, wasserstein_fake_loss,
-                           wasserstein_generator_loss, wasserstein_accuracies,
-                           gradient_penalty=name == "wgan_gp")
-    raise UserError(f"Unknown loss {name!r}. Choose one of: {', '.join(LOSS_CHOICES)} (--loss=NAME).")
+def recipe(name):
+    """The settings loss `name` trains with."""
+    return dict(_entry(name)["recipe"])
+
+
+def get(name, real_label=1.0, fake_label=0.0, gp_weight=0.0, clip=0.0):
+    """The Objective `name`, with BCE's targets (label smoothing), the penalty's weight and the
+    critic's clip bound."""
+    entry = _entry(name)
+    real, fake, gen, accuracies = entry["terms"]
+    if real is bce_real_loss:
+        real = functools.partial(bce_real_loss, real_label=real_label)
+        fake = functools.partial(bce_fake_loss, fake_label=fake_label)
+    penalty = entry.get("penalty", "none")
+    return Objective(name, real, fake, gen, accuracies, penalty=penalty,
+                     penalty_weight=gp_weight if penalty != "none" else 0.0, clip=clip,
+                     recipe=entry["recipe"])
+
+
+def for_config(config):
+    """The Objective of a run's settings."""
+    return get(config.loss, config.real_label, config.fake_label, config.gp_weight, config.clip)
+
+
+def _all_layers(model):
+    for layer in getattr(model, "layers", ()):
+        yield layer
+        yield from _all_layers(layer)
+
+
+def _entry(name):
+    table = _table()
+    if name not in table:
+        raise UserError(f"Unknown loss {name!r}. Choose one of: {', '.join(LOSS_CHOICES)} (--loss=NAME).")
+    return table[name]

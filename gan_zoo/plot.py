@@ -22,11 +22,11 @@ def plot_losses(run_dir, out=None):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from gan_zoo.run_files import read_losses
+    from gan_zoo.run_files import read_csv
     path = os.path.join(run_dir, "loss.csv")
     if not os.path.exists(path):
         raise UserError(f"No loss.csv in {run_dir!r}: is it a run dir of `python -m gan_zoo.train`?")
-    losses = read_losses(path)
+    losses = read_csv(path)
     critic = _loss_name(run_dir).startswith("wgan")  # scores, not probabilities
     panels = 3 if "diversity" in losses else 2
     fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 4))
@@ -66,8 +66,8 @@ def plot_metrics(run_dir, out=None):
     import matplotlib.pyplot as plt
 
     from gan_zoo.eval.scoring import LOWER_IS_BETTER
-    from gan_zoo.run_files import read_losses
-    metrics = read_losses(os.path.join(run_dir, "metrics.csv"))
+    from gan_zoo.run_files import read_csv
+    metrics = read_csv(os.path.join(run_dir, "metrics.csv"))
     names = [n for n in metrics if n not in ("epoch", "steps")]
     fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.8), squeeze=False)
     for ax, name in zip(axes[0], names):
@@ -86,7 +86,7 @@ def plot_metrics(run_dir, out=None):
 
 
 def _saved_config(run_dir):
-    from gan_zoo.config import load_json
+    from gan_zoo.run_files import load_json
     path = os.path.join(run_dir, "config.json")
     return load_json(path).get("config", {}) if os.path.exists(path) else {}
 
@@ -134,11 +134,12 @@ def interpolation_grid(run_dir, out=None, steps=10, seed=0):
     """Rows: classes (or grid conditions; for unconditional models, 4 walks); columns: the walk
     from noise vector A to B."""
     from gan_zoo import data, images, models
-    from gan_zoo.trainer import restore_generator, sample_noise
+    from gan_zoo import noise as noise_lib
+    from gan_zoo.run_dir import restore_generator
     import tensorflow as tf
     generator, config, spec, _ = restore_generator(run_dir)
     rng = tf.random.Generator.from_seed(seed)
-    a, b = sample_noise(rng, 2, config.noise_dim, config.noise).numpy()
+    a, b = noise_lib.from_generator(rng, 2, config.noise_dim, config.noise).numpy()
     path = np.stack([slerp(a, b, t) for t in np.linspace(0.0, 1.0, steps)]).astype(np.float32)
     if spec.is_conditional:
         rows = spec.grid_condition_matrix()
@@ -146,7 +147,7 @@ def interpolation_grid(run_dir, out=None, steps=10, seed=0):
         noise, condition = np.tile(path, (k, 1)), np.repeat(rows, steps, axis=0)
     else:  # one walk per row, from different pairs of noise vectors
         k = 4
-        ends = sample_noise(rng, 2 * (k - 1), config.noise_dim, config.noise).numpy()
+        ends = noise_lib.from_generator(rng, 2 * (k - 1), config.noise_dim, config.noise).numpy()
         walks = [path] + [np.stack([slerp(ends[2 * i], ends[2 * i + 1], t)
                                     for t in np.linspace(0.0, 1.0, steps)]) for i in range(k - 1)]
         noise, condition = np.concatenate(walks).astype(np.float32), None

@@ -6,24 +6,17 @@ the restored epoch, and a last row torn by a kill, are dropped first, so the fil
 hold torn or duplicated epochs.
 """
 import csv
+import json
 import os
 
 import numpy as np
 import tensorflow as tf
 
 from gan_zoo import images as image_utils
+from gan_zoo.records import LOSS_COLUMNS, TIMING_COLUMNS
 
-# Real_P / Fake_P: D's mean sigmoid; Real_score / Fake_score: its raw logits (a WGAN critic's
-# scores, whose difference estimates the Wasserstein distance); GP: the gradient penalty;
-# D_acc / G_acc: D's share right and G's share of fakes passed; D_steps / G_steps: updates
-# of each side this epoch; diversity: of the fixed samples, relative to real (collapse alarm).
-# Wall-clock figures go to timing.csv, so loss.csv is a function of the settings alone
-# (two --deterministic runs write identical files).
-LOSS_COLUMNS = ("epoch", "Real_P", "Fake_P", "Gen_loss", "Dis_loss", "D_acc", "G_acc",
-                "Real_score", "Fake_score", "GP", "D_steps", "G_steps", "diversity", "lr", "steps")
-TIMING_COLUMNS = ("epoch", "seconds", "images_per_sec")
-# metrics.csv: epoch, the metrics the run measures (which depend on the data; see
-# gan_zoo.eval.scoring), steps.
+# loss.csv's columns are gan_zoo.records' schema; metrics.csv: epoch, the metrics the run
+# measures (which depend on the data; see gan_zoo.eval.scoring), steps.
 
 
 class RunFiles:
@@ -50,8 +43,9 @@ class RunFiles:
             self._tb = tf.summary.create_file_writer(os.path.join(self.run_dir, "tb"))
         return self._tb
 
-    def truncate_losses(self, last_epoch):
-        """Keep only whole rows for epochs <= last_epoch (the restored checkpoint's), each once."""
+    def truncate_after(self, last_epoch):
+        """Keep only whole rows for epochs <= last_epoch (the restored checkpoint's), each once,
+        in loss.csv, timing.csv and metrics.csv."""
         for path, columns in ((self.loss_csv, LOSS_COLUMNS), (self.timing_csv, TIMING_COLUMNS),
                               (self.metrics_csv, None)):
             _truncate(path, columns, last_epoch)
@@ -142,8 +136,23 @@ def _truncate(path, columns, last_epoch):
     os.replace(tmp, path)
 
 
-def read_losses(path):
-    """loss.csv as {column: np.array}."""
+def read_csv(path):
+    """A CSV of numbers (loss.csv, timing.csv, metrics.csv) as {column: np.array}."""
     with open(path, newline="") as fh:
         rows = list(csv.DictReader(fh))
     return {k: np.array([float(r[k]) for r in rows]) for k in (rows[0] if rows else LOSS_COLUMNS)}
+
+
+def save_json(path, obj):
+    """Write JSON atomically, so a crash never leaves a half-written file behind."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as fh:
+        json.dump(obj, fh, indent=2, sort_keys=True)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def load_json(path):
+    with open(path) as fh:
+        return json.load(fh)

@@ -100,11 +100,11 @@ def fashion_judge():
 @pytest.fixture(scope="session")
 def short_run(tmp_path_factory, fashion_small):
     """One 2-epoch maxout_cgan run of 40 steps/epoch, shared by the tests that only read it."""
-    from gan_zoo import config, trainer
+    from gan_zoo import config, loop
     run_dir = str(tmp_path_factory.mktemp("short_run"))
     cfg = config.resolve(model="maxout_cgan", dataset="fashion_mnist", max_images=2560,
                          batch_size=64, epochs=2, save_every=1, run_dir=run_dir, progress=False)
-    return trainer.train(cfg, fashion_small), run_dir
+    return loop.train(cfg, fashion_small), run_dir
 
 
 @pytest.fixture(scope="session")
@@ -113,16 +113,16 @@ def exports(tmp_path_factory, short_run):
     unconditional DCGAN and an img2img model, each trained for a few steps and exported."""
     import numpy as np
 
-    from gan_zoo import config, data, export, trainer
+    from gan_zoo import config, data, export, loop
     root = tmp_path_factory.mktemp("serving")
     _, label_run = short_run
     faces_cfg = tiny_faces_config(root / "faces_run")
-    trainer.train(faces_cfg, data.for_config(faces_cfg))
+    loop.train(faces_cfg, data.for_config(faces_cfg))
     pairs_cfg = config.resolve(model="img2img", data_dir=os.path.join(SHARED, "data", "facades"),
                                image_size=32, ngf=8, ndf=8, batch_size=8, max_images=16, epochs=1,
                                save_every=1, run_dir=str(root / "pairs_run"), progress=False)
     pairs = data.for_config(pairs_cfg)
-    trainer.train(pairs_cfg, pairs)
+    loop.train(pairs_cfg, pairs)
     rng = np.random.default_rng(0)
     _, facade_inputs = next(iter(pairs.held_out.images_and_labels.batch(2)))
     requests = {

@@ -9,8 +9,9 @@ import tensorflow as tf
 from PIL import Image
 
 from conftest import OLIVETTI, run_cli, tiny_faces_config
-from gan_zoo import config, data, trainer
+from gan_zoo import config, data, loop
 from gan_zoo.errors import UserError
+from gan_zoo.data.spec import DataSpec
 
 
 def _fails_clearly(result, *needles):
@@ -42,7 +43,7 @@ def test_unknown_loss_and_unknown_flag_in_a_flagfile(tmp_path):
 def test_batch_larger_than_the_data_writes_nothing(tmp_path):
     cfg = tiny_faces_config(tmp_path / "r", batch_size=512, max_images=128)
     with pytest.raises(UserError, match="larger than the data set.*lower --batch_size"):
-        trainer.train(cfg, data.for_config(cfg))
+        loop.train(cfg, data.for_config(cfg))
     assert not os.path.exists(tmp_path / "r")
 
 
@@ -80,30 +81,30 @@ def test_resuming_with_rgb_images_where_the_run_had_grayscale(tmp_path):
     folder, run_dir = str(tmp_path / "faces"), tmp_path / "run"
     _faces(folder, 32)
     cfg = tiny_faces_config(run_dir, dataset=f"folder:{folder}", max_images=32, batch_size=16)
-    trainer.train(cfg, data.for_config(cfg))
+    loop.train(cfg, data.for_config(cfg))
     _faces(folder, 32, mode="RGB")  # same names, now colour
     cfg2 = tiny_faces_config(run_dir, dataset=f"folder:{folder}", max_images=32, batch_size=16, epochs=2)
     with pytest.raises(UserError, match=r"images: \(32, 32, 1\) there, \(32, 32, 3\) now"):
-        trainer.train(cfg2, data.for_config(cfg2))
+        loop.train(cfg2, data.for_config(cfg2))
 
 
 def test_a_run_dir_with_another_models_checkpoint(tmp_path):
     run_dir = tmp_path / "run"
     cfg = tiny_faces_config(run_dir)
-    trainer.train(cfg, data.for_config(cfg))
+    loop.train(cfg, data.for_config(cfg))
     result = run_cli("gan_zoo.train", "--model=maxout_cgan", "--dataset=olivetti",
                      f"--data_dir={OLIVETTI}", f"--run_dir={run_dir}", "--epochs=1")
     _fails_clearly(result, "holds a different run", "model: 'dcgan' there, 'maxout_cgan' now")
     # checkpoints with no config.json to say whose they are
     os.remove(run_dir / "config.json")
     with pytest.raises(UserError, match="holds checkpoints but no config.json"):
-        trainer.train(cfg, data.for_config(cfg))
+        loop.train(cfg, data.for_config(cfg))
 
 
 def test_wrong_length_condition_vector_at_serve_time(tmp_path):
     """A tag model's serving signature takes [batch, condition_dim]: any other length fails."""
     from gan_zoo import export, models
-    spec = models.DataSpec(image_shape=(28, 28, 1), condition_dim=4, condition_names=("a", "b", "c", "d"),
+    spec = DataSpec(image_shape=(28, 28, 1), condition_dim=4, condition_names=("a", "b", "c", "d"),
                            grid_conditions=((1, 0, 0, 0),), grid_names=("a",))
     cfg = config.resolve(model="maxout_cgan", noise_dim=8)
     generator, _ = models.get("maxout_cgan").build(spec, cfg)

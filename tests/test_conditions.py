@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import run_cli
-from gan_zoo import config, data, export, images, trainer
+from gan_zoo import config, data, export, images, loop
 from gan_zoo.data import conditions
 from gan_zoo.errors import UserError
 
@@ -18,7 +18,7 @@ def tag_run(tmp_path_factory):
     cfg = config.resolve(model="maxout_cgan", dataset="fashion_mnist", class_tags="fashion_mnist",
                          epochs=EPOCHS, save_every=EPOCHS, run_dir=run_dir, progress=False)
     source = data.for_config(cfg)
-    return trainer.train(cfg, source), source, run_dir
+    return loop.train(cfg, source), source, run_dir
 
 
 def test_fashion_mnist_tags_are_overlapping_multi_hot_vectors():
@@ -91,7 +91,7 @@ def test_folder_with_per_image_tag_csv(tmp_path):
     assert np.all(vectors.sum(axis=1) == 2)
     cfg = config.resolve(model="maxout_cgan", dataset=f"folder:{root}", condition_csv=str(csv_path),
                          batch_size=16, epochs=1, run_dir=str(tmp_path / "run"), progress=False)
-    trained = trainer.train(cfg, data.for_config(cfg))
+    trained = loop.train(cfg, data.for_config(cfg))
     assert int(trained.step) == 3
     with pytest.raises(UserError, match="folder data set"):
         data.load("fashion_mnist", condition_csv=str(csv_path))
@@ -111,7 +111,7 @@ def test_tfds_multi_label_feature_becomes_a_multi_hot_condition(tmp_path):
         cfg = config.resolve(model="maxout_cgan", dataset="celeb_a", condition_feature="attributes",
                              image_size=32, batch_size=8, epochs=1, data_dir=str(tmp_path),
                              run_dir=str(tmp_path / "run"), progress=False)
-        trained = trainer.train(cfg, source)
+        trained = loop.train(cfg, source)
         assert int(trained.step) == 3
     with pytest.raises(UserError, match="needs 'image' and 'smile'"):
         data.load("fashion_mnist", condition_feature="smile")

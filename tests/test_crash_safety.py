@@ -12,7 +12,8 @@ import pytest
 import tensorflow as tf
 
 from conftest import OLIVETTI, ROOT, tiny_faces_config
-from gan_zoo import data, losses, run_files, trainer
+from gan_zoo import data, loop, losses, run_files
+from gan_zoo import run_dir as run_dir_lib
 from gan_zoo.errors import UserError
 
 # 160 faces / batch 16 = 10 steps per epoch, 2 tf.function calls of 5 steps each.
@@ -38,11 +39,11 @@ def _checkpoint_step(run_dir):
 
 def _assert_complete(run_dir, epochs=3):
     """Every epoch once, in order, every value a number; timing.csv the same epochs."""
-    rows = run_files.read_losses(os.path.join(run_dir, "loss.csv"))
+    rows = run_files.read_csv(os.path.join(run_dir, "loss.csv"))
     assert list(rows["epoch"]) == list(range(1, epochs + 1))
     assert list(rows["steps"]) == [10 * e for e in range(1, epochs + 1)]
     assert all(np.isfinite(v).all() for k, v in rows.items() if k != "Gen_loss")
-    timing = run_files.read_losses(os.path.join(run_dir, "timing.csv"))
+    timing = run_files.read_csv(os.path.join(run_dir, "timing.csv"))
     assert list(timing["epoch"]) == list(range(1, epochs + 1))
     state = tf.train.get_checkpoint_state(os.path.join(run_dir, "checkpoints"))
     for path in state.all_model_checkpoint_paths:  # every listed checkpoint is whole
@@ -136,11 +137,11 @@ def test_a_non_finite_weight_is_never_kept_and_the_run_recovers(tmp_path, caplog
             kernel.assign(tf.fill(kernel.shape, float("nan")))
 
     with caplog.at_level(logging.WARNING):
-        trained = trainer.train(cfg, data.for_config(cfg), on_epoch_end=poison_once)
+        trained = loop.train(cfg, data.for_config(cfg), on_epoch_end=poison_once)
     assert any("Non-finite loss or weight at epoch 2" in r.getMessage() for r in caplog.records)
     for w in trained.generator.weights + trained.discriminator.weights:
         assert np.all(np.isfinite(w.numpy()))
-    rows = run_files.read_losses(os.path.join(str(tmp_path), "loss.csv"))
+    rows = run_files.read_csv(os.path.join(str(tmp_path), "loss.csv"))
     assert list(rows["epoch"]) == [1, 2, 3]
     assert rows["lr"][1] == pytest.approx(rows["lr"][0] * 0.5)  # lowered after the recovery
     assert float(trained.lr_multiplier.numpy()) == 0.5
@@ -151,9 +152,9 @@ def test_persistent_nan_stops_with_the_epoch_and_likely_cause(tmp_path, monkeypa
                         lambda fake_logits: tf.reduce_mean(fake_logits) * float("nan"))
     cfg = tiny_faces_config(tmp_path, epochs=3, max_nan_recoveries=2)
     with pytest.raises(UserError, match=r"diverged.*epoch 1 .*2 restarts.*--g_lr"):
-        trainer.train(cfg, data.for_config(cfg))
+        loop.train(cfg, data.for_config(cfg))
     # what was saved is the good initial state, never a NaN one
-    g, *_ = trainer.restore_generator(str(tmp_path))
+    g, *_ = run_dir_lib.restore_generator(str(tmp_path))
     assert all(np.all(np.isfinite(w.numpy())) for w in g.weights)
 
 
@@ -178,8 +179,8 @@ def test_a_signal_during_the_epochs_files_keeps_that_epochs_row(tmp_path):
             os.kill(os.getpid(), signal.SIGTERM)
 
     with pytest.raises(TrainingInterrupted, match="SIGTERM: saved checkpoint .* at step 10"):
-        trainer.train(cfg, data.for_config(cfg), on_epoch_end=signal_after_epoch_1)
-    assert list(run_files.read_losses(os.path.join(str(tmp_path), "loss.csv"))["epoch"]) == [1]
-    resumed = trainer.train(cfg, data.for_config(cfg))
+        loop.train(cfg, data.for_config(cfg), on_epoch_end=signal_after_epoch_1)
+    assert list(run_files.read_csv(os.path.join(str(tmp_path), "loss.csv"))["epoch"]) == [1]
+    resumed = loop.train(cfg, data.for_config(cfg))
     assert int(resumed.step) == 30
-    assert list(run_files.read_losses(os.path.join(str(tmp_path), "loss.csv"))["epoch"]) == [1, 2, 3]
+    assert list(run_files.read_csv(os.path.join(str(tmp_path), "loss.csv"))["epoch"]) == [1, 2, 3]

@@ -12,7 +12,8 @@ import pytest
 import tensorflow as tf
 
 from conftest import assert_trained_alike, two_replicas, OLIVETTI, ROOT, tiny_faces_config
-from gan_zoo import config, data, distribute, losses, run_files, trainer
+from gan_zoo import config, data, distribute, loop, losses, run_files, trainer
+from gan_zoo import run_dir as run_dir_lib
 from gan_zoo.errors import UserError
 
 
@@ -60,14 +61,14 @@ def test_two_replicas_train_as_one_device_on_the_same_global_batch(tmp_path, cas
     batch, and each replica's noise is its slice of what one device would draw."""
     one_cfg, two_cfg = EQUIVALENT[case](tmp_path / "one"), EQUIVALENT[case](tmp_path / "two")
     source = data.for_config(one_cfg)
-    one = trainer.train(one_cfg, source, strategy=tf.distribute.get_strategy())
-    two = trainer.train(two_cfg, source, strategy=_two_replicas())
+    one = loop.train(one_cfg, source, strategy=tf.distribute.get_strategy())
+    two = loop.train(two_cfg, source, strategy=_two_replicas())
     assert (one.replicas, two.replicas) == (1, 2)
     assert int(one.step.numpy()) == int(two.step.numpy()) == source.steps_per_epoch(one_cfg.batch_size)
     initial = trainer.Trainer(one_cfg, source, strategy=tf.distribute.get_strategy())
     assert any(np.abs(a - b).max() > 1e-3 for a, b in zip(_weights(one), _weights(initial)))
     assert_trained_alike(_weights(one), _weights(two), _lr(one_cfg), int(one.step.numpy()))
-    rows = [run_files.read_losses(os.path.join(c.run_dir, "loss.csv")) for c in (one_cfg, two_cfg)]
+    rows = [run_files.read_csv(os.path.join(c.run_dir, "loss.csv")) for c in (one_cfg, two_cfg)]
     # The epoch's figures come from those weights, so they carry the few that differ: 1e-3
     # relative (a wrong noise slice or BatchNorm statistic moves them by percents).
     for column in ("Dis_loss", "Gen_loss", "Real_P", "Fake_P", "GP", "D_steps", "G_steps"):
@@ -104,9 +105,9 @@ def test_a_mirrored_run_resumes_on_one_device_where_it_left_off(tmp_path):
     one device, ends where two epochs on one device do."""
     straight_cfg = _faces(tmp_path / "straight", epochs=2)
     source = data.for_config(straight_cfg)
-    straight = trainer.train(straight_cfg, source, strategy=tf.distribute.get_strategy())
-    trainer.train(_faces(tmp_path / "mixed", epochs=1), source, strategy=_two_replicas())
-    resumed = trainer.train(_faces(tmp_path / "mixed", epochs=2), source,
+    straight = loop.train(straight_cfg, source, strategy=tf.distribute.get_strategy())
+    loop.train(_faces(tmp_path / "mixed", epochs=1), source, strategy=_two_replicas())
+    resumed = loop.train(_faces(tmp_path / "mixed", epochs=2), source,
                             strategy=tf.distribute.get_strategy())
     assert int(resumed.step.numpy()) == int(straight.step.numpy()) == 8
     assert_trained_alike(_weights(straight), _weights(resumed), _lr(straight_cfg), 8)
@@ -127,12 +128,12 @@ def test_multi_worker_without_tf_config_says_what_to_set(monkeypatch):
 # --- mixed precision and XLA --------------------------------------------------------------
 def test_bfloat16_computes_in_16_bits_and_keeps_float32_weights_and_statistics(tmp_path):
     cfg = _faces(tmp_path, mixed_precision="bfloat16", epochs=2)
-    t = trainer.train(cfg, data.for_config(cfg))
+    t = loop.train(cfg, data.for_config(cfg))
     conv = next(layer for layer in t.generator.layers if "conv" in layer.name)
     assert conv.compute_dtype == "bfloat16"
     assert all(v.dtype == "float32" for v in t.generator.weights + t.discriminator.weights)
     assert any("moving_variance" in v.path for v in t.generator.weights)
-    rows = run_files.read_losses(os.path.join(cfg.run_dir, "loss.csv"))
+    rows = run_files.read_csv(os.path.join(cfg.run_dir, "loss.csv"))
     assert np.isfinite(rows["Dis_loss"]).all() and np.isfinite(rows["Gen_loss"]).all()
     # the global policy is left as it was: models built afterwards are float32
     assert keras.config.dtype_policy().name == "float32"
@@ -140,12 +141,12 @@ def test_bfloat16_computes_in_16_bits_and_keeps_float32_weights_and_statistics(t
 
 def test_float16_wgan_gp_uses_loss_scaling_and_resumes_without_it(tmp_path):
     cfg = _faces(tmp_path, loss="wgan_gp", n_critic=2, mixed_precision="float16")
-    t = trainer.train(cfg, data.for_config(cfg), strategy=_two_replicas())
+    t = loop.train(cfg, data.for_config(cfg), strategy=_two_replicas())
     assert hasattr(t.d_optimizer, "dynamic_scale") and hasattr(t.g_optimizer, "dynamic_scale")
-    rows = run_files.read_losses(os.path.join(cfg.run_dir, "loss.csv"))
+    rows = run_files.read_csv(os.path.join(cfg.run_dir, "loss.csv"))
     assert np.isfinite(rows["GP"]).all() and rows["G_steps"][0] == 2
     # the checkpoint holds the plain optimizers, so a float32 run continues it
-    resumed = trainer.train(_faces(tmp_path, loss="wgan_gp", n_critic=2, epochs=2), data.for_config(cfg))
+    resumed = loop.train(_faces(tmp_path, loss="wgan_gp", n_critic=2, epochs=2), data.for_config(cfg))
     assert int(resumed.step.numpy()) == 8
 
 
@@ -171,8 +172,8 @@ def test_xla_step_trains_like_the_plain_one(tmp_path):
     runs = {}
     for jit in (False, True):
         cfg = _faces(tmp_path / str(jit), jit_compile=jit)
-        runs[jit] = (trainer.train(cfg, data.for_config(cfg)),
-                     run_files.read_losses(os.path.join(cfg.run_dir, "loss.csv")))
+        runs[jit] = (loop.train(cfg, data.for_config(cfg)),
+                     run_files.read_csv(os.path.join(cfg.run_dir, "loss.csv")))
     initial = trainer.Trainer(cfg, data.for_config(cfg))
     flat = lambda t: np.concatenate([w.ravel() for w in _weights(t)])
     moved = {jit: np.abs(flat(t) - flat(initial)).mean() for jit, (t, _) in runs.items()}
@@ -181,8 +182,8 @@ def test_xla_step_trains_like_the_plain_one(tmp_path):
         np.testing.assert_allclose(runs[True][1][column], runs[False][1][column], rtol=0.02)
     # the gradient penalty's second derivative compiles too
     cfg = _faces(tmp_path / "gp", loss="wgan_gp", n_critic=2, jit_compile=True)
-    trainer.train(cfg, data.for_config(cfg))
-    rows = run_files.read_losses(os.path.join(cfg.run_dir, "loss.csv"))
+    loop.train(cfg, data.for_config(cfg))
+    rows = run_files.read_csv(os.path.join(cfg.run_dir, "loss.csv"))
     assert np.isfinite(rows["GP"]).all() and rows["GP"][0] > 0 and rows["G_steps"][0] == 2
 
 
@@ -227,14 +228,14 @@ def test_two_local_workers_train_and_the_chief_checkpoint_restores(tmp_path):
     for w, out in zip(workers, outputs):
         assert w.returncode == 0, out[-3000:]
     assert "with 2 replica(s)" in outputs[0]
-    rows = run_files.read_losses(str(run_dir / "loss.csv"))
+    rows = run_files.read_csv(str(run_dir / "loss.csv"))
     assert list(rows["epoch"]) == [1, 2]
-    generator, _, _, step = trainer.restore_generator(str(run_dir))
+    generator, _, _, step = run_dir_lib.restore_generator(str(run_dir))
     assert step == 8
     assert sorted(os.listdir(run_dir)) == ["best.json", "checkpoints", "config.json", "loss.csv",
                                            "metrics.csv", "samples", "tb", "timing.csv"]
 
     single_cfg = tiny_faces_config(tmp_path / "single", max_images=64, epochs=2, steps_per_call=2)
-    single = trainer.train(single_cfg, data.for_config(single_cfg), strategy=tf.distribute.get_strategy())
+    single = loop.train(single_cfg, data.for_config(single_cfg), strategy=tf.distribute.get_strategy())
     assert_trained_alike([w.numpy() for w in single.generator.weights],
                          [w.numpy() for w in generator.weights], _lr(single_cfg), step)

@@ -121,23 +121,24 @@ def _short_config(run_dir, **overrides):
 def test_training_scores_each_epoch_and_keeps_the_best_across_a_resume(tmp_path, fashion_small):
     import json
 
-    from gan_zoo import trainer
-    from gan_zoo.run_files import RunFiles, read_losses
+    from gan_zoo import loop
+    from gan_zoo import run_dir as run_dir_lib
+    from gan_zoo.run_files import RunFiles, read_csv
     files = RunFiles(str(tmp_path))
-    trainer.train(_short_config(tmp_path, epochs=1, select_by="recall"), fashion_small)
-    first = trainer.best_record(str(tmp_path))
+    loop.train(_short_config(tmp_path, epochs=1, select_by="recall"), fashion_small)
+    first = run_dir_lib.best_record(str(tmp_path))
     assert first["metric"] == "recall" and first["epoch"] == 1
-    trainer.train(_short_config(tmp_path, epochs=3, select_by="recall"), fashion_small)
-    rows = read_losses(files.metrics_csv)
+    loop.train(_short_config(tmp_path, epochs=3, select_by="recall"), fashion_small)
+    rows = read_csv(files.metrics_csv)
     assert rows["epoch"].tolist() == [1, 2, 3]
     assert list(rows) == ["epoch", *scoring.LABEL_METRICS, "steps"]
-    best = trainer.best_record(str(tmp_path))
+    best = run_dir_lib.best_record(str(tmp_path))
     assert best["value"] == pytest.approx(rows["recall"].max(), rel=1e-5)
     assert best["epoch"] == int(rows["epoch"][np.argmax(rows["recall"])])
     # The best checkpoint holds that epoch's weights: restored, it scores the same again.
-    generator, cfg, spec, step = trainer.restore_generator(str(tmp_path), which="best")
+    generator, cfg, spec, step = run_dir_lib.restore_generator(str(tmp_path), which="best")
     assert step == best["step"]
-    rescored = trainer.scorer_for(cfg, spec).score(
+    rescored = loop.scorer_for(cfg, spec).score(
         lambda z, c: generator([z, c], training=False).numpy())
     assert rescored["recall"] == pytest.approx(best["value"], abs=1e-6)
     with open(files.best_json) as fh:
@@ -145,18 +146,19 @@ def test_training_scores_each_epoch_and_keeps_the_best_across_a_resume(tmp_path,
 
 
 def test_eval_settings_are_checked_before_training(tmp_path, fashion_small):
-    from gan_zoo import trainer
+    from gan_zoo import loop
+    from gan_zoo import run_dir as run_dir_lib
     from gan_zoo.errors import UserError
     from gan_zoo.run_files import RunFiles
     with pytest.raises(UserError, match="measures label_accuracy, FID"):
-        trainer.train(_short_config(tmp_path / "a", select_by="SWD"), fashion_small)
+        loop.train(_short_config(tmp_path / "a", select_by="SWD"), fashion_small)
     assert not os.path.exists(RunFiles(str(tmp_path / "a")).loss_csv)
     with pytest.raises(UserError, match="eval_samples must be at least 10"):
         _short_config(tmp_path, eval_samples=3)
-    trainer.train(_short_config(tmp_path / "off", epochs=1, eval_every=0), fashion_small)
+    loop.train(_short_config(tmp_path / "off", epochs=1, eval_every=0), fashion_small)
     off = RunFiles(str(tmp_path / "off"))
     assert os.path.exists(off.loss_csv) and not os.path.exists(off.metrics_csv)
     with pytest.raises(UserError, match="no best checkpoint"):
-        trainer.restore_generator(off.run_dir, which="best")
+        run_dir_lib.restore_generator(off.run_dir, which="best")
     with pytest.raises(UserError, match="name two checkpoints"):
-        trainer.restore_generator(off.run_dir, epoch=1, which="best")
+        run_dir_lib.restore_generator(off.run_dir, epoch=1, which="best")

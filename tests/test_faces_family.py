@@ -8,14 +8,16 @@ import pytest
 import tensorflow as tf
 
 from conftest import two_replicas, LFW, OLIVETTI, run_cli, tiny_faces_config
-from gan_zoo import config, data, export, models, run_files, trainer
+from gan_zoo import config, data, export, loop, losses, models, run_files, trainer
+from gan_zoo import run_dir as run_dir_lib
 from gan_zoo.errors import UserError
 from gan_zoo.eval import diversity
+from gan_zoo.data.spec import DataSpec
 
 
 def _train(run_dir, **overrides):
     cfg = tiny_faces_config(run_dir, **overrides)
-    return trainer.train(cfg, data.for_config(cfg)), str(run_dir)
+    return loop.train(cfg, data.for_config(cfg)), str(run_dir)
 
 
 # --- data -----------------------------------------------------------------------------------
@@ -61,7 +63,7 @@ def test_missing_olivetti_file_says_where_it_looked(tmp_path):
 # --- models ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("size,channels", [(32, 1), (64, 3), (80, 3)])
 def test_dcgan_sizes_and_mirrored_discriminator(size, channels):
-    spec = models.DataSpec(image_shape=(size, size, channels), condition_dim=0)
+    spec = DataSpec(image_shape=(size, size, channels), condition_dim=0)
     g, d = models.get("dcgan").build(spec, config.resolve(model="dcgan", ngf=8, ndf=8))
     assert g.input_shape == (None, 100) and g.output_shape == (None, size, size, channels)
     assert d.input_shape == (None, size, size, channels) and d.output_shape == (None, 1)
@@ -76,11 +78,13 @@ def test_dcgan_sizes_and_mirrored_discriminator(size, channels):
 def test_wgan_gp_critic_has_no_batchnorm_and_refuses_it():
     cfg = config.resolve(model="dcgan", loss="wgan_gp", ngf=8, ndf=8)
     assert (cfg.d_norm, cfg.g_lr, cfg.beta1, cfg.n_critic, cfg.gp_weight) == ("instance", 1e-4, 0.0, 5, 10.0)
-    spec = models.DataSpec(image_shape=(64, 64, 3), condition_dim=0)
+    spec = DataSpec(image_shape=(64, 64, 3), condition_dim=0)
     _, critic = models.get("dcgan").build(spec, cfg)
     assert not any(isinstance(layer, tf.keras.layers.BatchNormalization) for layer in critic.layers)
-    with pytest.raises(UserError, match="d_norm=instance"):
-        models.get("dcgan").build(spec, config.resolve(model="dcgan", loss="wgan_gp", d_norm="batch"))
+    batch_norm = config.resolve(model="dcgan", loss="wgan_gp", d_norm="batch", ngf=8, ndf=8)
+    _, batch_norm_critic = models.build(spec, batch_norm)
+    with pytest.raises(UserError, match="d_norm=instance"):  # the objective refuses it
+        losses.for_config(batch_norm).check_discriminator(batch_norm_critic)
 
 
 def test_switching_loss_brings_its_recipe_and_flags_still_win():
@@ -94,7 +98,7 @@ def test_switching_loss_brings_its_recipe_and_flags_still_win():
 @pytest.mark.parametrize("loss", ["bce", "wgan", "wgan_gp"])
 def test_each_loss_trains_with_finite_losses(tmp_path, loss):
     trained, run_dir = _train(tmp_path, loss=loss)
-    row = {k: v[-1] for k, v in run_files.read_losses(os.path.join(run_dir, "loss.csv")).items()}
+    row = {k: v[-1] for k, v in run_files.read_csv(os.path.join(run_dir, "loss.csv")).items()}
     for name in ("Dis_loss", "Gen_loss", "Real_score", "Fake_score", "D_acc", "G_acc", "diversity"):
         assert np.isfinite(row[name]), (name, row)
     n_critic = trained.config.n_critic
@@ -140,7 +144,7 @@ def test_adaptive_schedule_trains_the_weaker_side(tmp_path, d_ahead):
 
 def test_adaptive_schedule_measures_both_accuracies(tmp_path):
     trained, run_dir = _train(tmp_path, adaptive_schedule=True, epochs=2)
-    losses = run_files.read_losses(os.path.join(run_dir, "loss.csv"))
+    losses = run_files.read_csv(os.path.join(run_dir, "loss.csv"))
     assert np.all((0 <= losses["D_acc"]) & (losses["D_acc"] <= 1))
     assert np.all((0 <= losses["G_acc"]) & (losses["G_acc"] <= 1))
     assert losses["D_steps"].sum() + losses["G_steps"].sum() == 16
@@ -151,12 +155,12 @@ def test_keep_every_keeps_checkpoints_beside_the_rolling_ones(tmp_path):
     _, run_dir = _train(tmp_path, epochs=3, keep_every=1, save_every=3)
     kept = sorted(f for f in os.listdir(os.path.join(run_dir, "checkpoints", "kept")) if f.endswith(".index"))
     assert kept == ["epoch-1.index", "epoch-2.index", "epoch-3.index"]
-    first, *_ = trainer.restore_generator(run_dir, epoch=1)
-    last, *_ = trainer.restore_generator(run_dir)
+    first, *_ = run_dir_lib.restore_generator(run_dir, epoch=1)
+    last, *_ = run_dir_lib.restore_generator(run_dir)
     z = tf.random.normal([2, 100], seed=1)
     assert not np.allclose(first(z).numpy(), last(z).numpy())
     with pytest.raises(UserError, match=r"kept epochs: \[1, 2, 3\]"):
-        trainer.restore_generator(run_dir, epoch=7)
+        run_dir_lib.restore_generator(run_dir, epoch=7)
 
 
 def test_diversity_figure_separates_real_from_collapsed(olivetti_small):
@@ -168,7 +172,7 @@ def test_diversity_figure_separates_real_from_collapsed(olivetti_small):
 
 
 def test_collapse_alarm_warns_in_log_and_tensorboard(tmp_path, monkeypatch, caplog):
-    monkeypatch.setattr(trainer, "COLLAPSE_WARMUP_STEPS", 0)
+    monkeypatch.setattr(loop, "COLLAPSE_WARMUP_STEPS", 0)
     with caplog.at_level(logging.WARNING):
         _, run_dir = _train(tmp_path, collapse_threshold=5.0)  # no generator is 5x as varied as data
     assert any("Possible mode collapse at epoch 1" in r.getMessage() for r in caplog.records)
@@ -209,7 +213,7 @@ def _two_replicas():
 def test_weights_from_a_strategy_run_load_into_a_plain_model_and_back(tmp_path):
     """The reference had to strip DataParallel's `module.` prefixes; here both ways just work."""
     cfg = tiny_faces_config(tmp_path)
-    spec = models.DataSpec(image_shape=(32, 32, 1), condition_dim=0)
+    spec = DataSpec(image_shape=(32, 32, 1), condition_dim=0)
     strategy = _two_replicas()
     with strategy.scope():
         mirrored_g, mirrored_d = models.get("dcgan").build(spec, cfg)
@@ -234,11 +238,11 @@ def test_weights_from_a_strategy_run_load_into_a_plain_model_and_back(tmp_path):
     run_dir = str(tmp_path / "strategy_run")
     files = run_files.RunFiles(run_dir)
     files.create()
-    config.save_json(files.config_json, {"config": cfg.to_json(), "data_spec": spec.to_json()})
+    run_files.save_json(files.config_json, {"config": cfg.to_json(), "data_spec": spec.to_json()})
     with strategy.scope():
         step = tf.Variable(3, dtype=tf.int64)
     tf.train.Checkpoint(generator=mirrored_g, step=step).save(os.path.join(files.checkpoint_dir, "ckpt"))
-    plain_g, _, _, restored_step = trainer.restore_generator(run_dir)
+    plain_g, _, _, restored_step = run_dir_lib.restore_generator(run_dir)
     assert restored_step == 3
     np.testing.assert_allclose(plain_g(z, training=False).numpy(), reference, atol=1e-6)
     # and Keras weight files, both ways
@@ -273,7 +277,7 @@ def test_scheduled_training_resumes_to_the_same_state(tmp_path, schedule):
     assert int(resumed.step) == int(straight.step) == 16
     for a, b in zip(_weights(straight), _weights(resumed), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-5)
-    assert list(run_files.read_losses(os.path.join(run_dir, "loss.csv"))["epoch"]) == [1, 2]
+    assert list(run_files.read_csv(os.path.join(run_dir, "loss.csv"))["epoch"]) == [1, 2]
 
 
 def test_dcgan_recipe_flagfile_trains_and_resumes_through_the_cli(tmp_path):
@@ -285,7 +289,7 @@ def test_dcgan_recipe_flagfile_trains_and_resumes_through_the_cli(tmp_path):
     second = run_cli("gan_zoo.train", *common, "--epochs=2")
     assert second.returncode == 0, second.stderr[-3000:]
     assert "at step 10" in second.stderr
-    rows = run_files.read_losses(os.path.join(str(tmp_path), "loss.csv"))
+    rows = run_files.read_csv(os.path.join(str(tmp_path), "loss.csv"))
     assert list(rows["G_steps"]) == [2, 2] and list(rows["D_steps"]) == [10, 10]
 
 

@@ -12,7 +12,7 @@ FACADES = os.path.join(SHARED, "data", "facades")
 
 
 def _spec(size, channels_in=3, channels_out=3):
-    from gan_zoo.models import DataSpec
+    from gan_zoo.data.spec import DataSpec
     return DataSpec(image_shape=(size, size, channels_out), condition_dim=0,
                     condition_shape=(size, size, channels_in))
 
@@ -225,15 +225,15 @@ def facades_run(tmp_path_factory, facades):
     """pix2pix's networks and loss weights (narrower: ngf 16, a 34x34 PatchGAN) on the real
     facades, 2 epochs of 32 steps of 4 pairs. (The reference's 0.7 L1 / 0.3 BCE first moves
     away from the targets: its adversarial term dominates early; see the README.)"""
-    from gan_zoo import data, trainer as trainer_lib
+    from gan_zoo import data, loop, trainer as trainer_lib
     run_dir = str(tmp_path_factory.mktemp("facades_run"))
     cfg = _config(data_dir=FACADES, generator="unet", discriminator="patch", patch_layers=2,
                   ngf=16, ndf=16, max_images=128, batch_size=4, epochs=2, save_every=1,
                   l1_weight=100.0, adv_weight=1.0, g_lr=1e-3, run_dir=run_dir, progress=False)
     source = data.for_config(cfg)
-    scorer = trainer_lib.scorer_for(cfg, source.spec)
+    scorer = loop.scorer_for(cfg, source.spec)
     before = scorer.score(trainer_lib.Trainer(cfg, source).generate)
-    return trainer_lib.train(cfg, source), before, run_dir, scorer
+    return loop.train(cfg, source), before, run_dir, scorer
 
 
 def test_short_facades_run_lowers_test_l1(facades_run):
@@ -248,7 +248,7 @@ def test_short_facades_run_lowers_test_l1(facades_run):
     with open(files.metrics_csv) as fh:
         rows = fh.read().split()
     assert rows[0] == "epoch,L1,PSNR,SSIM,steps" and len(rows) == 3
-    from gan_zoo.trainer import best_record
+    from gan_zoo.run_dir import best_record
     assert best_record(run_dir)["metric"] == "L1"
     assert float(rows[-1].split(",")[1]) == pytest.approx(after["L1"], rel=1e-4)
     from gan_zoo import plot
@@ -257,7 +257,8 @@ def test_short_facades_run_lowers_test_l1(facades_run):
     # the reference's figure: 6 test inputs, columns (generated, input, target)
     figure = read_png(os.path.join(files.samples_dir, "epoch_0002.png"))
     assert figure.shape == (6 * 65 - 1, 3 * 65 - 1, 3)
-    targets, inputs = trainer.figure_pairs
+    from gan_zoo.epoch_figures import EpochFigures
+    targets, inputs = EpochFigures(trainer.config, trainer.source).pairs
     from gan_zoo.data import to_uint8
     np.testing.assert_array_equal(figure[:64, 65:129], to_uint8(inputs[0]))
     np.testing.assert_array_equal(figure[:64, 130:], to_uint8(targets[0]))

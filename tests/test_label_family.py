@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import run_cli
-from gan_zoo import config, data, losses, models, run_files, trainer
+from gan_zoo import config, data, loop, losses, models, run_files
 
 
 # maxout_cgan goes through the same commands in tests/test_cli.py's quickstart test.
@@ -22,7 +22,7 @@ def test_label_models_train_resume_and_export_through_the_cli(model, tmp_path):
     second = run_cli("gan_zoo.train", *common, "--epochs=2")
     assert second.returncode == 0, second.stderr[-3000:]
     assert "Resumed" in second.stderr and "at step 8" in second.stderr
-    rows = run_files.read_losses(os.path.join(run_dir, "loss.csv"))
+    rows = run_files.read_csv(os.path.join(run_dir, "loss.csv"))
     assert list(rows["epoch"]) == [1, 2] and list(rows["steps"]) == [8, 16]
     exported = run_cli("gan_zoo.export", f"--run_dir={run_dir}", f"--export_dir={export_dir}")
     assert exported.returncode == 0, exported.stderr[-3000:]
@@ -30,7 +30,7 @@ def test_label_models_train_resume_and_export_through_the_cli(model, tmp_path):
     generated = run_cli("gan_zoo.generate", f"--export_dir={export_dir}", "--labels=1,7",
                         "--num_per_label=3", f"--out={out}")
     assert generated.returncode == 0, generated.stderr[-3000:]
-    size = models.get(model).DEFAULTS.get("image_size") or 28
+    size = config.resolve(model=model).image_size or 28
     with np.load(out) as f:
         assert f["images"].shape == (6, size, size, 1) and list(f["labels"]) == [1, 1, 1, 7, 7, 7]
 
@@ -40,8 +40,8 @@ def test_mlp_cgan_learning_rate_schedule_shows_in_loss_csv(tmp_path):
                          lr_decay_epochs="1,2", run_dir=str(tmp_path), progress=False)
     assert cfg.g_lr == 2e-4 and cfg.lr_decay_factor == 0.1
     assert config.resolve(model="mlp_cgan").decay_epochs() == [30, 40]
-    trained = trainer.train(cfg, data.for_config(cfg))
-    rows = run_files.read_losses(str(tmp_path / "loss.csv"))
+    trained = loop.train(cfg, data.for_config(cfg))
+    rows = run_files.read_csv(str(tmp_path / "loss.csv"))
     np.testing.assert_allclose(rows["lr"], [2e-4, 2e-5, 2e-6], rtol=1e-6)
     np.testing.assert_allclose(float(trained.g_optimizer.learning_rate), 2e-6, rtol=1e-6)
     np.testing.assert_allclose(float(trained.d_optimizer.learning_rate), 2e-6, rtol=1e-6)
@@ -65,8 +65,9 @@ def test_conv_cgan_discriminator_sees_the_label():
     @tf.function
     def step(images, condition):
         with tf.GradientTape() as tape:
-            loss = losses.discriminator_loss(disc([images, condition], training=True),
-                                             disc([images, wrong(condition)], training=True))
+            loss = losses.get("bce").discriminator_loss(
+                disc([images, condition], training=True),
+                disc([images, wrong(condition)], training=True))
         grads = tape.gradient(loss, disc.trainable_variables)
         optimizer.apply_gradients(zip(grads, disc.trainable_variables))
 

@@ -2,8 +2,9 @@ import numpy as np
 
 from gan_zoo import config, models
 from gan_zoo.models.layers import Maxout
+from gan_zoo.data.spec import DataSpec
 
-MNIST_SPEC = models.DataSpec(image_shape=(28, 28, 1), condition_dim=10)
+MNIST_SPEC = DataSpec(image_shape=(28, 28, 1), condition_dim=10)
 
 
 def dense_params(n_in, n_out):
@@ -27,7 +28,7 @@ def test_maxout_cgan_shapes_and_parameter_counts():
 
 
 def test_image_size_and_classes_come_from_the_data():
-    spec = models.DataSpec(image_shape=(32, 32, 3), condition_dim=7)
+    spec = DataSpec(image_shape=(32, 32, 3), condition_dim=7)
     g, d = models.get("maxout_cgan").build(spec, config.resolve(noise_dim=16))
     assert g.output_shape == (None, 32, 32, 3)
     assert g.input_shape == [(None, 16), (None, 7)]

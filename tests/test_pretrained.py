@@ -9,6 +9,7 @@ import pytest
 from conftest import run_cli
 from gan_zoo import pretrained
 from gan_zoo.errors import UserError
+from gan_zoo.data.spec import DataSpec
 
 SHIPPED = ("maxout_cgan/fashion_mnist", "mlp_cgan/fashion_mnist", "conv_cgan/fashion_mnist",
            "dcgan/lfw_gray")
@@ -34,7 +35,7 @@ def test_the_shipped_maxout_cgan_scores_what_its_card_says(fashion_judge):
     from gan_zoo import models
     from gan_zoo.eval import scoring
     generator, card = pretrained.load("maxout_cgan/fashion_mnist")
-    spec = models.DataSpec.from_json(card["data_spec"])
+    spec = DataSpec.from_json(card["data_spec"])
     scorer = scoring.Scorer("fashion_mnist", spec, card["config"]["noise_dim"],
                             card["config"]["noise"], num_samples=10000, seed=0,
                             load_kwargs={"conditional": True})

@@ -7,9 +7,10 @@ time (chance). The threshold below was set from measurement (see README), with m
 import numpy as np
 import pytest
 
-from gan_zoo import config, data, export, trainer
+from gan_zoo import config, data, export, loop
+from gan_zoo import run_dir as run_dir_lib
 from gan_zoo.eval.__main__ import _export_generate
-from gan_zoo.run_files import RunFiles, read_losses
+from gan_zoo.run_files import RunFiles, read_csv
 
 EPOCHS = 3
 MIN_LABEL_ACCURACY = 0.35  # chance is 0.10; bench/results.py's run measured 0.585 after epoch 3
@@ -19,8 +20,8 @@ def test_maxout_cgan_learns_its_labels_and_keeps_its_best_checkpoint(tmp_path):
     run_dir = str(tmp_path / "run")
     cfg = config.resolve(model="maxout_cgan", dataset="fashion_mnist", epochs=EPOCHS,
                          save_every=EPOCHS, eval_every=1, run_dir=run_dir, progress=False)
-    trainer.train(cfg, data.load("fashion_mnist"))
-    rows = read_losses(RunFiles(run_dir).metrics_csv)
+    loop.train(cfg, data.load("fashion_mnist"))
+    rows = read_csv(RunFiles(run_dir).metrics_csv)
     print({k: np.round(v, 3).tolist() for k, v in rows.items()})
     assert rows["epoch"].tolist() == list(range(1, EPOCHS + 1))
     assert rows["label_accuracy"].max() > MIN_LABEL_ACCURACY
@@ -28,7 +29,7 @@ def test_maxout_cgan_learns_its_labels_and_keeps_its_best_checkpoint(tmp_path):
     assert rows["FID"][-1] < 0.7 * rows["FID"][0]
     assert rows["coverage"][-1] > 2 * rows["coverage"][0]
 
-    best = trainer.best_record(run_dir)
+    best = run_dir_lib.best_record(run_dir)
     assert best["metric"] == "FID" and best["value"] == pytest.approx(rows["FID"].min(), rel=1e-5)
     assert best["epoch"] == int(rows["epoch"][np.argmin(rows["FID"])])
 
@@ -37,7 +38,7 @@ def test_maxout_cgan_learns_its_labels_and_keeps_its_best_checkpoint(tmp_path):
     meta = export.export(run_dir, export_dir, which="best")
     assert meta["epoch"] == best["epoch"] and meta["selected"] == {"by": "FID", "value": best["value"]}
     loaded, meta = export.load(export_dir)
-    rescored = trainer.scorer_for(cfg, data.load("fashion_mnist", max_images=1).spec).score(
+    rescored = loop.scorer_for(cfg, data.load("fashion_mnist", max_images=1).spec).score(
         _export_generate(loaded, meta))
     # The export rounds images to uint8; the run scored float images.
     assert rescored["FID"] == pytest.approx(best["value"], rel=0.05, abs=0.5)

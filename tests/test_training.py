@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from gan_zoo import config, export, images, run_files, trainer
+from gan_zoo import config, export, images, loop, run_files, trainer
 
 
 def test_short_run_writes_loss_csv_grid_and_checkpoint(short_run):
@@ -30,7 +30,7 @@ def test_short_run_writes_loss_csv_grid_and_checkpoint(short_run):
 def test_discriminator_beats_chance(short_run, fashion_small):
     """After a few dozen steps D ranks real above fake far more often than chance (AUC 0.5)."""
     trained, run_dir = short_run
-    losses = run_files.read_losses(os.path.join(run_dir, "loss.csv"))
+    losses = run_files.read_csv(os.path.join(run_dir, "loss.csv"))
     assert losses["D_acc"][-1] > 0.5 and losses["Real_P"][-1] > losses["Fake_P"][-1]
     real, condition = next(iter(fashion_small.epoch_batches(512, epoch=99, seed=1)))
     fake = trained.generator([tf.random.normal((512, 100)), condition], training=False)
@@ -58,18 +58,18 @@ def _state(t):
 def test_resume_continues_from_the_checkpoint(tmp_path):
     from gan_zoo import data
     source = data.load("fashion_mnist", max_images=1280)
-    straight = trainer.train(_small_config(tmp_path / "straight", 2), source)
+    straight = loop.train(_small_config(tmp_path / "straight", 2), source)
 
-    first = trainer.train(_small_config(tmp_path / "resumed", 1), source)  # saves at its end
+    first = loop.train(_small_config(tmp_path / "resumed", 1), source)  # saves at its end
     fresh = trainer.Trainer(_small_config(tmp_path / "resumed", 2), source)
     assert not np.array_equal(_state(fresh)[0], _state(first)[0])
     fresh.checkpoint.restore(tf.train.latest_checkpoint(str(tmp_path / "resumed" / "checkpoints")))
     for restored, saved in zip(_state(fresh), _state(first), strict=True):
         np.testing.assert_array_equal(restored, saved)
 
-    resumed = trainer.train(_small_config(tmp_path / "resumed", 2), source)
+    resumed = loop.train(_small_config(tmp_path / "resumed", 2), source)
     assert int(resumed.step) == int(straight.step) == 2 * 20
-    rows = run_files.read_losses(str(tmp_path / "resumed" / "loss.csv"))
+    rows = run_files.read_csv(str(tmp_path / "resumed" / "loss.csv"))
     assert list(rows["epoch"]) == [1, 2]
     # Same data order, noise stream and dropout seeds: the resumed run retraces the straight one.
     for a, b in zip(_state(straight), _state(resumed), strict=True):

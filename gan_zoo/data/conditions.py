@@ -15,7 +15,7 @@ import os
 import numpy as np
 
 from gan_zoo.errors import UserError
-from gan_zoo.models import DataSpec
+from gan_zoo.data.spec import DataSpec
 
 TAGS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tags")
 MAX_GRID_COLUMNS = 10
@@ -66,7 +66,7 @@ def with_class_tags(source, name_or_path):
 
 
 def folder_with_csv(root, csv_path):
-    from gan_zoo.data import Source
+    from gan_zoo.data.source import Source
     from gan_zoo.data.image_folder import image_dataset
     if not os.path.exists(csv_path):
         raise UserError(f"--condition_csv {csv_path!r} does not exist.")

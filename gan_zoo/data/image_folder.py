@@ -6,7 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from gan_zoo.errors import UserError
-from gan_zoo.models import DataSpec
+from gan_zoo.data.spec import DataSpec
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
@@ -42,7 +42,7 @@ def list_images(root):
 def load(root, resize=False):
     """`resize`: images of other sizes are kept (the pipeline resizes them, --image_size);
     otherwise only the most common size is."""
-    from gan_zoo.data import Source
+    from gan_zoo.data.source import Source
     paths, labels, class_names = list_images(root)
     ds, (height, width, channels), count = image_dataset(paths, np.asarray(labels, np.int32), resize)
     spec = DataSpec(image_shape=(height, width, channels), condition_dim=len(class_names),
@@ -102,7 +102,7 @@ def usable_images(paths, resize=False):
 def image_dataset(paths, labels, resize=False):
     """((uint8 image, label) dataset, image shape, number of images) over the usable files;
     every image decoded to the common channel count (and resized to the common size)."""
-    from gan_zoo.data import resize_uint8
+    from gan_zoo.data.source import resize_uint8
     kept, (height, width), channels = usable_images(paths, resize)
     paths = [paths[i] for i in kept]
     labels = np.asarray(labels)[kept]

@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from gan_zoo.errors import UserError
-from gan_zoo.models import DataSpec
+from gan_zoo.data.spec import DataSpec
 
 FILE_NAME = "olivettifaces.mat"
 URL = "https://cs.nyu.edu/~roweis/data/olivettifaces.mat"
@@ -50,7 +50,7 @@ def read(path):
 
 
 def load(data_dir="", download=True, split="train"):
-    from gan_zoo.data import Source
+    from gan_zoo.data.source import Source
     if split != "train":
         raise UserError(f"olivetti has one split, 'train' (400 faces); got {split!r}.")
     images, labels = read(find(data_dir, download))

@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from gan_zoo.errors import UserError
-from gan_zoo.models import DataSpec
+from gan_zoo.data.spec import DataSpec
 
 PAIRED_PREFIX = "paired:"
 NAMES = ("facades", "edges2fashion")
@@ -109,7 +109,7 @@ def _names(folder, extensions):
 
 def from_folder(root, split="train", direction="AtoB", image_size=0):
     """A Source of pairs from A|B files or A/ + B/ folders (see the module's docstring)."""
-    from gan_zoo.data import Source, resize_uint8
+    from gan_zoo.data.source import Source, resize_uint8
     from gan_zoo.data.image_folder import image_dataset
     folder, names = _split_files(root, split)
     if os.path.isdir(os.path.join(folder, "A")):
@@ -165,7 +165,8 @@ def edge_map(image):
 
 
 def _edges2fashion(data_dir, download, split, size):
-    from gan_zoo.data import Source, resize_uint8, tfds_source
+    from gan_zoo.data import tfds_source
+    from gan_zoo.data.source import Source, resize_uint8
     items = tfds_source.load("fashion_mnist", data_dir=data_dir, download=download, split=split,
                              labels=False)
     pairs = items.images_and_labels.map(

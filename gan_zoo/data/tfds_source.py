@@ -7,13 +7,13 @@ import numpy as np
 import tensorflow as tf
 
 from gan_zoo.errors import UserError
-from gan_zoo.models import DataSpec
+from gan_zoo.data.spec import DataSpec
 
 
 def load(name, data_dir="", download=True, split="train", condition_feature="", labels=True):
     """A Source of (image, int label), of (image, condition vector) with `condition_feature`,
     or of images alone (label 0, no condition) with `labels=False`."""
-    from gan_zoo.data import Source
+    from gan_zoo.data.source import Source
     import tensorflow_datasets as tfds
 
     data_dir = data_dir or None

@@ -50,14 +50,14 @@ def define_flags():
 def generator_under_test():
     """(generate(noise, condition) -> [-1, 1] images, data spec, noise dim, noise, training
     config dict or {}, description) of whichever of --export_dir / --run_dir / --pretrained."""
-    from gan_zoo import models
+    from gan_zoo.data.spec import DataSpec
     chosen = [n for n in ("export_dir", "run_dir", "pretrained", "real") if getattr(FLAGS, n)]
     if len(chosen) != 1:
         raise UserError("Pass exactly one of --export_dir, --run_dir, --pretrained or --real.")
     if FLAGS.export_dir:
         from gan_zoo import export
         loaded, meta = export.load(FLAGS.export_dir)
-        spec = models.DataSpec(image_shape=tuple(meta["image_shape"]),
+        spec = DataSpec(image_shape=tuple(meta["image_shape"]),
                                condition_dim=meta["condition_dim"],
                                class_names=tuple(meta["class_names"]),
                                condition_names=tuple(meta["condition_names"]),
@@ -67,14 +67,14 @@ def generator_under_test():
                 {"dataset": meta["dataset"], **meta.get("data_settings", {})},
                 f"export {FLAGS.export_dir} (step {meta['step']})")
     if FLAGS.run_dir:
-        from gan_zoo.trainer import restore_generator
+        from gan_zoo.run_dir import restore_generator
         generator, config, spec, step = restore_generator(FLAGS.run_dir, which=FLAGS.which)
         return (_keras_generate(generator), spec, config.noise_dim, config.noise,
                 config.to_json(), f"{FLAGS.run_dir} ({FLAGS.which}, step {step})")
     if FLAGS.pretrained:
         from gan_zoo import pretrained
         generator, card = pretrained.load(FLAGS.pretrained)
-        spec = models.DataSpec.from_json(card["data_spec"])
+        spec = DataSpec.from_json(card["data_spec"])
         cfg = card["config"]
         return (_keras_generate(generator), spec, cfg["noise_dim"], cfg["noise"], cfg,
                 f"pretrained {FLAGS.pretrained}")

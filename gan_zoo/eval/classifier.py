@@ -123,7 +123,7 @@ def load(dataset, models_dir=""):
             f"or in the package. Train one (a few CPU minutes): python -m "
             f"gan_zoo.eval.classifier --dataset={dataset}")
     weights, card = found
-    from gan_zoo.models import DataSpec
+    from gan_zoo.data.spec import DataSpec
     spec = DataSpec(image_shape=tuple(card["image_shape"]), condition_dim=card["classes"])
     model = build(spec, compile=False)
     model.load_weights(weights)
@@ -153,25 +153,6 @@ def feature_model(classifier):
 
 
 _FEATURE_MODELS = {}  # id(classifier): (classifier, its two-output model)
-
-
-def generate_per_class(generator, num_classes, num_per_class, noise_dim, noise="normal", seed=0):
-    """(uint8-range float images in [-1, 1], labels) with `num_per_class` samples of each class."""
-    from gan_zoo.trainer import sample_noise
-    labels = np.repeat(np.arange(num_classes), num_per_class).astype(np.int32)
-    rng = tf.random.Generator.from_seed(seed)
-    images = []
-    for start in range(0, len(labels), 500):
-        chunk = labels[start:start + 500]
-        z = sample_noise(rng, len(chunk), noise_dim, noise)
-        images.append(generator([z, tf.one_hot(chunk, num_classes)], training=False).numpy())
-    return np.concatenate(images), labels
-
-
-def label_accuracy(classifier, images, labels):
-    """Share of generated images the classifier assigns to the requested label."""
-    predicted = np.argmax(classifier.predict(images, batch_size=500, verbose=0), axis=-1)
-    return float(np.mean(predicted == labels))
 
 
 def main():

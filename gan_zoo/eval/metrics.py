@@ -1,22 +1,11 @@
 """Sample-quality metrics, each a pure function of arrays (features or images), numpy only.
 
-In a feature space (the reference classifier's 128 features, or Inception's 2048):
-- `frechet_distance`: FID's formula (Heusel et al. 2017) on any features; 0 for equal
-  Gaussians, grows with a shift of the mean or a change of spread.
-- `kernel_inception_distance`: KID (Binkowski et al. 2018), the unbiased MMD^2 with the
-  cubic polynomial kernel, averaged over subsets; unbiased, so near 0 (and possibly
-  negative) when the two sets come from one distribution.
-- `precision_recall` (Kynkaanniemi et al. 2019): each set's manifold is the union of balls
-  reaching its points' k-th nearest neighbour; precision is the share of fakes inside the
-  real manifold (are samples realistic?), recall the share of reals inside the fake one
-  (is the variety covered?).
-- `coverage` (Naeem et al. 2020): the share of real points with at least one fake inside
-  their k-NN ball; unlike recall, a few outlying fakes cannot inflate it.
-In pixel space:
-- `parzen_log_likelihood`: Goodfellow et al. 2014's Gaussian Parzen window fitted to
-  samples, sigma picked on a validation split, mean and standard error on the test split.
-- `sliced_wasserstein`: Karras et al. 2018's SWD between 7x7 patches of the Laplacian
-  pyramids of two image sets; needs no pretrained network.
+In a feature space: `frechet_distance` (FID, Heusel et al. 2017), `kernel_inception_distance`
+(KID, Binkowski et al. 2018: unbiased, near 0 for one distribution), `precision_recall`
+(Kynkaanniemi et al. 2019: realism and variety as k-NN manifold overlap) and `coverage`
+(Naeem et al. 2020: real points with a fake nearby; outlying fakes cannot inflate it).
+In pixel space: `parzen_log_likelihood` (Goodfellow et al. 2014's Parzen window) and
+`sliced_wasserstein` (Karras et al. 2018's SWD over Laplacian-pyramid patches).
 """
 import numpy as np
 

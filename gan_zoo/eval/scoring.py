@@ -20,6 +20,7 @@ from absl import logging
 from gan_zoo.data import scale_images
 from gan_zoo.errors import UserError
 from gan_zoo.eval import metrics as M
+from gan_zoo.noise import numpy_noise
 
 LABEL_METRICS = ("label_accuracy", "FID", "precision", "recall", "coverage", "worst_class_coverage")
 IMAGE_METRICS = ("SWD",)
@@ -131,8 +132,7 @@ class Scorer:
         rng = np.random.default_rng(seed)
         self.noise = None
         if not spec.is_paired:
-            self.noise = (rng.uniform(0, 1, (count, noise_dim)) if noise == "uniform"
-                          else rng.standard_normal((count, noise_dim))).astype(np.float32)
+            self.noise = numpy_noise(rng, count, noise_dim, noise)
         if self.kind == "labels":
             self._features = classifier_lib.feature_model(self.classifier)
             self.real_logits, self.real_features = self._classify(scale_images(self.real).numpy())

@@ -1,14 +1,16 @@
 """The model registry: the one place a `--model` name is tied to its builder file.
 
-A builder module exposes `build(spec, config) -> (generator, discriminator)` and a
-`DEFAULTS` dict of hyperparameters; adding a model is one file here plus one flagfile.
+A builder module exposes `build(spec, config) -> (generator, discriminator)`, where `config`
+is the model section of the settings, and may set `DEFAULTS` (settings its architecture needs
+that differ from the general defaults) and `RECIPE` (its own recipe in gan_zoo/recipes, by
+default the model's name). Adding a model is one file here plus one recipe.
 Conditional models take [noise, condition] and [image, condition]; an unconditional one
 (`CONDITIONAL = False` in its module) takes noise and image alone; an image-to-image one
 (`PAIRED = True`: it trains on paired images) maps an input image to an image, with no noise
 input. `generate` and `judge` call any kind, so trainers, export and plots need not care.
 """
-import dataclasses
 import importlib
+import types
 
 from gan_zoo.errors import UserError
 
@@ -22,57 +24,15 @@ _MODULES = {
 }
 
 
-@dataclasses.dataclass(frozen=True)
-class DataSpec:
-    """What a builder needs to know about the data; comes from the data set, not constants.
+def build(spec, config):
+    """(generator, discriminator) of `config.model` for data `spec`; the builder sees only the
+    model section of the settings."""
+    return get(config.model).build(spec, types.SimpleNamespace(**config.section("model")))
 
-    Conditions are one-hot classes (`condition_names` empty: condition_dim == number of
-    classes) or any fixed-length float vector, e.g. multi-hot tags (`condition_names` are
-    the vector's entries, `grid_conditions` the example vectors the sample grid shows),
-    or an image (`condition_shape`: paired data, where the input image is the condition).
-    """
-    image_shape: tuple  # (H, W, C)
-    condition_dim: int  # length of the condition vector
-    class_names: tuple = ()
-    condition_names: tuple = ()
-    grid_conditions: tuple = ()  # vector conditions only: one grid column per vector
-    grid_names: tuple = ()
-    condition_shape: tuple = ()  # (H, W, C) of the input image of paired data; () otherwise
 
-    @property
-    def is_conditional(self):
-        return self.condition_dim > 0 or self.is_paired
-
-    @property
-    def is_paired(self):
-        return bool(self.condition_shape)
-
-    @property
-    def is_class_conditional(self):
-        return self.condition_dim > 0 and not self.condition_names
-
-    def unconditional(self):
-        """The same images with no condition (what an unconditional model trains on)."""
-        return DataSpec(image_shape=self.image_shape, condition_dim=0)
-
-    def grid_condition_matrix(self):
-        import numpy as np
-        if self.is_class_conditional:
-            return np.eye(self.condition_dim, dtype=np.float32)
-        return np.asarray(self.grid_conditions, dtype=np.float32)
-
-    def to_json(self):
-        return {"image_shape": list(self.image_shape), "condition_dim": self.condition_dim,
-                "class_names": list(self.class_names), "condition_names": list(self.condition_names),
-                "grid_conditions": [list(v) for v in self.grid_conditions],
-                "grid_names": list(self.grid_names), "condition_shape": list(self.condition_shape)}
-
-    @classmethod
-    def from_json(cls, d):
-        return cls(tuple(d["image_shape"]), int(d["condition_dim"]), tuple(d.get("class_names", ())),
-                   tuple(d.get("condition_names", ())),
-                   tuple(tuple(v) for v in d.get("grid_conditions", ())), tuple(d.get("grid_names", ())),
-                   tuple(d.get("condition_shape", ())))
+def recipe_name(name):
+    """The recipe (gan_zoo/recipes/NAME.flags) whose settings are model `name`'s defaults."""
+    return getattr(get(name), "RECIPE", name)
 
 
 def is_conditional(name):

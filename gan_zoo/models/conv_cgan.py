@@ -8,24 +8,9 @@ condition_dim constant channels over the image -> Conv 32/64/128 k4 s2 -> Conv 1
 import keras
 from keras import ops
 
-from gan_zoo.models.layers import batch_norm
+from gan_zoo.models.layers import batch_norm, normal_init
 
-DEFAULTS = dict(
-    image_size=32,
-    batch_size=64,
-    epochs=20,
-    noise_dim=100,
-    noise="normal",
-    g_lr=4e-4,
-    d_lr=4e-4,
-    beta1=0.5,
-    beta2=0.999,
-    save_every=5,
-)
-
-
-def _init():
-    return keras.initializers.RandomNormal(0.0, 0.02)
+DEFAULTS = dict(image_size=32)  # it draws 32x32 (28x28 data is padded)
 
 
 def build(spec, config):
@@ -43,10 +28,10 @@ def build_generator(spec, noise_dim):
         keras.layers.Concatenate()([noise, condition]))
     for filters, strides, padding in ((256, 1, "valid"), (128, 2, "same"), (64, 2, "same")):
         h = keras.layers.Conv2DTranspose(filters, 4, strides, padding, use_bias=False,
-                                         kernel_initializer=_init())(h)
+                                         kernel_initializer=normal_init())(h)
         h = keras.layers.LeakyReLU(0.2)(batch_norm()(h))
     image = keras.layers.Conv2DTranspose(spec.image_shape[-1], 4, 2, "same", activation="tanh",
-                                         kernel_initializer=_init(), name="image")(h)
+                                         kernel_initializer=normal_init(), name="image")(h)
     return keras.Model([noise, condition], image, name="conv_cgan_generator")
 
 
@@ -68,10 +53,10 @@ def build_discriminator(spec):
     image = keras.Input(spec.image_shape, name="image")
     condition = keras.Input((spec.condition_dim,), name="condition")
     h = BroadcastCondition(name="label_channels")(image, condition)
-    h = keras.layers.LeakyReLU(0.2)(keras.layers.Conv2D(32, 4, 2, "same", kernel_initializer=_init())(h))
+    h = keras.layers.LeakyReLU(0.2)(keras.layers.Conv2D(32, 4, 2, "same", kernel_initializer=normal_init())(h))
     for filters in (64, 128):
-        h = keras.layers.Conv2D(filters, 4, 2, "same", use_bias=False, kernel_initializer=_init())(h)
+        h = keras.layers.Conv2D(filters, 4, 2, "same", use_bias=False, kernel_initializer=normal_init())(h)
         h = keras.layers.LeakyReLU(0.2)(batch_norm()(h))
-    logit = keras.layers.Conv2D(1, 4, 1, "valid", kernel_initializer=_init())(h)  # 4x4 -> 1x1
+    logit = keras.layers.Conv2D(1, 4, 1, "valid", kernel_initializer=normal_init())(h)  # 4x4 -> 1x1
     logit = keras.layers.Reshape((1,), name="logit")(logit)
     return keras.Model([image, condition], logit, name="conv_cgan_discriminator")

@@ -12,32 +12,10 @@ import math
 import keras
 
 from gan_zoo.errors import UserError
-from gan_zoo.models.layers import batch_norm
+from gan_zoo.models.layers import batch_norm, normal_init
 
 CONDITIONAL = False
 
-DEFAULTS = dict(
-    image_size=64,
-    batch_size=64,
-    epochs=25,
-    noise_dim=100,
-    noise="normal",
-    ngf=64,
-    ndf=64,
-    d_norm="batch",
-    loss="bce",
-    optimizer="adam",
-    g_lr=2e-4,
-    d_lr=2e-4,
-    beta1=0.5,
-    beta2=0.999,
-    real_label=0.9,
-    save_every=5,
-)
-
-
-def _init():
-    return keras.initializers.RandomNormal(0.0, 0.02)
 
 
 def layout(size):
@@ -55,10 +33,6 @@ def build(spec, config):
     if height != width:
         raise UserError(f"dcgan needs square images, the data's are {height}x{width}: pass "
                         "--image_size=64 (and --center_crop to keep the middle of each image).")
-    if config.loss == "wgan_gp" and config.d_norm == "batch":
-        raise UserError("--loss=wgan_gp with --d_norm=batch: BatchNorm mixes the examples of a "
-                        "batch, which breaks the per-example gradient penalty. Pass "
-                        "--d_norm=instance (the recipe) or layer.")
     return (build_generator(spec, config.noise_dim, config.ngf),
             build_discriminator(spec, config.ndf, config.d_norm))
 
@@ -71,10 +45,10 @@ def build_generator(spec, noise_dim, ngf):
     for i in range(stages):  # base x base with ngf * 2**(stages-1) channels, then double the size
         kernel, strides, padding = (base, 1, "valid") if i == 0 else (4, 2, "same")
         h = keras.layers.Conv2DTranspose(ngf * 2 ** (stages - 1 - i), kernel, strides, padding,
-                                         use_bias=False, kernel_initializer=_init())(h)
+                                         use_bias=False, kernel_initializer=normal_init())(h)
         h = keras.layers.ReLU()(batch_norm()(h))
     image = keras.layers.Conv2DTranspose(channels, 4, 2, "same", use_bias=False, activation="tanh",
-                                         kernel_initializer=_init(), name="image")(h)
+                                         kernel_initializer=normal_init(), name="image")(h)
     return keras.Model(noise, image, name="dcgan_generator")
 
 
@@ -94,10 +68,10 @@ def build_discriminator(spec, ndf, norm="batch"):
     h = image
     for i in range(stages):
         h = keras.layers.Conv2D(ndf * 2 ** i, 4, 2, "same", use_bias=i == 0 or norm == "none",
-                                kernel_initializer=_init())(h)
+                                kernel_initializer=normal_init())(h)
         if i > 0:
             h = _norm(norm)(h)
         h = keras.layers.LeakyReLU(0.2)(h)
-    logit = keras.layers.Conv2D(1, base, 1, "valid", kernel_initializer=_init())(h)
+    logit = keras.layers.Conv2D(1, base, 1, "valid", kernel_initializer=normal_init())(h)
     logit = keras.layers.Reshape((1,), name="logit")(logit)
     return keras.Model(image, logit, name="dcgan_discriminator")

@@ -1,24 +1,12 @@
-"""Image-to-image cGAN (reference design C; pix2pix, Isola et al. 2017): paired images.
+"""Image-to-image cGAN on paired images (pix2pix, Isola et al. 2017, and the encoder-decoder
+design pix2pix compares against).
 
-The condition is an image: G maps the input image to the output image (no noise vector;
-pix2pix's noise is dropout, `--g_dropout`, which it keeps at test time), and D judges
-concat(image, input image). G's loss is `--adv_weight` x adversarial + `--l1_weight` x L1 to
-the target: the reference's 0.3 / 0.7 (flags/img2img_reference.flags), pix2pix's 1 / 100
-(flags/pix2pix.flags).
-
-Generators (`--generator`):
-  encoder_decoder  the reference's: Conv 64/128/256/512 k4 s2 + BN + LeakyReLU, then
-                   ConvTranspose 256/128/64 k4 s2 + BN + LeakyReLU and C k4 s2 + tanh
-                   (widths scale with --ngf; 64 gives the reference's).
-  unet             pix2pix's U-Net: stride-2 convs down to 1x1 (C64-C128-C256-C512-C512...,
-                   no BN on the first and the innermost), up again with a skip connection
-                   from the mirror layer at each size; dropout in the 3 innermost up blocks.
-Discriminators (`--discriminator`):
-  global           the reference's: Conv 32/64/128/256 k4 s2 + BN + LeakyReLU down to 4x4,
-                   then Conv 1 k4 valid: one logit per image (widths scale with --ndf).
-  patch            pix2pix's PatchGAN: `--patch_layers` stride-2 convs (C64, C128, C256, no
-                   BN on the first), a stride-1 C512, a stride-1 Conv 1: a grid of logits,
-                   each judging one receptive field (70x70 with 3 layers, at any image size).
+G maps the input image to the output (no noise vector: pix2pix's noise is dropout,
+`--g_dropout`); D judges concat(image, input). G's loss is `--adv_weight` x adversarial +
+`--l1_weight` x L1 to the target. `--generator`: encoder_decoder (Conv 64-512 down,
+ConvTranspose up, widths from --ngf) or unet (down to 1x1, a skip connection at each size,
+dropout in the 3 innermost up blocks). `--discriminator`: global (one logit per image) or
+patch (PatchGAN: `--patch_layers` stride-2 convs, a grid of logits, 70x70 fields with 3).
 """
 import math
 
@@ -26,37 +14,11 @@ import keras
 from absl import logging
 
 from gan_zoo.errors import UserError
-from gan_zoo.models.layers import batch_norm
+from gan_zoo.models.layers import batch_norm, normal_init
 
 PAIRED = True
 
-DEFAULTS = dict(  # the reference's image-to-image cGAN (flags/img2img_reference.flags)
-    dataset="facades",
-    direction="BtoA",  # facades: the label map (right half) -> the photo (left half)
-    image_size=64,
-    batch_size=16,
-    epochs=100,
-    generator="encoder_decoder",
-    discriminator="global",
-    ngf=64,
-    ndf=32,
-    g_dropout=0.0,
-    l1_weight=0.7,
-    adv_weight=0.3,
-    jitter=0.0,
-    mirror=False,
-    loss="bce",
-    optimizer="adam",
-    g_lr=2e-4,
-    d_lr=2e-4,
-    beta1=0.5,
-    beta2=0.999,
-    save_every=10,
-)
-
-
-def _init():
-    return keras.initializers.RandomNormal(0.0, 0.02)
+RECIPE = "img2img_reference"  # gan_zoo/recipes/img2img_reference.flags: the reference design's settings
 
 
 def _batch_norm():
@@ -103,7 +65,7 @@ def _square_side(spec):
 
 
 def _down(h, filters, norm=True, name=None):
-    h = keras.layers.Conv2D(filters, 4, 2, "same", use_bias=not norm, kernel_initializer=_init(),
+    h = keras.layers.Conv2D(filters, 4, 2, "same", use_bias=not norm, kernel_initializer=normal_init(),
                             name=name)(h)
     if norm:
         h = _batch_norm()(h)
@@ -122,12 +84,12 @@ def build_encoder_decoder(spec, ngf=64, dropout=0.0):
         h = _down(h, filters)
     for i, filters in enumerate((4 * ngf, 2 * ngf, ngf)):
         h = keras.layers.Conv2DTranspose(filters, 4, 2, "same", use_bias=False,
-                                         kernel_initializer=_init())(h)
+                                         kernel_initializer=normal_init())(h)
         h = keras.layers.LeakyReLU(0.2)(_batch_norm()(h))
         if dropout:
             h = keras.layers.Dropout(dropout)(h)
     image = keras.layers.Conv2DTranspose(spec.image_shape[-1], 4, 2, "same", activation="tanh",
-                                         kernel_initializer=_init(), name="image")(h)
+                                         kernel_initializer=normal_init(), name="image")(h)
     return keras.Model(condition, image, name="encoder_decoder_generator")
 
 
@@ -145,14 +107,14 @@ def build_unet(spec, ngf=64, dropout=0.5):
         skips.append(h)
     for i, filters in enumerate(reversed(widths[:-1])):  # up to side/2, joined to the mirror layer
         h = keras.layers.Conv2DTranspose(filters, 4, 2, "same", use_bias=False,
-                                         kernel_initializer=_init())(h)
+                                         kernel_initializer=normal_init())(h)
         h = _batch_norm()(h)
         if dropout and i < 3:
             h = keras.layers.Dropout(dropout)(h)
         h = keras.layers.ReLU()(h)
         h = keras.layers.Concatenate()([h, skips[-2 - i]])
     image = keras.layers.Conv2DTranspose(spec.image_shape[-1], 4, 2, "same", activation="tanh",
-                                         kernel_initializer=_init(), name="image")(h)
+                                         kernel_initializer=normal_init(), name="image")(h)
     return keras.Model(condition, image, name="unet_generator")
 
 
@@ -168,7 +130,7 @@ def build_global_discriminator(spec, ndf=32):
     image, condition, h = _pair_inputs(spec)
     for i in range(stages):
         h = _down(h, ndf * 2 ** min(i, 3))
-    logit = keras.layers.Conv2D(1, 4, 1, "valid", kernel_initializer=_init())(h)
+    logit = keras.layers.Conv2D(1, 4, 1, "valid", kernel_initializer=normal_init())(h)
     logit = keras.layers.Reshape((1,), name="logit")(logit)
     return keras.Model([image, condition], logit, name="global_discriminator")
 
@@ -185,10 +147,10 @@ def build_patch_discriminator(spec, ndf=64, layers=3):
     # Stride 1, padding 1 either side (pix2pix's): each keeps the grid's size minus one.
     h = keras.layers.ZeroPadding2D(1)(h)
     h = keras.layers.Conv2D(ndf * min(2 ** layers, 8), 4, 1, "valid", use_bias=False,
-                            kernel_initializer=_init())(h)
+                            kernel_initializer=normal_init())(h)
     h = keras.layers.LeakyReLU(0.2)(_batch_norm()(h))
     h = keras.layers.ZeroPadding2D(1)(h)
-    logits = keras.layers.Conv2D(1, 4, 1, "valid", kernel_initializer=_init(), name="logits")(h)
+    logits = keras.layers.Conv2D(1, 4, 1, "valid", kernel_initializer=normal_init(), name="logits")(h)
     return keras.Model([image, condition], logits, name="patch_discriminator")
 
 

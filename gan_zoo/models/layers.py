@@ -6,6 +6,11 @@ from keras import ops
 from gan_zoo import distribute
 
 
+def normal_init():
+    """N(0, 0.02): DCGAN's weight initialisation (Radford et al. 2016), used by most builders."""
+    return keras.initializers.RandomNormal(0.0, 0.02)
+
+
 def batch_norm(**kwargs):
     """BatchNormalization whose statistics span the global batch when the model is built under a
     strategy with several replicas, so N replicas train as one device would on the same batch

@@ -1,7 +1,7 @@
 """Mirza & Osindero (2014) conditional GAN: ReLU MLP generator, Maxout discriminator.
 
 Reference design B. The architecture is kept exactly; what makes it learn the labels is
-the small init of G's output layer and the DEFAULTS (see README "Making the Maxout cGAN
+the small init of G's output layer and its recipe (see README "Making the Maxout cGAN
 learn its labels"): as published (Glorot init, Adam 2e-4, sigmoid + BCE), D wins at once
 and the samples ignore their label.
 """
@@ -9,34 +9,13 @@ import math
 
 import keras
 
-from gan_zoo.models.layers import Maxout
+from gan_zoo.models.layers import Maxout, normal_init
 
-# Hyperparameters this model trains well with; flags/maxout_cgan.flags holds the same recipe.
-DEFAULTS = dict(
-    batch_size=256,
-    epochs=150,
-    noise_dim=100,
-    noise="normal",
-    g_lr=1e-3,
-    d_lr=1e-3,
-    beta1=0.5,
-    beta2=0.999,
-    real_label=0.9,
-    mismatch_weight=1.0,
-    save_every=15,
-)
 
 
 def build(spec, config):
     """Returns (generator, discriminator) for `spec` (image shape, condition size)."""
     return build_generator(spec, config.noise_dim), build_discriminator(spec)
-
-
-def _init():
-    """N(0, 0.02) for G's 512->pixels layer: G starts near grey instead of the high-frequency
-    noise a Glorot-initialised output layer draws (hidden layers keep Glorot, so the samples
-    depend on noise and label from the start)."""
-    return keras.initializers.RandomNormal(0.0, 0.02)
 
 
 def build_generator(spec, noise_dim):
@@ -46,7 +25,10 @@ def build_generator(spec, noise_dim):
     y = keras.layers.Dense(256, activation="relu", name="condition_dense")(condition)
     h = keras.layers.Concatenate()([x, y])
     h = keras.layers.Dense(512, activation="relu", name="joint_dense")(h)
-    h = keras.layers.Dense(math.prod(spec.image_shape), kernel_initializer=_init(),
+    # N(0, 0.02) for G's 512->pixels layer: G starts near grey instead of the high-frequency
+    # noise a Glorot-initialised output layer draws (hidden layers keep Glorot, so the samples
+    # depend on noise and label from the start).
+    h = keras.layers.Dense(math.prod(spec.image_shape), kernel_initializer=normal_init(),
                            activation="tanh", name="pixels")(h)
     image = keras.layers.Reshape(spec.image_shape, name="image")(h)
     return keras.Model([noise, condition], image, name="maxout_cgan_generator")

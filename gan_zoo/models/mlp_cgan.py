@@ -7,25 +7,12 @@ import math
 
 import keras
 
-from gan_zoo.models.layers import batch_norm
+from gan_zoo.models.layers import batch_norm, normal_init
 
-DEFAULTS = dict(
-    batch_size=128,
-    epochs=50,
-    noise_dim=100,
-    noise="uniform",
-    g_lr=2e-4,
-    d_lr=2e-4,
-    beta1=0.5,
-    beta2=0.999,
-    lr_decay_epochs="30,40",
-    lr_decay_factor=0.1,
-    save_every=10,
-)
 
 
 def _dense(units, name):
-    return keras.layers.Dense(units, kernel_initializer=keras.initializers.RandomNormal(0.0, 0.02),
+    return keras.layers.Dense(units, kernel_initializer=normal_init(),
                               name=name)
 
 

@@ -47,9 +47,10 @@ def card(name):
 def build(config_json, spec_json):
     """(an untrained generator, its config, its data spec) from a card's config and spec."""
     from gan_zoo import config as config_lib, models
+    from gan_zoo.data.spec import DataSpec
     config = config_lib.resolve(**config_json)
-    spec = models.DataSpec.from_json(spec_json)
-    generator, _ = models.get(config.model).build(spec, config)
+    spec = DataSpec.from_json(spec_json)
+    generator, _ = models.build(spec, config)
     return generator, config, spec
 
 
@@ -85,10 +86,11 @@ class _Served:
 def served(name):
     """(export-like model, metadata) of a shipped generator; metadata as an export's, plus
     the card's metrics."""
-    from gan_zoo import config as config_lib, export, models
+    from gan_zoo import config as config_lib, export
+    from gan_zoo.data.spec import DataSpec
     generator, info = load(name)
     config = config_lib.resolve(**info["config"])
-    spec = models.DataSpec.from_json(info["data_spec"])
+    spec = DataSpec.from_json(info["data_spec"])
     module, functions = export.serving_module(generator, config, spec)
     metadata = {**export.describe(config, spec, functions), "step": info["step"],
                 "epoch": info["epoch"], "metrics": info.get("metrics", {}), "pretrained": name}

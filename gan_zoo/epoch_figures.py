@@ -1,0 +1,63 @@
+"""The pictures a run writes each epoch: the sample grid of fixed noise (a column per class or
+grid condition), and for paired data the reference's figure of (generated, input, target)."""
+import numpy as np
+import tensorflow as tf
+
+from gan_zoo import models, noise
+from gan_zoo.data import to_uint8
+from gan_zoo.images import grid
+
+SAMPLE_ROWS = 20  # the reference grids: 20 rows of fixed noise, one column per class or tag set
+UNCONDITIONAL_GRID = 8  # unconditional models: an 8 x 8 grid of fixed noise
+FIGURE_PAIRS = 6  # paired data: rows of (generated, input, target) in the per-epoch figure
+
+
+class EpochFigures:
+    """Fixed inputs drawn once per run, so every epoch's picture shows the same noise (or the
+    same test inputs) and two epochs can be compared by eye."""
+
+    def __init__(self, config, source):
+        self.config, self.source, self.spec = config, source, source.spec
+        count = SAMPLE_ROWS if self.spec.is_conditional else UNCONDITIONAL_GRID ** 2
+        rng = tf.random.Generator.from_seed(config.seed + 2)
+        self.fixed_noise = noise.from_generator(rng, count, config.noise_dim, config.noise).numpy()
+        self._pairs = None
+
+    def samples(self, generator):
+        """(figure, uint8 samples): SAMPLE_ROWS rows of fixed noise x one column per class (or
+        grid condition); 8 x 8 of fixed noise for unconditional models; the pairs figure for
+        paired data."""
+        if self.spec.is_paired:
+            return self._pairs_figure(generator)
+        if not self.spec.is_conditional:
+            images = to_uint8(models.generate(generator, self.fixed_noise, training=False)).numpy()
+            return grid(images, UNCONDITIONAL_GRID, len(self.fixed_noise) // UNCONDITIONAL_GRID), images
+        columns = self.spec.grid_condition_matrix()
+        k = len(columns)
+        z = np.repeat(self.fixed_noise, k, axis=0)
+        condition = np.tile(columns, (len(self.fixed_noise), 1))
+        images = to_uint8(models.generate(generator, z, condition, training=False)).numpy()
+        return grid(images, len(self.fixed_noise), k), images
+
+    @property
+    def pairs(self):
+        """(targets, inputs) in [-1, 1] of the first test pairs (training pairs without a test split)."""
+        if self._pairs is None:
+            source = self.source.held_out or self.source
+            self._pairs = next(iter(source.epoch_batches(
+                min(FIGURE_PAIRS, source.num_examples), epoch=0, seed=self.config.seed)))
+        return self._pairs
+
+    def _pairs_figure(self, generator):
+        targets, inputs = self.pairs
+        generated = to_uint8(models.generate(generator, None, inputs, training=False)).numpy()
+        inputs, targets = to_uint8(inputs).numpy(), to_uint8(targets).numpy()
+        channels = max(generated.shape[-1], inputs.shape[-1])  # grey inputs beside RGB outputs
+        triples = [np.broadcast_to(x, x.shape[:-1] + (channels,)) for x in (generated, inputs, targets)]
+        return grid(np.stack(triples, axis=1).reshape(-1, *triples[0].shape[1:]), len(generated), 3), generated
+
+    def real_reference(self, count=64):
+        """A fixed batch of real images (uint8) to set sample diversity against."""
+        batch = min(count, self.source.num_examples)
+        images, _ = next(iter(self.source.epoch_batches(batch, epoch=10 ** 6, seed=self.config.seed)))
+        return to_uint8(images).numpy()

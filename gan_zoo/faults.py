@@ -1,0 +1,26 @@
+"""A testing hook that kills the process at a named point, for the crash-safety tests."""
+import os
+import signal
+import threading
+
+_COUNTS = {}
+
+
+def fault_point(name):
+    """GAN_ZOO_FAULT=<name>[@<n>][:<delay s>] SIGKILLs this process the n-th time (default 1st)
+    it reaches `name`, after the delay if one is given (a kill in the middle of what follows).
+    Costs nothing when unset."""
+    fault = os.environ.get("GAN_ZOO_FAULT")
+    if not fault:
+        return
+    where, _, delay = fault.partition(":")
+    target, _, nth = where.partition("@")
+    if target != name:
+        return
+    _COUNTS[name] = _COUNTS.get(name, 0) + 1
+    if _COUNTS[name] != int(nth or 1):
+        return
+    if delay:
+        threading.Timer(float(delay), os.kill, (os.getpid(), signal.SIGKILL)).start()
+    else:
+        os.kill(os.getpid(), signal.SIGKILL)

@@ -1,0 +1,85 @@
+"""Reading a run dir for the tools that come after training (export, plot, eval, the bench):
+its generator at a checkpoint, its best record, and whether a new run may write into it. None
+of it imports training code."""
+import os
+
+import tensorflow as tf
+
+from gan_zoo import models
+from gan_zoo.config import resolve
+from gan_zoo.data.spec import DataSpec
+from gan_zoo.errors import UserError
+from gan_zoo.run_files import RunFiles, load_json
+
+# Settings that must match to resume a run dir (others, like epochs, may change).
+RESUME_KEYS = ("model", "dataset", "noise_dim", "batch_size", "max_images", "image_size",
+               "class_tags", "condition_csv", "condition_feature", "center_crop", "ngf", "ndf",
+               "d_norm", "loss", "optimizer", "direction", "generator", "discriminator",
+               "patch_layers")
+
+
+def check_run_dir(files, config, spec):
+    """Refuse a run dir that belongs to a different run; returns its config.json or None."""
+    if not os.path.exists(files.config_json):
+        if tf.train.latest_checkpoint(files.checkpoint_dir):
+            raise UserError(f"Run dir {files.run_dir!r} holds checkpoints but no config.json, so "
+                            "gan_zoo cannot tell which run they belong to. Pass a new --run_dir.")
+        return None
+    previous = load_json(files.config_json)
+    old = previous.get("config", {})
+    clashes = [f"{k}: {old.get(k)!r} there, {getattr(config, k)!r} now"
+               for k in RESUME_KEYS if k in old and old[k] != getattr(config, k)]
+    old_shape = tuple(previous.get("data_spec", {}).get("image_shape", spec.image_shape))
+    if old_shape != tuple(spec.image_shape):
+        clashes.append(f"images: {old_shape} there, {tuple(spec.image_shape)} now (grayscale vs RGB?)")
+    if clashes:
+        raise UserError(f"Run dir {files.run_dir!r} holds a different run ({'; '.join(clashes)}). "
+                        "Pass a new --run_dir, or the same settings to resume it.")
+    return previous
+
+
+def best_record(run_dir):
+    """best.json of a run dir (metric, value, epoch, step, scores), or a UserError."""
+    path = RunFiles(run_dir).best_json
+    if not os.path.exists(path):
+        raise UserError(f"{run_dir!r} has no best checkpoint: it is kept when a run scores its "
+                        "samples (--eval_every=N, on by default). Use --which=latest, or train "
+                        "with --eval_every.")
+    return load_json(path)
+
+
+def restore_generator(run_dir, epoch=None, which="latest"):
+    """(generator, config, data spec, step) rebuilt from a run dir's config and latest checkpoint,
+    the one kept at `epoch` (--keep_every), or with which="best" the one that scored best."""
+    files = RunFiles(run_dir)
+    if not os.path.isdir(run_dir):
+        raise UserError(f"Run dir {run_dir!r} does not exist. Pass --run_dir=DIR of a "
+                        "`python -m gan_zoo.train` run.")
+    if not os.path.exists(files.config_json):
+        raise UserError(f"{run_dir!r} has no config.json, so it is not a gan_zoo run dir.")
+    saved = load_json(files.config_json)
+    config = resolve(**saved["config"])
+    spec = DataSpec.from_json(saved["data_spec"])
+    if which not in ("latest", "best"):
+        raise UserError(f"--which must be latest or best, got {which!r}.")
+    if which == "best":
+        if epoch is not None:
+            raise UserError("--which=best and --epoch name two checkpoints: pass one of them.")
+        best_record(run_dir)  # a clear error when the run kept none
+        latest = tf.train.latest_checkpoint(files.best_dir)
+    elif epoch is not None:
+        latest = os.path.join(files.kept_dir, f"epoch-{epoch}")
+        if not tf.io.gfile.exists(latest + ".index"):
+            kept = sorted(int(f[6:-6]) for f in os.listdir(files.kept_dir) if f.endswith(".index")) \
+                if os.path.isdir(files.kept_dir) else []
+            raise UserError(f"{run_dir!r} kept no checkpoint of epoch {epoch}; kept epochs: "
+                            f"{kept or 'none (train with --keep_every=N)'}.")
+    else:
+        latest = tf.train.latest_checkpoint(files.checkpoint_dir)
+    if latest is None:
+        raise UserError(f"{run_dir!r} has no checkpoint yet (checkpoints are saved every "
+                        f"--save_every={config.save_every} epochs and at the end).")
+    generator, _ = models.build(spec, config)
+    step = tf.Variable(0, dtype=tf.int64)
+    tf.train.Checkpoint(generator=generator, step=step).restore(latest).expect_partial()
+    return generator, config, spec, int(step)

@@ -1,0 +1,81 @@
+"""The package's shape: no import circles, no module past ~350 lines, recipes by name from any
+directory, every setting in one section, a builder sees only the model section."""
+import dataclasses
+import os
+import subprocess
+import sys
+
+import pytest
+
+import import_graph
+from gan_zoo import config, models, recipes
+from gan_zoo.errors import UserError
+
+MAX_LINES = 350
+
+
+def test_no_import_circles():
+    """Imports inside functions count too (they only dodge a circle, they do not remove it)."""
+    assert import_graph.cycles(import_graph.graph()) == []
+
+
+def test_the_cycle_finder_finds_a_circle():
+    assert import_graph.cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_no_module_is_past_the_line_limit():
+    long = {name: n for name, path in import_graph.modules().items()
+            if (n := sum(1 for _ in open(path))) > MAX_LINES}
+    assert not long, f"split these by reason to change: {long}"
+
+
+def test_a_recipe_by_name_works_from_any_directory(tmp_path):
+    code = ("from gan_zoo import config; c = config.resolve(recipe='pix2pix'); "
+            "print(c.model, c.image_size, c.l1_weight)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["img2img", "256", "100.0"]
+
+
+def test_recipe_precedence_and_a_mistyped_name():
+    wgan_gp = config.resolve(recipe="dcgan_wgan_gp")
+    # the loss's own settings come with it, over the dcgan recipe; a given flag wins over both
+    assert (wgan_gp.model, wgan_gp.d_norm, wgan_gp.n_critic, wgan_gp.image_size) == ("dcgan", "instance", 5, 64)
+    assert config.resolve(recipe="dcgan_wgan_gp", n_critic=2, model="dcgan").n_critic == 2
+    # the model's own recipe is its defaults
+    by_name = config.resolve(recipe="maxout_cgan")
+    assert dataclasses.replace(by_name, recipe="") == config.resolve(model="maxout_cgan")
+    with pytest.raises(UserError, match="Unknown recipe 'maxout_cgn'. Did you mean 'maxout_cgan'"):
+        config.resolve(recipe="maxout_cgn")
+    with pytest.raises(UserError, match="Unknown recipe"):
+        recipes.path("../setup")
+
+
+def test_every_setting_is_in_one_section_and_a_builder_sees_only_its_own():
+    cfg = config.resolve(model="dcgan")
+    sections = {name: set(cfg.section(name)) for name in config.SECTIONS}
+    every = [n for names in sections.values() for n in names]
+    assert sorted(every) == sorted(f.name for f in dataclasses.fields(cfg))  # each exactly once
+    seen = {}
+
+    def spy(spec, model_config):
+        seen["config"] = model_config
+        raise StopIteration
+
+    module = models.get("dcgan")
+    original, module.build = module.build, spy
+    try:
+        with pytest.raises(StopIteration):
+            models.build(None, cfg)
+    finally:
+        module.build = original
+    assert set(vars(seen["config"])) == sections["model"]
+    assert not hasattr(seen["config"], "loss")
+
+
+def test_every_recipe_is_shipped_with_the_package():
+    """setup.cfg's package data carries them, so a pip-installed gan_zoo has them."""
+    with open(os.path.join(os.path.dirname(recipes.RECIPE_DIR), "..", "setup.cfg")) as fh:
+        assert "recipes/*.flags" in fh.read()
+    assert {models.recipe_name(m) for m in models.names()} <= set(recipes.names())
