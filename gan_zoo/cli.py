@@ -7,6 +7,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TF's C++ start-up cha
 from gan_zoo.errors import TrainingInterrupted, UserError  # noqa: E402
 
 
+def define_generator_flags():
+    """--export_dir and --pretrained: where the tools that draw from a trained generator
+    (generate, explore, eval) take it from."""
+    from absl import flags
+    flags.DEFINE_string("export_dir", "", "An export of gan_zoo.export: its base folder (the "
+                        "newest version) or one version folder.")
+    flags.DEFINE_string("pretrained", "", "A generator shipped in the package instead, "
+                        "model/dataset (e.g. maxout_cgan/fashion_mnist).")
+
+
 def run(main):
     """absl `app.run(run(main))`: print a UserError as `error: ...` instead of a traceback."""
     def wrapped(argv):

@@ -249,10 +249,7 @@ if __name__ == "__main__":
     from absl import app, flags
 
     from gan_zoo import cli
-    flags.DEFINE_string("export_dir", "", "An export of `python -m gan_zoo.export` (its base "
-                        "folder or one version).")
-    flags.DEFINE_string("pretrained", "", "A generator shipped in the package instead, "
-                        "model/dataset (e.g. maxout_cgan/fashion_mnist).")
+    cli.define_generator_flags()
     flags.DEFINE_string("host", "127.0.0.1", "Address to bind; 127.0.0.1 keeps the page on this "
                         "machine (0.0.0.0 opens it to the network).")
     flags.DEFINE_integer("port", 8000, "Port to listen on (0: any free port).")

@@ -177,9 +177,7 @@ if __name__ == "__main__":
     from absl import app, flags
 
     from gan_zoo import cli
-    flags.DEFINE_string("export_dir", "", "SavedModel written by gan_zoo.export.")
-    flags.DEFINE_string("pretrained", "", "A generator shipped in the package instead, "
-                        "model/dataset (e.g. maxout_cgan/fashion_mnist).")
+    cli.define_generator_flags()
     flags.DEFINE_string("labels", "", "Comma-separated class labels (default: every class).")
     flags.DEFINE_string("tags", "", "For a model trained on tags: ';'-separated groups of "
                         "','-separated tags, one condition per group (e.g. 'footwear;top,warm').")

@@ -23,13 +23,11 @@ FLAGS = flags.FLAGS
 
 
 def define_flags():
-    flags.DEFINE_string("export_dir", "", "A SavedModel from gan_zoo.export (a version folder, or "
-                        "the base folder for its newest version).")
+    from gan_zoo.cli import define_generator_flags
+    define_generator_flags()
     flags.DEFINE_string("run_dir", "", "A training run dir (scores its --which checkpoint).")
     flags.DEFINE_enum("which", "latest", ("latest", "best"), "With --run_dir: the latest "
                       "checkpoint, or the one that scored best while training.")
-    flags.DEFINE_string("pretrained", "", "A shipped generator, model/dataset (see "
-                        "gan_zoo.pretrained.names()).")
     flags.DEFINE_boolean("real", False, "Score real training images as if generated (each "
                          "request answered by a real image of that class): the reference row.")
     flags.DEFINE_string("dataset", "", "Data set to score against (default: the one it was "

@@ -65,8 +65,8 @@ def fit_to(images, shape):
 
 
 def reference_data(dataset, load_kwargs, count, labelled):
-    """(uint8 images, int labels or None, conditions or None, name of the split, data spec) of
-    up to `count` real images: the test split, else the training images. Cached per process
+    """(uint8 images, int labels or None, conditions or None, name of the split) of up to
+    `count` real images: the test split, else the training images. Cached per process
     (every run of a test session, or of a sweep, scores against the same images)."""
     return _reference_data(dataset, tuple(sorted(load_kwargs.items())), count, labelled)
 
@@ -93,7 +93,7 @@ def _reference_data(dataset, load_items, count, labelled):
         conditions = np.concatenate([source.conditions(labels[i:i + 1000]).numpy()
                                      for i in range(0, len(labels), 1000)])
     int_labels = labels if labelled and labels.ndim == 1 and not source.spec.is_paired else None
-    return images, int_labels, conditions, split, source.spec
+    return images, int_labels, conditions, split
 
 
 class Scorer:
@@ -119,8 +119,8 @@ class Scorer:
             load_kwargs["conditional"] = True  # the reference's labels, for per-class coverage
         if spec.is_paired:
             load_kwargs["paired"] = True
-        (self.real, self.real_labels, conditions, self.split,
-         reference_spec) = reference_data(dataset, load_kwargs, num_samples, self.kind == "labels")
+        self.real, self.real_labels, conditions, self.split = reference_data(
+            dataset, load_kwargs, num_samples, self.kind == "labels")
         count = len(self.real)
         self.conditions = None
         if spec.is_conditional:
