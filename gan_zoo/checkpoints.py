@@ -3,7 +3,7 @@
 tf.train.CheckpointManager deletes the oldest checkpoint's files before it rewrites the state
 file without it, so a kill in between leaves `checkpoint` listing files that no longer exist.
 Here the manager never deletes: after each save the state file is rewritten (atomically)
-with only the newest `keep`, and only then are the older files removed.
+with only the newest `keep`, and only then are the other files of the series removed.
 """
 import glob
 import os
@@ -29,9 +29,35 @@ class CheckpointSeries:
         listed = self._manager.checkpoints
         if self.keep is not None and len(listed) > self.keep:
             kept = listed[-self.keep:]
-            tf.compat.v1.train.update_checkpoint_state(self.directory, path, kept)
+            _write_state(self.directory, path, kept)
             self._manager = self._open()  # reads the state just written
-            for prefix in listed[:-self.keep]:
-                for file in glob.glob(glob.escape(prefix) + ".*"):
+            # every file of this series the state no longer names, leftovers of a kill included
+            pattern = os.path.join(glob.escape(self.directory), f"{glob.escape(self.name)}-*.*")
+            names = {os.path.basename(p) for p in kept}
+            for file in glob.glob(pattern):
+                if os.path.basename(file).split(".", 1)[0] not in names:
                     os.remove(file)
         return path
+
+
+def _write_state(directory, latest, listed):
+    """Rewrite the `checkpoint` state file (the text proto TensorFlow wrote) naming only `listed`
+    with their timestamps, whole, then renamed into place."""
+    from google.protobuf import text_format
+    state = tf.train.get_checkpoint_state(directory)
+    stamps = dict(zip(state.all_model_checkpoint_paths, state.all_model_checkpoint_timestamps))
+    state.model_checkpoint_path = os.path.relpath(latest, directory)
+    del state.all_model_checkpoint_paths[:]
+    del state.all_model_checkpoint_timestamps[:]
+    for path in listed:
+        state.all_model_checkpoint_paths.append(os.path.relpath(path, directory))
+        if path in stamps:
+            state.all_model_checkpoint_timestamps.append(stamps[path])
+    if len(state.all_model_checkpoint_timestamps) != len(listed):
+        del state.all_model_checkpoint_timestamps[:]
+    target = os.path.join(directory, "checkpoint")
+    with open(target + ".tmp", "w") as fh:
+        fh.write(text_format.MessageToString(state))
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(target + ".tmp", target)

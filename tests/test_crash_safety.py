@@ -184,3 +184,31 @@ def test_a_signal_during_the_epochs_files_keeps_that_epochs_row(tmp_path):
     resumed = loop.train(cfg, data.for_config(cfg))
     assert int(resumed.step) == 30
     assert list(run_files.read_csv(os.path.join(str(tmp_path), "loss.csv"))["epoch"]) == [1, 2, 3]
+
+
+def test_a_checkpoint_series_lists_only_whole_checkpoints_even_when_killed_while_pruning(tmp_path, monkeypatch):
+    """The state file drops a checkpoint before its files go (tf.train.CheckpointManager
+    deletes first); a series reopened later goes on pruning from what the state lists."""
+    from gan_zoo.checkpoints import CheckpointSeries
+    tmp_path = tmp_path / "a.run dir"  # dots and spaces in the path are part of no file name
+    v = tf.Variable(0.0)
+    series = CheckpointSeries(tf.train.Checkpoint(v=v), str(tmp_path), keep=2)
+    for n in range(3):
+        series.save(n)
+
+    def killed(path):
+        raise KeyboardInterrupt  # the process dies before any old file is removed
+
+    monkeypatch.setattr(os, "remove", killed)
+    with pytest.raises(KeyboardInterrupt):
+        series.save(3)
+    monkeypatch.undo()
+    state = tf.train.get_checkpoint_state(str(tmp_path))
+    assert [os.path.basename(p) for p in state.all_model_checkpoint_paths] == ["ckpt-2", "ckpt-3"]
+    assert os.path.exists(tmp_path / "ckpt-1.index")  # not yet removed when the kill came
+    assert all(os.path.exists(p + ".index") for p in state.all_model_checkpoint_paths)
+    reopened = CheckpointSeries(tf.train.Checkpoint(v=v), str(tmp_path), keep=2)
+    reopened.save(4)
+    # ckpt-1, left behind by the kill, goes with the next pruning
+    assert sorted(f for f in os.listdir(tmp_path) if f.endswith(".index")) == ["ckpt-3.index", "ckpt-4.index"]
+    assert reopened.latest_checkpoint.endswith("ckpt-4")
