@@ -106,8 +106,8 @@ class TrainConfig:
     d_norm: str = _field("batch", "Conv models: normalisation in D's hidden layers. WGAN-GP needs "
                          "one that treats examples separately (instance or layer).",
                          choices=NORM_CHOICES)
-    loss: str = _field("bce", "Adversarial loss: bce (non-saturating), wgan (weight clipping) or "
-                       "wgan_gp (gradient penalty); brings the settings it trains with.",
+    loss: str = _field("bce", "Adversarial loss: bce (non-saturating), hinge, wgan (weight "
+                       "clipping) or wgan_gp (gradient penalty); brings the settings it trains with.",
                        choices=losses.LOSS_CHOICES)
     optimizer: str = _field("adam", "Optimizer of both networks: adam or rmsprop.",
                             choices=OPTIMIZER_CHOICES)

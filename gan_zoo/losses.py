@@ -69,6 +69,18 @@ def wasserstein_accuracies(real_scores, fake_scores):
     return d_acc, g_acc
 
 
+# --- hinge loss (Lim & Ye 2017; Miyato et al. 2018's SN-GAN and projection D) ---------------
+def hinge_real_loss(real_logits):
+    """D's hinge on real images, mean(relu(1 - D(x))): no push once D scores them above 1."""
+    return tf.reduce_mean(tf.nn.relu(1.0 - real_logits))
+
+
+def hinge_fake_loss(fake_logits):
+    """D's hinge on fakes, mean(relu(1 + D(G(z)))): no push once D scores them below -1.
+    G's side is the Wasserstein one, -mean(D(G(z)))."""
+    return tf.reduce_mean(tf.nn.relu(1.0 + fake_logits))
+
+
 def interpolation_weights(count, image_rank, seed):
     """One weight per example, uniform in [0, 1], shaped [count, 1, ...] to broadcast over the
     rest of an example of rank `image_rank`; stateless (`seed`: 2 integers).
@@ -161,6 +173,10 @@ def _table():
     return {
         "bce": dict(terms=(bce_real_loss, bce_fake_loss, generator_loss, bce_accuracies),
                     recipe={}),
+        # logits as BCE's, so D and G accuracy at threshold 0; no label smoothing
+        "hinge": dict(terms=(hinge_real_loss, hinge_fake_loss, wasserstein_generator_loss,
+                             bce_accuracies),
+                      recipe=dict(real_label=1.0, fake_label=0.0)),
         "wgan": dict(terms=wasserstein,
                      recipe=dict(optimizer="rmsprop", g_lr=5e-5, d_lr=5e-5, clip=0.01, n_critic=5,
                                  real_label=1.0, fake_label=0.0)),

@@ -32,8 +32,8 @@ def _faces(folder, count, size=32, mode="L", seed=0):
 
 def test_unknown_loss_and_unknown_flag_in_a_flagfile(tmp_path):
     run_dir = tmp_path / "r"
-    _fails_clearly(run_cli("gan_zoo.train", "--model=dcgan", "--loss=hinge", f"--run_dir={run_dir}"),
-                   "--loss", "bce", "wgan_gp")
+    _fails_clearly(run_cli("gan_zoo.train", "--model=dcgan", "--loss=lsgan", f"--run_dir={run_dir}"),
+                   "--loss", "bce", "hinge", "wgan_gp")
     flagfile = tmp_path / "typo.flags"
     flagfile.write_text("--model=dcgan\n--epoch=3\n")
     _fails_clearly(run_cli("gan_zoo.train", f"--flagfile={flagfile}", f"--run_dir={run_dir}"), "epoch")

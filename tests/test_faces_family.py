@@ -95,7 +95,7 @@ def test_switching_loss_brings_its_recipe_and_flags_still_win():
 
 
 # --- training with each loss ----------------------------------------------------------------
-@pytest.mark.parametrize("loss", ["bce", "wgan", "wgan_gp"])
+@pytest.mark.parametrize("loss", ["bce", "hinge", "wgan", "wgan_gp"])
 def test_each_loss_trains_with_finite_losses(tmp_path, loss):
     trained, run_dir = _train(tmp_path, loss=loss)
     row = {k: v[-1] for k, v in run_files.read_csv(os.path.join(run_dir, "loss.csv")).items()}

@@ -42,6 +42,18 @@ def test_wasserstein_losses():
     assert float(losses.wasserstein_generator_loss(fake)) == pytest.approx(0.0)
 
 
+def test_hinge_losses_push_only_inside_the_margin():
+    real, fake = tf.constant([[2.0], [0.5], [-1.0]]), tf.constant([[-2.0], [0.5]])
+    assert float(losses.hinge_real_loss(real)) == pytest.approx((0.0 + 0.5 + 2.0) / 3)
+    assert float(losses.hinge_fake_loss(fake)) == pytest.approx((0.0 + 1.5) / 2)
+    hinge = losses.get("hinge")
+    assert float(hinge.discriminator_loss(real, fake)) == pytest.approx(5 / 6 + 0.75)
+    assert float(hinge.generator_loss(fake)) == pytest.approx(0.75)  # -mean(D(G(z)))
+    # beyond the margin (real above 1, fake below -1) D gets no gradient; inside it does
+    assert _grad_at(losses.hinge_real_loss, [[1.5]]) == 0.0 and _grad_at(losses.hinge_real_loss, [[0.5]]) < 0
+    assert _grad_at(losses.hinge_fake_loss, [[-1.5]]) == 0.0 and _grad_at(losses.hinge_fake_loss, [[-0.5]]) > 0
+
+
 def test_accuracies():
     d_acc, g_acc = losses.bce_accuracies(tf.constant([3.0, 2.0, -1.0, 1.0]), tf.constant([-3.0, 1.0, -1.0, -2.0]))
     assert float(d_acc) == pytest.approx(0.5 * (3 / 4 + 3 / 4)) and float(g_acc) == pytest.approx(0.25)
@@ -142,5 +154,5 @@ def test_penalty_has_real_gradients_under_a_distribution_strategy():
 
 def test_unknown_loss_names_the_choices():
     from gan_zoo.errors import UserError
-    with pytest.raises(UserError, match="bce, wgan, wgan_gp"):
-        losses.get("hinge")
+    with pytest.raises(UserError, match="bce, hinge, wgan, wgan_gp"):
+        losses.get("lsgan")
