@@ -27,7 +27,7 @@ def _field(default, help, choices=None):
 
 
 def _fields_of(section, *names):
-    """Which section each field is in: builders and steps receive only theirs."""
+    """Which section each field is in (a builder receives only the model section)."""
     return {name: section for name in names}
 
 
