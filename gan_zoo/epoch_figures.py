@@ -1,5 +1,7 @@
 """The pictures a run writes each epoch: the sample grid of fixed noise (a column per class or
 grid condition), and for paired data the reference's figure of (generated, input, target)."""
+import functools
+
 import numpy as np
 import tensorflow as tf
 
@@ -21,7 +23,6 @@ class EpochFigures:
         count = SAMPLE_ROWS if self.spec.is_conditional else UNCONDITIONAL_GRID ** 2
         rng = tf.random.Generator.from_seed(config.seed + 2)
         self.fixed_noise = noise.from_generator(rng, count, config.noise_dim, config.noise).numpy()
-        self._pairs = None
 
     def samples(self, generator):
         """(figure, uint8 samples): SAMPLE_ROWS rows of fixed noise x one column per class (or
@@ -39,14 +40,12 @@ class EpochFigures:
         images = to_uint8(models.generate(generator, z, condition, training=False)).numpy()
         return grid(images, len(self.fixed_noise), k), images
 
-    @property
+    @functools.cached_property
     def pairs(self):
         """(targets, inputs) in [-1, 1] of the first test pairs (training pairs without a test split)."""
-        if self._pairs is None:
-            source = self.source.held_out or self.source
-            self._pairs = next(iter(source.epoch_batches(
-                min(FIGURE_PAIRS, source.num_examples), epoch=0, seed=self.config.seed)))
-        return self._pairs
+        source = self.source.held_out or self.source
+        return next(iter(source.epoch_batches(min(FIGURE_PAIRS, source.num_examples), epoch=0,
+                                              seed=self.config.seed)))
 
     def _pairs_figure(self, generator):
         targets, inputs = self.pairs

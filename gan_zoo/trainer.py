@@ -209,9 +209,6 @@ class Trainer:
         return all(bool(tf.reduce_all(tf.math.is_finite(v)))
                    for v in self.generator.weights + self.discriminator.weights)
 
-    def generator_loss(self, fake_logits, fake, targets):
-        return self.steps.generator_loss(fake_logits, fake, targets)
-
     def generate(self, noise, condition):
         """Inference-mode samples in [-1, 1] (what the scorer calls)."""
         return models.generate(self.generator, noise, condition, training=False)

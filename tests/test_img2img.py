@@ -112,7 +112,7 @@ def _generator_grads(trainer, targets, inputs):
     with tf.GradientTape() as tape:
         fake = models.generate(trainer.generator, None, inputs, training=True)
         logits = models.judge(trainer.discriminator, fake, inputs, training=True)
-        loss = trainer.generator_loss(logits, fake, targets)
+        loss = trainer.steps.generator_loss(logits, fake, targets)
     return [g.numpy() for g in tape.gradient(loss, trainer.generator.trainable_variables)]
 
 
