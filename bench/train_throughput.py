@@ -93,11 +93,12 @@ def plain_rate(cfg, spec, batches, steps):
             fake = generator([noise, conditions], training=True)
             real_logits = discriminator([images, conditions], training=True)
             fake_logits = discriminator([fake, conditions], training=True)
+            w = cfg.mismatch_weight  # GAN-CLS: real + (1 - w) fake + w (image, wrong label)
             d_loss = (bce(tf.fill(tf.shape(real_logits), cfg.real_label), real_logits)
-                      + bce(tf.zeros_like(fake_logits), fake_logits))
-            if cfg.mismatch_weight:
+                      + (1.0 - w) * bce(tf.zeros_like(fake_logits), fake_logits))
+            if w:
                 wrong = discriminator([images, tf.roll(conditions, 1, axis=0)], training=True)
-                d_loss += cfg.mismatch_weight * bce(tf.zeros_like(wrong), wrong)
+                d_loss += w * bce(tf.zeros_like(wrong), wrong)
             g_loss = bce(tf.ones_like(fake_logits), fake_logits)
         d_opt.apply_gradients(zip(d_tape.gradient(d_loss, discriminator.trainable_variables),
                                   discriminator.trainable_variables))

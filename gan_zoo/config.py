@@ -10,7 +10,7 @@ import functools
 import os
 import types
 
-from gan_zoo import distribute, losses, models, recipes
+from gan_zoo import augment, distribute, losses, models, recipes
 from gan_zoo.errors import UserError
 from gan_zoo.noise import NOISE_CHOICES
 
@@ -20,6 +20,7 @@ NORM_CHOICES = ("batch", "instance", "layer", "none")
 DIRECTION_CHOICES = ("AtoB", "BtoA")
 GENERATOR_CHOICES = ("encoder_decoder", "unet")  # img2img
 DISCRIMINATOR_CHOICES = ("global", "patch")
+CONDITIONING_CHOICES = ("concat", "projection")
 
 
 def _field(default, help, choices=None):
@@ -36,11 +37,13 @@ _SECTION_OF = {
                  "download", "max_images", "image_size", "center_crop", "direction", "jitter",
                  "mirror"),
     **_fields_of("model", "model", "noise_dim", "noise", "ngf", "ndf", "generator", "discriminator",
-                 "patch_layers", "g_dropout", "d_norm"),
+                 "patch_layers", "g_dropout", "d_norm", "d_conditioning", "spectral_norm"),
     **_fields_of("loss", "loss", "adv_weight", "l1_weight", "gp_weight", "clip", "real_label",
-                 "fake_label", "mismatch_weight"),
+                 "fake_label", "mismatch_weight", "mismatch_epochs", "r1_gamma", "r1_every",
+                 "diffaugment"),
     **_fields_of("optimizer", "optimizer", "g_lr", "d_lr", "beta1", "beta2", "lr_decay_epochs",
-                 "lr_decay_factor", "n_critic", "adaptive_schedule", "adaptive_burst"),
+                 "lr_decay_factor", "lr_linear_decay", "n_critic", "adaptive_schedule",
+                 "adaptive_burst", "ema_half_life", "ema_rampup"),
     **_fields_of("run", "recipe", "run_dir", "epochs", "batch_size", "seed", "save_every",
                  "keep_every", "steps_per_call", "jit_compile", "strategy", "cpu_devices",
                  "mixed_precision", "deterministic", "max_nan_recoveries", "nan_lr_factor",
@@ -106,6 +109,12 @@ class TrainConfig:
     d_norm: str = _field("batch", "Conv models: normalisation in D's hidden layers. WGAN-GP needs "
                          "one that treats examples separately (instance or layer).",
                          choices=NORM_CHOICES)
+    d_conditioning: str = _field("concat", "Conditional models: how the condition reaches D: "
+                                 "concat (its own input branch, the papers') or projection (Miyato "
+                                 "& Koyama 2018: its embedding dotted with D's last features).",
+                                 choices=CONDITIONING_CHOICES)
+    spectral_norm: bool = _field(False, "Spectral normalisation of every D layer (Miyato et al. "
+                                 "2018): W / sigma(W) by power iteration.")
     loss: str = _field("bce", "Adversarial loss: bce (non-saturating), hinge, wgan (weight "
                        "clipping) or wgan_gp (gradient penalty); brings the settings it trains with.",
                        choices=losses.LOSS_CHOICES)
@@ -125,11 +134,26 @@ class TrainConfig:
     lr_decay_epochs: str = _field("", "Comma-separated epochs at which both learning rates are "
                                   "multiplied by --lr_decay_factor (e.g. 30,40).")
     lr_decay_factor: float = _field(0.1, "Learning-rate factor applied at each --lr_decay_epochs.")
+    lr_linear_decay: float = _field(0.0, "Decay both learning rates linearly to zero over this "
+                                    "last fraction of the run (0.5: the second half); 0: off.")
+    ema_half_life: float = _field(0.0, "EMA of G's weights (Yazici et al. 2019): their half-life in "
+                                  "images (e.g. 10000). The average is what grids, scores, the best "
+                                  "checkpoint and export use; 0: off.")
+    ema_rampup: float = _field(0.05, "EMA ramp-up: the half-life is at most this fraction of the "
+                               "images seen so far (early weights fade fast); 0: none.")
     real_label: float = _field(1.0, "Target for real images in D's loss; 0.9 is one-sided label smoothing.")
     fake_label: float = _field(0.0, "Target for fakes in D's loss; 0.1 (with --real_label=0.9) is "
                                "the reference's two-sided smoothing.")
-    mismatch_weight: float = _field(0.0, "Weight of D's loss on real images with a wrong condition "
-                                    "(GAN-CLS matching-aware D); 0 turns it off.")
+    mismatch_weight: float = _field(0.0, "Matching-aware D (GAN-CLS, Reed et al. 2016): D's loss "
+                                    "is real + (1 - w) fake + w (real image, wrong condition); "
+                                    "0.5 is the paper's, 0 turns it off.")
+    mismatch_epochs: int = _field(0, "Drop the matching-aware term after this many epochs (0: keep it).")
+    r1_gamma: float = _field(0.0, "R1 penalty (Mescheder et al. 2018): gamma / 2 x E ||grad D(real)||^2 "
+                             "in D's loss; 0 turns it off.")
+    r1_every: int = _field(1, "Lazy R1: apply the penalty every N D steps, scaled by N (StyleGAN2: 16).")
+    diffaugment: str = _field("", "DiffAugment (Zhao et al. 2020) of every image D sees, real and "
+                              "fake, in both steps: comma-separated color, translation, cutout; "
+                              "empty: off.")
     seed: int = _field(0, "Seed for weights, noise, dropout and data order.")
     save_every: int = _field(15, "Save a checkpoint every N epochs (and always at the end); the "
                              "3 newest are kept.")
@@ -169,24 +193,23 @@ class TrainConfig:
     def validate(self):
         models.get(self.model)  # raises a UserError naming the registered models
         positive = ("epochs", "batch_size", "noise_dim", "save_every", "steps_per_call", "ngf",
-                    "ndf", "n_critic", "adaptive_burst", "patch_layers")
+                    "ndf", "n_critic", "adaptive_burst", "patch_layers", "r1_every")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise UserError(f"--{name} must be a positive integer, got {getattr(self, name)}.")
-        for name in ("g_lr", "d_lr"):
-            if not getattr(self, name) > 0:
-                raise UserError(f"--{name} must be > 0, got {getattr(self, name)}.")
-        if self.max_images < 0:
-            raise UserError(f"--max_images must be >= 0 (0 means all), got {self.max_images}.")
-        if self.image_size < 0:
-            raise UserError(f"--image_size must be >= 0 (0: the data's own), got {self.image_size}.")
+        for name, (low, high, meaning) in _INTERVALS.items():
+            value = getattr(self, name)
+            if not (low[1] < value if low[0] == "(" else low[1] <= value) or not (
+                    value < high[1] if high[0] == ")" else value <= high[1]):
+                raise UserError(f"--{name} must be in {low[0]}{low[1]:g}, {high[1]:g}{high[0]}"
+                                f"{meaning}; got {value}.")
         self.decay_epochs()  # raises on a malformed list
-        if not self.lr_decay_factor > 0:
-            raise UserError(f"--lr_decay_factor must be > 0, got {self.lr_decay_factor}.")
-        if self.mismatch_weight < 0:
-            raise UserError(f"--mismatch_weight must be >= 0, got {self.mismatch_weight}.")
-        if not 0.0 < self.real_label <= 1.0:
-            raise UserError(f"--real_label must be in (0, 1], got {self.real_label}.")
+        if augment.parse_policy(self.diffaugment) and models.is_paired(self.model):
+            raise UserError("--diffaugment with paired data: D also sees the input image, which "
+                            "would need the same transform. Leave --diffaugment empty.")
+        if self.d_conditioning == "projection" and not models.takes_vector_condition(self.model):
+            raise UserError(f"--d_conditioning=projection needs a class or vector condition, "
+                            f"which {self.model} does not take: leave it at concat.")
         if not 0.0 <= self.fake_label < self.real_label:
             raise UserError(f"--fake_label must be in [0, --real_label), got {self.fake_label}.")
         for f in dataclasses.fields(self):
@@ -194,20 +217,14 @@ class TrainConfig:
             if choices and getattr(self, f.name) not in choices:
                 raise UserError(f"--{f.name} must be one of {', '.join(choices)}; got "
                                 f"{getattr(self, f.name)!r}.")
-        if not 0.0 < self.nan_lr_factor <= 1.0:
-            raise UserError(f"--nan_lr_factor must be in (0, 1], got {self.nan_lr_factor}.")
         if self.eval_samples < 10:
             raise UserError(f"--eval_samples must be at least 10 (the k-NN metrics need "
                             f"neighbours), got {self.eval_samples}.")
-        for name in ("clip", "gp_weight", "keep_every", "eval_every", "collapse_threshold", "max_nan_recoveries",
+        for name in ("clip", "gp_weight", "r1_gamma", "ema_half_life", "ema_rampup",
+                     "mismatch_epochs", "keep_every", "eval_every", "collapse_threshold", "max_nan_recoveries",
                      "cpu_devices", "jitter", "l1_weight", "adv_weight"):
             if getattr(self, name) < 0:
                 raise UserError(f"--{name} must be >= 0, got {getattr(self, name)}.")
-        if not 0.0 <= self.center_crop <= 1.0:
-            raise UserError(f"--center_crop is the kept fraction of each side, in (0, 1] "
-                            f"(0: no crop); got {self.center_crop}.")
-        if not 0.0 <= self.g_dropout < 1.0:
-            raise UserError(f"--g_dropout is a rate in [0, 1), got {self.g_dropout}.")
         if self.l1_weight == 0 and self.adv_weight == 0:
             raise UserError("--l1_weight=0 and --adv_weight=0 leave the generator nothing to "
                             "learn: give one of them a positive weight.")
@@ -227,9 +244,13 @@ class TrainConfig:
             raise UserError(f"--lr_decay_epochs must be positive, got {self.lr_decay_epochs!r}.")
         return epochs
 
-    def lr_scale(self, epoch):
-        """Learning-rate multiplier during 0-based `epoch` (a decay at epoch 30 applies from the 31st)."""
-        return self.lr_decay_factor ** sum(epoch >= e for e in self.decay_epochs())
+    def lr_scale(self, epoch, progress=0.0):
+        """Learning-rate multiplier during 0-based `epoch` (a decay at epoch 30 applies from the
+        31st), `progress` the fraction of the run's steps done (the linear decay's clock)."""
+        scale = self.lr_decay_factor ** sum(epoch >= e for e in self.decay_epochs())
+        if self.lr_linear_decay:
+            scale *= min(1.0, max(0.0, 1.0 - progress) / self.lr_linear_decay)
+        return scale
 
     def resolved_run_dir(self):
         return self.run_dir or os.path.join("runs", self.model)
@@ -242,6 +263,22 @@ class TrainConfig:
         if name not in SECTIONS:
             raise ValueError(f"no config section {name!r}; sections: {', '.join(SECTIONS)}")
         return types.MappingProxyType({k: getattr(self, k) for k, s in _SECTION_OF.items() if s == name})
+
+
+_INF = float("inf")
+# setting -> (lower bound, upper bound, what it is); "(" / ")" exclusive, "[" / "]" inclusive
+_INTERVALS = {
+    "g_lr": (("(", 0), (")", _INF), ""), "d_lr": (("(", 0), (")", _INF), ""),
+    "lr_decay_factor": (("(", 0), (")", _INF), ""),
+    "max_images": (("[", 0), (")", _INF), " (0: all)"),
+    "image_size": (("[", 0), (")", _INF), " (0: the data's own)"),
+    "mismatch_weight": (("[", 0), (")", 1), " (the wrong-condition share of D's fake term; "
+                                            "0.5: GAN-CLS)"),
+    "lr_linear_decay": (("[", 0), ("]", 1), " (a fraction of the run)"),
+    "real_label": (("(", 0), ("]", 1), ""), "nan_lr_factor": (("(", 0), ("]", 1), ""),
+    "center_crop": (("[", 0), ("]", 1), " (the kept fraction of each side; 0: no crop)"),
+    "g_dropout": (("[", 0), (")", 1), " (a rate)"),
+}
 
 
 def define_flags(flag_values=None):
@@ -282,6 +319,16 @@ def resolve(**given):
     if loss is not None and loss != defaults.get("loss", TrainConfig.loss):
         defaults.update(losses.recipe(loss))
     return TrainConfig(**{**defaults, **chosen}).validate()
+
+
+def from_saved(saved):
+    """The TrainConfig of a config.json or a pretrained card, written by this or an earlier
+    version. Before the GAN-CLS weighting, D's loss was real + fake + m x wrong; the same ratio
+    of wrong to fake is w = m / (1 + m) now (runs of then lack --mismatch_epochs)."""
+    saved = dict(saved)
+    if "mismatch_epochs" not in saved and saved.get("mismatch_weight"):
+        saved["mismatch_weight"] = saved["mismatch_weight"] / (1.0 + saved["mismatch_weight"])
+    return resolve(**saved)
 
 
 def recipe_settings(name):

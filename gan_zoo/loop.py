@@ -127,7 +127,7 @@ class EpochLoop:
             bar.update(n)
             bar.set_postfix({k: f"{v:.3f}" for k, v in self.trainer.epoch_metrics().items()
                              if k in records.LOGGED})
-        self.lr = self.trainer.set_learning_rates(self.epoch)
+        self.lr = self.trainer.set_epoch(self.epoch)
         try:
             return self.trainer.train_epoch_steps(self.epoch, self.first_step,
                                                   update if bar is not None else None,
@@ -144,7 +144,7 @@ class EpochLoop:
     def _finish_epoch(self, epoch, steps, seconds):
         """Everything written after `epoch`'s (1-based) steps; whether a checkpoint was saved."""
         config, files, trainer = self.config, self.files, self.trainer
-        figure, samples = self.figures.samples(trainer.generator)
+        figure, samples = self.figures.samples(trainer.sampler)
         row = {"epoch": epoch, **trainer.epoch_metrics(),
                "diversity": diversity.relative_diversity(samples[:100], self.real_reference),
                "lr": self.lr, "steps": self._step()}

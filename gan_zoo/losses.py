@@ -117,6 +117,24 @@ def gradient_penalty(critic, real, fake, weights, epsilon=1e-10, loss_scale=None
     return tf.reduce_mean(tf.square(norms - 1.0))
 
 
+def r1_penalty(critic, real, loss_scale=None):
+    """R1 (Mescheder et al. 2018): mean over the batch of ||grad_x critic(x)||^2 at the real
+    images, x's own gradient per example (so it needs a critic that judges each example alone).
+    It pulls D's surface flat on the data, which keeps an unregularised D from growing sharp
+    peaks there. Like the gradient penalty, its inner tape nests in the caller's, so its own
+    gradient with respect to D's weights is real. `loss_scale`: as gradient_penalty's."""
+    with tf.GradientTape() as tape:
+        tape.watch(real)
+        scores = tf.cast(critic(real), tf.float32)
+        if loss_scale is not None:
+            scores = scores * tf.cast(loss_scale, tf.float32)
+        total = tf.reduce_sum(scores)  # inside the tape: each example's own gradient
+    grads = tf.cast(tape.gradient(total, real), tf.float32)
+    if loss_scale is not None:
+        grads = grads / tf.cast(loss_scale, tf.float32)
+    return tf.reduce_mean(tf.reduce_sum(tf.square(grads), axis=tf.range(1, tf.rank(grads))))
+
+
 # --- paired data (image-to-image) -------------------------------------------------------------
 def l1_loss(targets, outputs):
     """Mean absolute difference of G's outputs to their targets: pix2pix's L1 term, which keeps
@@ -133,8 +151,9 @@ class Objective:
     minimises generator_loss(fake); accuracies feed loss.csv and the adaptive schedule.
     `penalty` is "none" or "gradient_penalty" (per example, so it refuses a BatchNorm critic);
     `clip` > 0 is the critic constraint, every critic weight clipped into [-clip, clip] after
-    each D step; `recipe` is the settings the loss trains with, applied when a run switches a
-    model to it (gan_zoo.config.resolve)."""
+    each D step; `r1_gamma` > 0 adds gamma / 2 x R1 on real images to any loss, every
+    `r1_every`-th D step scaled by r1_every (lazy regularisation); `recipe` is the settings
+    the loss trains with, applied when a run switches a model to it (gan_zoo.config.resolve)."""
     name: str
     real_loss: Callable
     fake_loss: Callable
@@ -143,6 +162,8 @@ class Objective:
     penalty: str = "none"
     penalty_weight: float = 0.0
     clip: float = 0.0
+    r1_gamma: float = 0.0
+    r1_every: int = 1
     recipe: Mapping = dataclasses.field(default_factory=dict)
 
     @property
@@ -157,11 +178,14 @@ class Objective:
     def check_discriminator(self, discriminator):
         """Refuse a critic the penalty cannot work with, before anything trains."""
         import keras
-        if self.gradient_penalty and any(isinstance(layer, keras.layers.BatchNormalization)
-                                         for layer in _all_layers(discriminator)):
-            raise UserError(f"--loss={self.name} with a BatchNorm discriminator (--d_norm=batch): "
-                            "BatchNorm mixes the examples of a batch, which breaks the per-example "
-                            "gradient penalty. Pass --d_norm=instance (the recipe) or layer.")
+        per_example = ([f"--loss={self.name}"] * self.gradient_penalty
+                       + [f"--r1_gamma={self.r1_gamma:g}"] * (self.r1_gamma > 0))
+        if per_example and any(isinstance(layer, keras.layers.BatchNormalization)
+                               for layer in _all_layers(discriminator)):
+            raise UserError(f"{' and '.join(per_example)} with a BatchNorm discriminator "
+                            "(--d_norm=batch): BatchNorm mixes the examples of a batch, which "
+                            "breaks a per-example gradient penalty. Pass --d_norm=instance (conv "
+                            "models), layer or none.")
 
 
 def _table():
@@ -195,9 +219,9 @@ def recipe(name):
     return dict(_entry(name)["recipe"])
 
 
-def get(name, real_label=1.0, fake_label=0.0, gp_weight=0.0, clip=0.0):
-    """The Objective `name`, with BCE's targets (label smoothing), the penalty's weight and the
-    critic's clip bound."""
+def get(name, real_label=1.0, fake_label=0.0, gp_weight=0.0, clip=0.0, r1_gamma=0.0, r1_every=1):
+    """The Objective `name`, with BCE's targets (label smoothing), the penalty's weight, the
+    critic's clip bound and R1's weight and interval."""
     entry = _entry(name)
     real, fake, gen, accuracies = entry["terms"]
     if real is bce_real_loss:
@@ -206,12 +230,13 @@ def get(name, real_label=1.0, fake_label=0.0, gp_weight=0.0, clip=0.0):
     penalty = entry.get("penalty", "none")
     return Objective(name, real, fake, gen, accuracies, penalty=penalty,
                      penalty_weight=gp_weight if penalty != "none" else 0.0, clip=clip,
-                     recipe=entry["recipe"])
+                     r1_gamma=r1_gamma, r1_every=r1_every, recipe=entry["recipe"])
 
 
 def for_config(config):
     """The Objective of a run's settings."""
-    return get(config.loss, config.real_label, config.fake_label, config.gp_weight, config.clip)
+    return get(config.loss, config.real_label, config.fake_label, config.gp_weight, config.clip,
+               config.r1_gamma, config.r1_every)
 
 
 def _all_layers(model):

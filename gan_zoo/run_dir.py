@@ -6,7 +6,7 @@ import os
 import tensorflow as tf
 
 from gan_zoo import models
-from gan_zoo.config import resolve
+from gan_zoo.config import from_saved
 from gan_zoo.data.spec import DataSpec
 from gan_zoo.errors import UserError
 from gan_zoo.run_files import RunFiles, load_json
@@ -15,7 +15,7 @@ from gan_zoo.run_files import RunFiles, load_json
 RESUME_KEYS = ("model", "dataset", "noise_dim", "batch_size", "max_images", "image_size",
                "class_tags", "condition_csv", "condition_feature", "center_crop", "ngf", "ndf",
                "d_norm", "loss", "optimizer", "direction", "generator", "discriminator",
-               "patch_layers")
+               "patch_layers", "d_conditioning", "spectral_norm", "ema_half_life")
 
 
 def check_run_dir(files, config, spec):
@@ -58,7 +58,7 @@ def restore_generator(run_dir, epoch=None, which="latest"):
     if not os.path.exists(files.config_json):
         raise UserError(f"{run_dir!r} has no config.json, so it is not a gan_zoo run dir.")
     saved = load_json(files.config_json)
-    config = resolve(**saved["config"])
+    config = from_saved(saved["config"])
     spec = DataSpec.from_json(saved["data_spec"])
     if which not in ("latest", "best"):
         raise UserError(f"--which must be latest or best, got {which!r}.")
@@ -81,5 +81,7 @@ def restore_generator(run_dir, epoch=None, which="latest"):
                         f"--save_every={config.save_every} epochs and at the end).")
     generator, _ = models.build(spec, config)
     step = tf.Variable(0, dtype=tf.int64)
-    tf.train.Checkpoint(generator=generator, step=step).restore(latest).expect_partial()
+    # A run that kept an EMA of G is sampled, scored and exported from it (gan_zoo.ema).
+    slot = "generator_ema" if config.ema_half_life else "generator"
+    tf.train.Checkpoint(**{slot: generator}, step=step).restore(latest).expect_partial()
     return generator, config, spec, int(step)

@@ -7,11 +7,13 @@ replicas (gan_zoo.records). The trainer compiles these and decides which to run.
 """
 import tensorflow as tf
 
-from gan_zoo import distribute, losses, models, noise
+from gan_zoo import augment, distribute, losses, models, noise
 
 # Random draws of one step, each its own stateless stream (seeded by the step), so noise does
 # not depend on the number of replicas and a resumed run draws what the straight one did.
 D_NOISE, G_NOISE, MEASURE_NOISE, GP_WEIGHTS = range(4)
+WRONG_LABELS = 0  # the matching-aware term's wrong classes (a stream of its own base, see _seed)
+AUGMENT_CALLS = 8  # DiffAugment: one stream per D call of a step (real, fake, wrong, G's ...)
 
 
 class Steps:
@@ -22,6 +24,9 @@ class Steps:
         self.config, self.spec, self.state = config, spec, state
         self.objective = state.objective
         self.generator, self.discriminator = state.generator, state.discriminator
+        self.augmentations = augment.parse_policy(config.diffaugment)
+        # read when the steps are traced: the trainer recompiles when the epoch switches it off
+        self.mismatch_active = bool(config.mismatch_weight and spec.is_conditional)
 
     # --- the three steps ------------------------------------------------------------------
     def fused_step(self, images, condition):
@@ -33,6 +38,7 @@ class Steps:
         self._apply(d_tape, d_loss, self.discriminator, self.state.d_optimizer)
         self._apply(g_tape, g_loss, self.generator, self.state.g_optimizer)
         self._constrain_critic()
+        self._average_generator()
         self._record_g(g_loss)
 
     def d_step(self, images, condition):
@@ -45,18 +51,17 @@ class Steps:
     def g_step(self, images, condition):
         with tf.GradientTape() as tape:
             fake = self._fake(images, condition, G_NOISE)
-            g_loss = self.generator_loss(
-                models.judge(self.discriminator, fake, condition, training=True), fake, images)
+            g_loss = self.generator_loss(self._judge(fake, condition, call=0), fake, images)
         self._apply(tape, g_loss, self.generator, self.state.g_optimizer)
+        self._average_generator()
         self._record_g(g_loss)
 
     def measure_accuracies(self, images, condition):
         """(D accuracy, G accuracy) on this batch, without training either side (the adaptive
         schedule's decision; the same on every replica, so they branch alike)."""
         fake = self._fake(images, condition, MEASURE_NOISE)
-        d_acc, g_acc = self.objective.accuracies(
-            models.judge(self.discriminator, images, condition, training=True),
-            models.judge(self.discriminator, fake, condition, training=True))
+        d_acc, g_acc = self.objective.accuracies(self._judge(images, condition, call=6),
+                                                 self._judge(fake, condition, call=7))
         averaged = self.state.records.add(acc={"D_acc": d_acc, "G_acc": g_acc})
         return averaged["D_acc"], averaged["G_acc"]
 
@@ -73,34 +78,80 @@ class Steps:
         return g_loss
 
     def discriminator_loss(self, images, fake, condition):
-        """(D's loss, fake logits): the adversarial terms, plus the matching-aware term of
-        conditional models and the objective's penalty."""
-        cfg, D = self.config, self.discriminator
-        real_logits = models.judge(D, images, condition, training=True)
-        fake_logits = models.judge(D, fake, condition, training=True)
-        d_loss = self.objective.discriminator_loss(real_logits, fake_logits)
-        if cfg.mismatch_weight and self.spec.is_conditional:
-            # GAN-CLS's matching-aware term (Reed et al. 2016): real images with a wrong
-            # condition count as fake, so D must learn what each condition looks like and G
-            # gets a signal to draw it. The batch is shuffled, so the next image's condition
-            # is a wrong one (mostly).
-            wrong = models.judge(D, images, distribute.roll_global_batch(condition), training=True)
-            d_loss += cfg.mismatch_weight * self.objective.fake_loss(wrong)
+        """(D's loss, fake logits): the adversarial terms, with the matching-aware term of
+        conditional models sharing the fake side, plus the objective's penalties."""
+        objective = self.objective
+        real_logits = self._judge(images, condition, call=1)
+        fake_logits = self._judge(fake, condition, call=2)
+        if self.mismatch_active:
+            d_loss = objective.real_loss(real_logits) + self._mismatched_fake_loss(
+                images, condition, fake_logits)
+        else:
+            d_loss = objective.discriminator_loss(real_logits, fake_logits)
         penalty = tf.constant(0.0)
-        if self.objective.gradient_penalty:
+        if objective.gradient_penalty:
             weights = distribute.global_batch_random(
                 lambda n, seed: losses.interpolation_weights(n, images.shape.rank, seed),
                 tf.shape(images)[0], self._seed(GP_WEIGHTS))
             penalty = losses.gradient_penalty(
-                lambda x: models.judge(D, x, condition, training=True), images, fake, weights,
-                loss_scale=getattr(self.state.d_optimizer, "dynamic_scale", None))
-            d_loss += self.objective.penalty_weight * penalty
+                lambda x: self._judge(x, condition, call=4), images, fake, weights,
+                loss_scale=self._loss_scale())
+            d_loss += objective.penalty_weight * penalty
+        if objective.r1_gamma:
+            penalty += self._lazy_r1(images, condition)
+            d_loss += penalty
         self._record_d(real_logits, fake_logits, d_loss, penalty)
         return d_loss, fake_logits
 
+    def _mismatched_fake_loss(self, images, condition, fake_logits):
+        """GAN-CLS's fake side (Reed et al. 2016): (1 - w) x fake + w x (real image, wrong
+        condition), w = --mismatch_weight (0.5: the paper's real + (fake + wrong) / 2). Class
+        labels are moved to another class at random, so every wrong pair is wrong; other
+        condition vectors take the next image's, and pairs that equal their own are left out."""
+        w, objective = self.config.mismatch_weight, self.objective
+        if self.spec.is_class_conditional:
+            classes = self.spec.condition_dim
+            shift = distribute.global_batch_random(
+                lambda n, seed: tf.random.stateless_uniform([n], seed, 1, classes, tf.int32, "philox"),
+                tf.shape(condition)[0], self._seed(WRONG_LABELS, base=2))
+            labels = (tf.argmax(condition, axis=-1, output_type=tf.int32) + shift) % classes
+            wrong = tf.one_hot(labels, classes, dtype=condition.dtype)
+            wrong_loss = objective.fake_loss(self._judge(images, wrong, call=3))
+        else:
+            wrong = distribute.roll_global_batch(condition)
+            differs = tf.cast(tf.reduce_any(tf.not_equal(wrong, condition), axis=-1), tf.float32)
+            per_example = tf.vectorized_map(lambda logit: objective.fake_loss(logit[None]),
+                                            self._judge(images, wrong, call=3))
+            wrong_loss = tf.reduce_sum(per_example * differs) / tf.maximum(tf.reduce_sum(differs), 1.0)
+        return (1.0 - w) * objective.fake_loss(fake_logits) + w * wrong_loss
+
+    def _lazy_r1(self, images, condition):
+        """gamma / 2 x R1, every r1_every-th step scaled by r1_every (0 on the others)."""
+        objective = self.objective
+
+        def r1():
+            weight = 0.5 * objective.r1_gamma * objective.r1_every
+            return weight * losses.r1_penalty(lambda x: self._judge(x, condition, call=5),
+                                              images, loss_scale=self._loss_scale())
+        if objective.r1_every == 1:
+            return r1()
+        return tf.cond(self.state.step % objective.r1_every == 0, r1, lambda: tf.constant(0.0))
+
+    def _judge(self, images, condition, call):
+        """D's logits on `images`, DiffAugment-ed first when asked (each call its own draw)."""
+        if self.augmentations:
+            images = augment.apply(images, self.augmentations,
+                                   self._seed(call, base=3, streams=AUGMENT_CALLS))
+        return models.judge(self.discriminator, images, condition, training=True)
+
     # --- helpers --------------------------------------------------------------------------
-    def _seed(self, stream):
-        return tf.stack([tf.constant(self.config.seed + 1, tf.int64), self.state.step * 4 + stream])
+    def _seed(self, stream, base=1, streams=4):
+        """The stateless seed of `stream` at this step; each `base` is its own family of streams."""
+        return tf.stack([tf.constant(self.config.seed + base, tf.int64),
+                         self.state.step * streams + stream])
+
+    def _loss_scale(self):
+        return getattr(self.state.d_optimizer, "dynamic_scale", None)
 
     def _fake(self, images, condition, stream):
         """G's output on this replica's share of the global batch's noise for `stream`."""
@@ -118,6 +169,12 @@ class Steps:
         grads = tape.gradient(loss, model.trainable_variables,
                               output_gradients=tf.cast(factor, loss.dtype))
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
+
+    def _average_generator(self):
+        """The EMA of G after its update (gan_zoo.ema), when the run keeps one."""
+        if self.state.generator_average is not None:
+            images_seen = tf.cast(self.state.step + 1, tf.float32) * self.config.batch_size
+            self.state.generator_average.update(images_seen)
 
     def _constrain_critic(self):
         """WGAN's Lipschitz constraint by clipping: every critic weight into [-clip, clip]."""

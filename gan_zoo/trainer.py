@@ -11,6 +11,7 @@ import keras
 import tensorflow as tf
 
 from gan_zoo import distribute, losses, models, records
+from gan_zoo.ema import GeneratorAverage
 from gan_zoo.errors import UserError
 from gan_zoo.faults import fault_point
 from gan_zoo.steps import Steps
@@ -91,6 +92,12 @@ class Trainer:
             # resumed run would replay the dropout masks of step 0.
             seed_states=[v for v in self.generator.variables + self.discriminator.variables
                          if "seed_generator_state" in v.path])
+        self.generator_average = None
+        if config.ema_half_life:
+            with distribute.dtype_policy(self.policy):
+                self.generator_average = GeneratorAverage(
+                    self.generator, config.ema_half_life, config.ema_rampup, config.batch_size)
+            self.checkpoint.generator_ema = self.generator_average.model
         self.records = records.EpochMeans()
 
     # --- the compiled graphs ------------------------------------------------------------------
@@ -180,6 +187,8 @@ class Trainer:
             self.strategy, self.source.epoch_batches(cfg.batch_size, epoch, cfg.seed, first_step)))
         done, start = first_step, time.perf_counter()
         while done < self.steps_per_epoch:
+            if cfg.lr_linear_decay:
+                self.set_learning_rates(epoch)
             n = self.run_steps(iterator, min(cfg.steps_per_call, self.steps_per_epoch - done))
             done += n
             if self.nonfinite_steps.numpy():
@@ -199,19 +208,37 @@ class Trainer:
         return self.records.means()
 
     def set_learning_rates(self, epoch):
-        """Apply the --lr_decay_epochs schedule for 0-based `epoch`; returns G's learning rate."""
-        scale = self.config.lr_scale(epoch) * float(self.lr_multiplier.numpy())
+        """Apply the learning-rate schedules (--lr_decay_epochs for 0-based `epoch`,
+        --lr_linear_decay at the current step) and the NaN guard's factor; returns G's rate."""
+        progress = int(self.step.numpy()) / (self.config.epochs * self.steps_per_epoch)
+        scale = self.config.lr_scale(epoch, progress) * float(self.lr_multiplier.numpy())
         self.g_optimizer.learning_rate = self.config.g_lr * scale
         self.d_optimizer.learning_rate = self.config.d_lr * scale
         return self.config.g_lr * scale
+
+    def set_epoch(self, epoch):
+        """Settings that change with the epoch: the learning rates, and the matching-aware term
+        switched off after --mismatch_epochs (the steps are traced again then, once)."""
+        cfg = self.config
+        active = bool(cfg.mismatch_weight and self.spec.is_conditional
+                      and (not cfg.mismatch_epochs or epoch < cfg.mismatch_epochs))
+        if active != self.steps.mismatch_active:
+            self.steps.mismatch_active = active
+            self._compile()
+        return self.set_learning_rates(epoch)
+
+    @property
+    def sampler(self):
+        """The generator samples are drawn from: the EMA of G's weights when the run keeps one."""
+        return self.generator_average.model if self.generator_average else self.generator
 
     def all_weights_finite(self):
         return all(bool(tf.reduce_all(tf.math.is_finite(v)))
                    for v in self.generator.weights + self.discriminator.weights)
 
     def generate(self, noise, condition):
-        """Inference-mode samples in [-1, 1] (what the scorer calls)."""
-        return models.generate(self.generator, noise, condition, training=False)
+        """Inference-mode samples in [-1, 1] of the sampler (what the scorer calls)."""
+        return models.generate(self.sampler, noise, condition, training=False)
 
 
 def _on_several_cpus(strategy):

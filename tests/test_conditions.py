@@ -40,7 +40,7 @@ def test_generator_draws_items_with_the_requested_tags(tag_run, fashion_judge):
     has_tags = np.all(table[:, None, :] >= table[None, :, :], axis=-1)  # [predicted, requested]
     conditions_per_class = np.repeat(table, 100, axis=0)
     noise = tf.random.stateless_normal((len(conditions_per_class), 100), seed=[5, 0])
-    samples = trained.generator([noise, tf.constant(conditions_per_class)], training=False)
+    samples = trained.sampler([noise, tf.constant(conditions_per_class)], training=False)
     predicted = np.argmax(judge.predict(samples.numpy(), verbose=0), axis=-1)
     requested = np.repeat(np.arange(10), 100)
     share = float(np.mean(has_tags[predicted, requested]))
@@ -58,7 +58,7 @@ def test_tag_export_round_trip_and_generate_cli(tag_run, tmp_path):
     vectors = conditions.multi_hot(["footwear", "warm"], meta["condition_names"])[None].repeat(3, 0)
     noise = np.random.default_rng(0).normal(size=(3, 100)).astype(np.float32)
     served = model.signatures["serving_default"](condition=tf.constant(vectors), noise=tf.constant(noise))
-    expected = data.to_uint8(trained.generator([tf.constant(noise), tf.constant(vectors)], training=False))
+    expected = data.to_uint8(trained.sampler([tf.constant(noise), tf.constant(vectors)], training=False))
     np.testing.assert_array_equal(served["images"].numpy(), expected.numpy())
     with pytest.raises(tf.errors.InvalidArgumentError, match="finite"):
         model.signatures["serving_default"](condition=tf.constant(vectors * np.nan),

@@ -12,7 +12,7 @@ def dense_params(n_in, n_out):
 
 
 def test_maxout_cgan_shapes_and_parameter_counts():
-    cfg = config.resolve(model="maxout_cgan")
+    cfg = config.resolve(model="maxout_cgan", d_conditioning="concat")  # the paper's D
     g, d = models.get("maxout_cgan").build(MNIST_SPEC, cfg)
     assert g.output_shape == (None, 28, 28, 1)
     assert d.output_shape == (None, 1)
@@ -20,6 +20,10 @@ def test_maxout_cgan_shapes_and_parameter_counts():
                                 + dense_params(512, 512) + dense_params(512, 784))
     assert d.count_params() == (dense_params(784, 240 * 5) + dense_params(10, 50 * 5)
                                 + dense_params(240 + 50, 240 * 4) + dense_params(240, 1))
+    # the recipe's projection D: no label branch; a bias-free 10 -> 240 embedding instead
+    _, projected = models.get("maxout_cgan").build(MNIST_SPEC, config.resolve(model="maxout_cgan"))
+    assert projected.count_params() == (dense_params(784, 240 * 5) + dense_params(240, 240 * 4)
+                                        + dense_params(240, 1) + 10 * 240)
     z = np.random.default_rng(0).normal(size=(3, 100)).astype("float32")
     y = np.eye(10, dtype="float32")[[0, 4, 9]]
     images = g([z, y]).numpy()

@@ -33,7 +33,7 @@ def test_discriminator_beats_chance(short_run, fashion_small):
     losses = run_files.read_csv(os.path.join(run_dir, "loss.csv"))
     assert losses["D_acc"][-1] > 0.5 and losses["Real_P"][-1] > losses["Fake_P"][-1]
     real, condition = next(iter(fashion_small.epoch_batches(512, epoch=99, seed=1)))
-    fake = trained.generator([tf.random.normal((512, 100)), condition], training=False)
+    fake = trained.sampler([tf.random.normal((512, 100)), condition], training=False)
     real_scores = trained.discriminator([real, condition], training=False).numpy().ravel()
     fake_scores = trained.discriminator([fake, condition], training=False).numpy().ravel()
     auc = np.mean(real_scores[:, None] > fake_scores[None, :])
@@ -47,8 +47,9 @@ def _small_config(run_dir, epochs):
 
 
 def _state(t):
-    """Every variable a checkpoint holds: weights, optimizer slots, step and dropout RNG states."""
-    return ([v.numpy() for v in t.generator.weights + t.discriminator.weights]
+    """Every variable a checkpoint holds: weights (with the EMA of G's and spectral norm's power
+    iteration vectors), optimizer slots, step and dropout RNG states."""
+    return ([v.numpy() for v in t.generator.weights + t.discriminator.weights + t.sampler.weights]
             + [v.numpy() for v in t.g_optimizer.variables + t.d_optimizer.variables]
             + [t.step.numpy()]
             + [v.numpy() for v in t.generator.variables + t.discriminator.variables
@@ -87,7 +88,7 @@ def test_export_round_trip_matches_the_in_memory_generator(short_run, tmp_path):
     labels = np.array([0, 3, 9, 9], np.int32)
     noise = np.random.default_rng(0).normal(size=(4, 100)).astype(np.float32)
     served = loaded.signatures["serving_default"](labels=tf.constant(labels), noise=tf.constant(noise))
-    expected = trained.generator([tf.constant(noise), tf.one_hot(labels, 10)], training=False)
+    expected = trained.sampler([tf.constant(noise), tf.one_hot(labels, 10)], training=False)
     from gan_zoo.data import to_uint8
     assert served["images"].dtype == tf.uint8 and served["images"].shape == (4, 28, 28, 1)
     np.testing.assert_array_equal(served["images"].numpy(), to_uint8(expected).numpy())

@@ -39,6 +39,11 @@ def is_conditional(name):
     return getattr(get(name), "CONDITIONAL", True)
 
 
+def takes_vector_condition(name):
+    """Whether the model is conditioned on a class or vector (not unconditional, not paired)."""
+    return is_conditional(name) and not is_paired(name)
+
+
 def is_paired(name):
     """Whether the model trains on (input image, target image) pairs."""
     return getattr(get(name), "PAIRED", False)

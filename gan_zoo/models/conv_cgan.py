@@ -2,23 +2,37 @@
 
 G: concat(noise, label) as a 1x1 map -> ConvTranspose 256 k4 s1 valid (4x4) -> 128 (8x8)
 -> 64 (16x16) -> C (32x32), BN + LeakyReLU, tanh. D: the condition vector broadcast to
-condition_dim constant channels over the image -> Conv 32/64/128 k4 s2 -> Conv 1 k4 valid.
-28x28 data is padded to 32x32 by the pipeline (`image_size=32`).
+condition_dim constant channels over the image -> Conv 32/64/128 k4 s2 -> Conv 1 k4 valid
+(with --d_conditioning=projection, the label also meets D's last features in the logit).
+Data up to 8 pixels smaller (28x28) is padded inside the model: D pads its input with
+background to 32x32 and G's 32x32 drawing is cropped back, so G gives images of the data's
+own size (what the grids, exports and scores see) while the architecture stays the paper's.
 """
 import keras
 from keras import ops
 
-from gan_zoo.models.layers import batch_norm, normal_init
+from gan_zoo.errors import UserError
+from gan_zoo.models import spectral_norm as sn
+from gan_zoo.models.layers import batch_norm, conditional_logit, normal_init, normalization
 
-DEFAULTS = dict(image_size=32)  # it draws 32x32 (28x28 data is padded)
+SIZE = 32  # the architecture's canvas
 
 
 def build(spec, config):
-    if spec.image_shape[:2] != (32, 32):
-        from gan_zoo.errors import UserError
-        raise UserError(f"conv_cgan draws 32x32 images, the data is {spec.image_shape[:2]}: "
-                        "pass --image_size=32.")
-    return build_generator(spec, config.noise_dim), build_discriminator(spec)
+    height, width = spec.image_shape[:2]
+    if not (0 <= SIZE - height <= 8 and 0 <= SIZE - width <= 8):
+        raise UserError(f"conv_cgan draws {SIZE}x{SIZE} images (smaller ones of up to 8 pixels "
+                        f"less, like 28x28, are padded inside it); the data is {height}x{width}: "
+                        f"pass --image_size={SIZE}.")
+    return build_generator(spec, config.noise_dim), build_discriminator(
+        spec, config.d_conditioning, config.spectral_norm, config.d_norm)
+
+
+def _margins(spec):
+    """((top, bottom), (left, right)) between the data's size and the 32x32 canvas."""
+    height, width = spec.image_shape[:2]
+    return (((SIZE - height) // 2, SIZE - height - (SIZE - height) // 2),
+            ((SIZE - width) // 2, SIZE - width - (SIZE - width) // 2))
 
 
 def build_generator(spec, noise_dim):
@@ -32,7 +46,28 @@ def build_generator(spec, noise_dim):
         h = keras.layers.LeakyReLU(0.2)(batch_norm()(h))
     image = keras.layers.Conv2DTranspose(spec.image_shape[-1], 4, 2, "same", activation="tanh",
                                          kernel_initializer=normal_init(), name="image")(h)
+    if spec.image_shape[:2] != (SIZE, SIZE):
+        image = keras.layers.Cropping2D(_margins(spec), name="data_size")(image)
     return keras.Model([noise, condition], image, name="conv_cgan_generator")
+
+
+@keras.saving.register_keras_serializable(package="gan_zoo")
+class PadWithBackground(keras.layers.Layer):
+    """Pad images in [-1, 1] with -1 (the background the data pipeline's padding adds)."""
+
+    def __init__(self, margins, **kwargs):
+        super().__init__(**kwargs)
+        self.margins = tuple(tuple(m) for m in margins)
+
+    def call(self, images):
+        return ops.pad(images, ((0, 0), *self.margins, (0, 0)), constant_values=-1.0)
+
+    def compute_output_shape(self, shape):
+        (top, bottom), (left, right) = self.margins
+        return (shape[0], shape[1] + top + bottom, shape[2] + left + right, shape[3])
+
+    def get_config(self):
+        return {**super().get_config(), "margins": self.margins}
 
 
 @keras.saving.register_keras_serializable(package="gan_zoo")
@@ -49,14 +84,23 @@ class BroadcastCondition(keras.layers.Layer):
         return (*image_shape[:-1], image_shape[-1] + condition_shape[-1])
 
 
-def build_discriminator(spec):
+def build_discriminator(spec, conditioning="concat", spectral_norm=False, norm="batch"):
     image = keras.Input(spec.image_shape, name="image")
     condition = keras.Input((spec.condition_dim,), name="condition")
-    h = BroadcastCondition(name="label_channels")(image, condition)
-    h = keras.layers.LeakyReLU(0.2)(keras.layers.Conv2D(32, 4, 2, "same", kernel_initializer=normal_init())(h))
+    h = image
+    if spec.image_shape[:2] != (SIZE, SIZE):
+        h = PadWithBackground(_margins(spec), name="to_canvas")(h)
+    h = BroadcastCondition(name="label_channels")(h, condition)
+    h = keras.layers.LeakyReLU(0.2)(sn.conv2d(32, 4, 2, "same", spectral_norm,
+                                              kernel_initializer=normal_init())(h))
     for filters in (64, 128):
-        h = keras.layers.Conv2D(filters, 4, 2, "same", use_bias=False, kernel_initializer=normal_init())(h)
-        h = keras.layers.LeakyReLU(0.2)(batch_norm()(h))
-    logit = keras.layers.Conv2D(1, 4, 1, "valid", kernel_initializer=normal_init())(h)  # 4x4 -> 1x1
-    logit = keras.layers.Reshape((1,), name="logit")(logit)
+        h = sn.conv2d(filters, 4, 2, "same", spectral_norm, use_bias=norm == "none",
+                      kernel_initializer=normal_init())(h)
+        h = keras.layers.LeakyReLU(0.2)(normalization(norm)(h))
+    if conditioning == "projection":  # psi = the same 4x4 linear map as the conv below
+        logit = conditional_logit(keras.layers.Flatten()(h), condition, conditioning,
+                                  spectral_norm, normal_init())
+    else:
+        logit = sn.conv2d(1, 4, 1, "valid", spectral_norm, kernel_initializer=normal_init())(h)
+        logit = keras.layers.Reshape((1,), name="logit")(logit)
     return keras.Model([image, condition], logit, name="conv_cgan_discriminator")

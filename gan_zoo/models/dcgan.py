@@ -12,7 +12,8 @@ import math
 import keras
 
 from gan_zoo.errors import UserError
-from gan_zoo.models.layers import batch_norm, normal_init
+from gan_zoo.models import spectral_norm as sn
+from gan_zoo.models.layers import batch_norm, normal_init, normalization
 
 CONDITIONAL = False
 
@@ -34,7 +35,7 @@ def build(spec, config):
         raise UserError(f"dcgan needs square images, the data's are {height}x{width}: pass "
                         "--image_size=64 (and --center_crop to keep the middle of each image).")
     return (build_generator(spec, config.noise_dim, config.ngf),
-            build_discriminator(spec, config.ndf, config.d_norm))
+            build_discriminator(spec, config.ndf, config.d_norm, config.spectral_norm))
 
 
 def build_generator(spec, noise_dim, ngf):
@@ -52,26 +53,16 @@ def build_generator(spec, noise_dim, ngf):
     return keras.Model(noise, image, name="dcgan_generator")
 
 
-def _norm(kind):
-    if kind == "batch":
-        return batch_norm()
-    if kind == "instance":  # one group per channel = InstanceNorm, with affine scale and shift
-        return keras.layers.GroupNormalization(groups=-1)
-    if kind == "layer":
-        return keras.layers.LayerNormalization(axis=(-3, -2, -1))
-    return keras.layers.Identity()
-
-
-def build_discriminator(spec, ndf, norm="batch"):
+def build_discriminator(spec, ndf, norm="batch", spectral_norm=False):
     base, stages = layout(spec.image_shape[0])
     image = keras.Input(spec.image_shape, name="image")
     h = image
     for i in range(stages):
-        h = keras.layers.Conv2D(ndf * 2 ** i, 4, 2, "same", use_bias=i == 0 or norm == "none",
-                                kernel_initializer=normal_init())(h)
+        h = sn.conv2d(ndf * 2 ** i, 4, 2, "same", spectral_norm, use_bias=i == 0 or norm == "none",
+                      kernel_initializer=normal_init())(h)
         if i > 0:
-            h = _norm(norm)(h)
+            h = normalization(norm)(h)
         h = keras.layers.LeakyReLU(0.2)(h)
-    logit = keras.layers.Conv2D(1, base, 1, "valid", kernel_initializer=normal_init())(h)
+    logit = sn.conv2d(1, base, 1, "valid", spectral_norm, kernel_initializer=normal_init())(h)
     logit = keras.layers.Reshape((1,), name="logit")(logit)
     return keras.Model(image, logit, name="dcgan_discriminator")

@@ -4,6 +4,7 @@ import tensorflow as tf
 from keras import ops
 
 from gan_zoo import distribute
+from gan_zoo.models import spectral_norm as sn
 
 
 def normal_init():
@@ -29,18 +30,20 @@ class Maxout(keras.layers.Layer):
     replicas drop different units and N replicas train as one device would.
     """
 
-    def __init__(self, units, pieces, dropout=0.5, kernel_initializer="glorot_uniform", **kwargs):
+    def __init__(self, units, pieces, dropout=0.5, kernel_initializer="glorot_uniform",
+                 spectral_norm=False, **kwargs):
         super().__init__(**kwargs)
         self.units, self.pieces, self.dropout_rate = units, pieces, dropout
+        self.spectral_norm = spectral_norm
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.dense = keras.layers.Dense(units * pieces, kernel_initializer=self.kernel_initializer)
+        self.dense = sn.dense(units * pieces, spectral_norm, kernel_initializer=self.kernel_initializer)
         self.seed_generator = keras.random.SeedGenerator()  # checkpointed by the trainer
 
     def build(self, input_shape):
         self.dense.build(input_shape)
 
     def call(self, inputs, training=None):
-        x = self.dense(inputs)
+        x = self.dense(inputs, training=training)
         if training and self.dropout_rate > 0:
             x = self._dropout(x)
         x = ops.reshape(x, (-1, self.pieces, self.units))
@@ -59,8 +62,65 @@ class Maxout(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, "pieces": self.pieces,
-                "dropout": self.dropout_rate,
+                "dropout": self.dropout_rate, "spectral_norm": self.spectral_norm,
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer)}
+
+
+def normalization(kind, features="image"):
+    """D's hidden-layer normalisation (--d_norm): batch (synchronized across replicas), instance
+    (one group per channel, images only), layer, or none. The per-example penalties (WGAN-GP,
+    R1) need one that judges each example on its own: instance, layer or none."""
+    if kind == "batch":
+        return batch_norm()
+    if kind == "instance":
+        if features != "image":
+            from gan_zoo.errors import UserError
+            raise UserError("--d_norm=instance normalises each channel of an image; this "
+                            "discriminator's hidden layers are vectors: pass layer or none.")
+        return keras.layers.GroupNormalization(groups=-1)
+    if kind == "layer":
+        return keras.layers.LayerNormalization(axis=(-3, -2, -1) if features == "image" else -1)
+    return keras.layers.Identity()
+
+
+@keras.saving.register_keras_serializable(package="gan_zoo")
+class Projection(keras.layers.Layer):
+    """The projection discriminator's conditional term (Miyato & Koyama 2018): <embed(y), h>,
+    with embed a bias-free linear map of the condition vector y to h's width, so a one-hot y
+    picks its class's embedding and a multi-hot one sums its tags'. D's logit is
+    psi(h) + this: the condition reaches the logit directly, not through D's hidden layers."""
+
+    def __init__(self, spectral_norm=False, **kwargs):
+        super().__init__(**kwargs)
+        self.spectral_norm = spectral_norm
+
+    def build(self, features_shape, condition_shape):
+        self.embed = sn.dense(features_shape[-1], self.spectral_norm, use_bias=False,
+                              kernel_initializer=normal_init(), name="embed")
+        self.embed.build(condition_shape)
+
+    def call(self, features, condition, training=None):
+        embedded = self.embed(ops.cast(condition, features.dtype), training=training)
+        return ops.sum(embedded * features, axis=-1, keepdims=True)
+
+    def compute_output_shape(self, features_shape, condition_shape):
+        return (features_shape[0], 1)
+
+    def get_config(self):
+        return {**super().get_config(), "spectral_norm": self.spectral_norm}
+
+
+def conditional_logit(features, condition, conditioning, spectral_norm=False,
+                      kernel_initializer="glorot_uniform", name="logit"):
+    """D's logit from its last hidden features: psi(h) alone (concat conditioning, where the
+    condition entered earlier), or psi(h) + <embed(y), h> (projection)."""
+    projection = conditioning == "projection"
+    logit = sn.dense(1, spectral_norm, kernel_initializer=kernel_initializer,
+                     name=f"{name}_psi" if projection else name)(features)
+    if projection:
+        logit = keras.layers.Add(name=name)([logit, Projection(spectral_norm, name="projection")(
+            features, condition)])
+    return logit
 
 
 # --- pix2pix's test-time mode, made explicit (gan_zoo.export --inference_mode=pix2pix) --------

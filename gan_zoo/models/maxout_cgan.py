@@ -9,13 +9,13 @@ import math
 
 import keras
 
-from gan_zoo.models.layers import Maxout, normal_init
-
+from gan_zoo.models.layers import Maxout, conditional_logit, normal_init
 
 
 def build(spec, config):
     """Returns (generator, discriminator) for `spec` (image shape, condition size)."""
-    return build_generator(spec, config.noise_dim), build_discriminator(spec)
+    return build_generator(spec, config.noise_dim), build_discriminator(
+        spec, config.d_conditioning, config.spectral_norm)
 
 
 def build_generator(spec, noise_dim):
@@ -34,11 +34,16 @@ def build_generator(spec, noise_dim):
     return keras.Model([noise, condition], image, name="maxout_cgan_generator")
 
 
-def build_discriminator(spec):
+def build_discriminator(spec, conditioning="concat", spectral_norm=False):
+    """Mirza & Osindero's D: image and label through their own Maxout layers, then a joint one
+    (concat); with projection the label skips the Maxout layers and meets D's last features
+    in the logit."""
     image = keras.Input(spec.image_shape, name="image")
     condition = keras.Input((spec.condition_dim,), name="condition")
-    x = Maxout(240, 5, name="image_maxout")(keras.layers.Flatten()(image))
-    y = Maxout(50, 5, name="condition_maxout")(condition)
-    h = Maxout(240, 4, name="joint_maxout")(keras.layers.Concatenate()([x, y]))
-    logit = keras.layers.Dense(1, name="logit")(h)
+    x = Maxout(240, 5, spectral_norm=spectral_norm, name="image_maxout")(keras.layers.Flatten()(image))
+    if conditioning == "concat":
+        y = Maxout(50, 5, spectral_norm=spectral_norm, name="condition_maxout")(condition)
+        x = keras.layers.Concatenate()([x, y])
+    h = Maxout(240, 4, spectral_norm=spectral_norm, name="joint_maxout")(x)
+    logit = conditional_logit(h, condition, conditioning, spectral_norm)
     return keras.Model([image, condition], logit, name="maxout_cgan_discriminator")

@@ -7,13 +7,12 @@ import math
 
 import keras
 
-from gan_zoo.models.layers import batch_norm, normal_init
+from gan_zoo.models import spectral_norm as sn
+from gan_zoo.models.layers import batch_norm, conditional_logit, normal_init, normalization
 
 
-
-def _dense(units, name):
-    return keras.layers.Dense(units, kernel_initializer=normal_init(),
-                              name=name)
+def _dense(units, name, spectral_norm=False):
+    return sn.dense(units, spectral_norm, kernel_initializer=normal_init(), name=name)
 
 
 def _dense_bn(x, units, activation, name):
@@ -23,7 +22,8 @@ def _dense_bn(x, units, activation, name):
 
 
 def build(spec, config):
-    return build_generator(spec, config.noise_dim), build_discriminator(spec)
+    return build_generator(spec, config.noise_dim), build_discriminator(
+        spec, config.d_conditioning, config.spectral_norm, config.d_norm)
 
 
 def build_generator(spec, noise_dim):
@@ -39,15 +39,26 @@ def build_generator(spec, noise_dim):
     return keras.Model([noise, condition], image, name="mlp_cgan_generator")
 
 
-def build_discriminator(spec):
+def build_discriminator(spec, conditioning="concat", spectral_norm=False, norm="batch"):
+    """The reference's D (image and label each through Dense 1024, joined, 512, 256 with
+    BatchNorm); with projection the label meets the last features in the logit instead."""
     def leaky():
         return keras.layers.LeakyReLU(0.2)
+
+    def hidden(x, units, name):
+        x = _dense(units, name, spectral_norm)(x)
+        if norm == "batch":
+            x = batch_norm(name=f"{name}_bn")(x)
+        elif norm != "none":
+            x = normalization(norm, features="vector")(x)
+        return leaky()(x)
     image = keras.Input(spec.image_shape, name="image")
     condition = keras.Input((spec.condition_dim,), name="condition")
-    x = leaky()(_dense(1024, "image_dense")(keras.layers.Flatten()(image)))
-    y = leaky()(_dense(1024, "condition_dense")(condition))
-    h = keras.layers.Concatenate()([x, y])
-    h = _dense_bn(h, 512, leaky, "joint_512")
-    h = _dense_bn(h, 256, leaky, "joint_256")
-    logit = _dense(1, "logit")(h)
+    h = leaky()(_dense(1024, "image_dense", spectral_norm)(keras.layers.Flatten()(image)))
+    if conditioning == "concat":
+        y = leaky()(_dense(1024, "condition_dense", spectral_norm)(condition))
+        h = keras.layers.Concatenate()([h, y])
+    h = hidden(h, 512, "joint_512")
+    h = hidden(h, 256, "joint_256")
+    logit = conditional_logit(h, condition, conditioning, spectral_norm, normal_init())
     return keras.Model([image, condition], logit, name="mlp_cgan_discriminator")

@@ -48,7 +48,7 @@ def build(config_json, spec_json):
     """(an untrained generator, its config, its data spec) from a card's config and spec."""
     from gan_zoo import config as config_lib, models
     from gan_zoo.data.spec import DataSpec
-    config = config_lib.resolve(**config_json)
+    config = config_lib.from_saved(config_json)
     spec = DataSpec.from_json(spec_json)
     generator, _ = models.build(spec, config)
     return generator, config, spec
@@ -89,7 +89,7 @@ def served(name):
     from gan_zoo import config as config_lib, export
     from gan_zoo.data.spec import DataSpec
     generator, info = load(name)
-    config = config_lib.resolve(**info["config"])
+    config = config_lib.from_saved(info["config"])
     spec = DataSpec.from_json(info["data_spec"])
     module, functions = export.serving_module(generator, config, spec)
     metadata = {**export.describe(config, spec, functions), "step": info["step"],
