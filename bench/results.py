@@ -28,7 +28,7 @@ RECIPES = {
     "maxout_cgan/mnist": ("flags/maxout_cgan.flags", {"dataset": "mnist", "epochs": 20}),
     "mlp_cgan/fashion_mnist": ("flags/mlp_cgan.flags", {"dataset": "fashion_mnist", "epochs": 10,
                                                         "lr_decay_epochs": "8"}),
-    "conv_cgan/fashion_mnist": ("flags/conv_cgan.flags", {"dataset": "fashion_mnist", "epochs": 3}),
+    "conv_cgan/fashion_mnist": ("flags/conv_cgan.flags", {"dataset": "fashion_mnist", "epochs": 2}),
     "dcgan/lfw_gray": ("flags/dcgan.flags", {"dataset": FACES, "center_crop": 0.5, "ngf": 32,
                                              "ndf": 32, "epochs": 30}),
 }
@@ -199,7 +199,7 @@ def main(_):
             card = pretrained.card(name)
             generator, _ = pretrained.load(name)
             card["samples"] = write_samples(name, generator, models_spec(card),
-                                            config_lib.resolve(**card["config"]))
+                                            config_lib.from_saved(card["config"]))
         rows[name] = card
         print(f"{name}: {json.dumps(card['metrics'], default=float)}", flush=True)
     for dataset, load_kwargs in (REAL_ROWS if FLAGS.real_rows else {}).items():

@@ -1,0 +1,87 @@
+"""Which quality option bought what: train one model's variants back to back, each for the same
+epochs, and print a table of their last in-loop scores and wall time.
+
+    python bench/ablation.py --model=maxout_cgan --dataset=fashion_mnist --epochs=20
+    python bench/ablation.py --model=maxout_cgan --variants=published,recipe --epochs=20
+
+Each variant is a few settings over the model's recipe (VARIANTS below: data, not code). The
+scores are the trainer's own metrics.csv (--eval_samples of them, 2,000 by default), so they
+are noisier than the results table's 10,000-sample ones; compare variants of one run of this
+script, on one machine (the ISA is printed beside the table).
+"""
+import json
+import os
+import re
+import shutil
+import sys
+import time
+
+from absl import app, flags
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# name -> settings over the model's recipe
+VARIANTS = {
+    "maxout_cgan": {
+        "old recipe (mismatch 1:1, raw G)": dict(mismatch_weight=0.5, ema_half_life=0.0),
+        "+ EMA of G": dict(ema_half_life=20000),
+        "concat, no mismatch term, EMA": dict(mismatch_weight=0.0, ema_half_life=20000),
+        "projection D, EMA": dict(d_conditioning="projection", mismatch_weight=0.0,
+                                  ema_half_life=20000),
+        "projection D + hinge, lr 2e-4, EMA": dict(
+            d_conditioning="projection", mismatch_weight=0.0, loss="hinge", real_label=1.0,
+            g_lr=2e-4, d_lr=2e-4, ema_half_life=20000),
+    },
+}
+SCORES = ("label_accuracy", "FID", "recall", "worst_class_coverage")
+
+flags.DEFINE_string("model", "maxout_cgan", "Model whose variants to train.")
+flags.DEFINE_string("dataset", "fashion_mnist", "Data set.")
+flags.DEFINE_integer("epochs", 20, "Epochs per variant.")
+flags.DEFINE_integer("eval_every", 4, "Score every N epochs.")
+flags.DEFINE_integer("eval_samples", 2000, "Samples per score.")
+flags.DEFINE_string("variants", "", "Comma-separated indices or name prefixes (default: all).")
+flags.DEFINE_string("settings", "{}", "JSON settings added to every variant.")
+flags.DEFINE_string("out_dir", "runs/ablation", "Where the variants' run dirs go.")
+FLAGS = flags.FLAGS
+
+
+def isa():
+    with open("/proc/cpuinfo") as f:
+        found = set(re.findall(r"\b(avx2|avx512f|avx512_bf16|amx_bf16)\b", f.read()))
+    return " ".join(sorted(found)) or "no AVX2"
+
+
+def main(argv):
+    del argv
+    from gan_zoo import config, data, loop
+    from gan_zoo.run_files import RunFiles, read_csv
+    variants = list(VARIANTS[FLAGS.model].items())
+    if FLAGS.variants:
+        wanted = FLAGS.variants.split(",")
+        variants = [(n, v) for i, (n, v) in enumerate(variants)
+                    if str(i) in wanted or any(n.startswith(w) for w in wanted)]
+    rows = []
+    for i, (name, settings) in enumerate(variants):
+        run_dir = os.path.join(FLAGS.out_dir, f"{FLAGS.model}_{i}")
+        shutil.rmtree(run_dir, ignore_errors=True)
+        cfg = config.resolve(model=FLAGS.model, dataset=FLAGS.dataset, epochs=FLAGS.epochs,
+                             eval_every=FLAGS.eval_every, eval_samples=FLAGS.eval_samples,
+                             save_every=FLAGS.epochs, run_dir=run_dir, progress=False,
+                             **{**settings, **json.loads(FLAGS.settings)})
+        start = time.perf_counter()
+        loop.train(cfg, data.for_config(cfg))
+        seconds = time.perf_counter() - start
+        scores = read_csv(RunFiles(run_dir).metrics_csv)
+        rows.append((name, {k: float(scores[k][-1]) for k in SCORES}, seconds))
+        print(name, rows[-1][1], f"{seconds:.0f} s", flush=True)
+    print(f"\n{FLAGS.model} on {FLAGS.dataset}, {FLAGS.epochs} epochs, {FLAGS.eval_samples} "
+          f"samples, CPU: {isa()}, {os.cpu_count()} cores\n")
+    print("| variant | " + " | ".join(SCORES) + " | wall s |")
+    print("|---" * (len(SCORES) + 2) + "|")
+    for name, scores, seconds in rows:
+        print(f"| {name} | " + " | ".join(f"{scores[k]:.3g}" for k in SCORES) + f" | {seconds:.0f} |")
+
+
+if __name__ == "__main__":
+    app.run(main)
