@@ -23,14 +23,14 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # name -> settings over the model's recipe
 VARIANTS = {
     "maxout_cgan": {
-        "old recipe (mismatch 1:1, raw G)": dict(mismatch_weight=0.5, ema_half_life=0.0),
-        "+ EMA of G": dict(ema_half_life=20000),
-        "concat, no mismatch term, EMA": dict(mismatch_weight=0.0, ema_half_life=20000),
-        "projection D, EMA": dict(d_conditioning="projection", mismatch_weight=0.0,
-                                  ema_half_life=20000),
-        "projection D + hinge, lr 2e-4, EMA": dict(
-            d_conditioning="projection", mismatch_weight=0.0, loss="hinge", real_label=1.0,
-            g_lr=2e-4, d_lr=2e-4, ema_half_life=20000),
+        "recipe: projection D, GAN-CLS 0.5, EMA": {},
+        "concat D (the paper's), GAN-CLS 0.5, EMA": dict(d_conditioning="concat"),
+        "projection D, no matching-aware term, EMA": dict(mismatch_weight=0.0),
+        "recipe, matching-aware term off after 8 epochs": dict(mismatch_epochs=8),
+        "projection D, hinge, lr 2e-4, no matching-aware term, EMA": dict(
+            mismatch_weight=0.0, loss="hinge", real_label=1.0, g_lr=2e-4, d_lr=2e-4),
+        "concat D, GAN-CLS 0.5, EMA, 40 epochs, linear decay over the second half": dict(
+            d_conditioning="concat", epochs=40, lr_linear_decay=0.5, eval_every=5),
     },
 }
 SCORES = ("label_accuracy", "FID", "recall", "worst_class_coverage")
@@ -65,10 +65,11 @@ def main(argv):
     for i, (name, settings) in enumerate(variants):
         run_dir = os.path.join(FLAGS.out_dir, f"{FLAGS.model}_{i}")
         shutil.rmtree(run_dir, ignore_errors=True)
-        cfg = config.resolve(model=FLAGS.model, dataset=FLAGS.dataset, epochs=FLAGS.epochs,
-                             eval_every=FLAGS.eval_every, eval_samples=FLAGS.eval_samples,
-                             save_every=FLAGS.epochs, run_dir=run_dir, progress=False,
-                             **{**settings, **json.loads(FLAGS.settings)})
+        run = dict(model=FLAGS.model, dataset=FLAGS.dataset, epochs=FLAGS.epochs,
+                   eval_every=FLAGS.eval_every, eval_samples=FLAGS.eval_samples,
+                   run_dir=run_dir, progress=False)
+        run.update({**settings, **json.loads(FLAGS.settings)})
+        cfg = config.resolve(save_every=run["epochs"], **run)
         start = time.perf_counter()
         loop.train(cfg, data.for_config(cfg))
         seconds = time.perf_counter() - start
