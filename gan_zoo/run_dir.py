@@ -16,6 +16,8 @@ RESUME_KEYS = ("model", "dataset", "noise_dim", "batch_size", "max_images", "ima
                "class_tags", "condition_csv", "condition_feature", "center_crop", "ngf", "ndf",
                "d_norm", "loss", "optimizer", "direction", "generator", "discriminator",
                "patch_layers", "d_conditioning", "spectral_norm", "ema_half_life")
+# What a run dir written before these settings existed trained with.
+_BEFORE_THEY_EXISTED = {"d_conditioning": "concat", "spectral_norm": False, "ema_half_life": 0.0}
 
 
 def check_run_dir(files, config, spec):
@@ -27,6 +29,7 @@ def check_run_dir(files, config, spec):
         return None
     previous = load_json(files.config_json)
     old = previous.get("config", {})
+    old = {**_BEFORE_THEY_EXISTED, **old}
     clashes = [f"{k}: {old.get(k)!r} there, {getattr(config, k)!r} now"
                for k in RESUME_KEYS if k in old and old[k] != getattr(config, k)]
     old_shape = tuple(previous.get("data_spec", {}).get("image_shape", spec.image_shape))

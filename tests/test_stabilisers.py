@@ -315,3 +315,20 @@ def _all_layers(model):
             yield layer.dense
         if isinstance(layer, layers.Projection):
             yield layer.embed
+
+
+def test_a_run_dir_from_before_these_options_is_not_resumed_with_them(tmp_path):
+    from gan_zoo.run_files import RunFiles, save_json
+    old = config.resolve(model="maxout_cgan", d_conditioning="concat", ema_half_life=0.0).to_json()
+    for key in ("d_conditioning", "spectral_norm", "ema_half_life", "mismatch_epochs"):
+        old.pop(key)
+    files = RunFiles(str(tmp_path))
+    files.create()
+    spec = data.load("fashion_mnist", max_images=8).spec
+    save_json(files.config_json, {"config": old, "data_spec": spec.to_json()})
+    recipe = config.resolve(model="maxout_cgan", run_dir=str(tmp_path))
+    with pytest.raises(UserError, match=r"d_conditioning: 'concat' there, 'projection' now.*"
+                                        r"ema_half_life: 0.0 there, 20000.0 now"):
+        run_dir_lib.check_run_dir(files, recipe, spec)
+    same = config.resolve(model="maxout_cgan", d_conditioning="concat", ema_half_life=0.0)
+    assert run_dir_lib.check_run_dir(files, same, spec)["config"] == old
