@@ -26,7 +26,7 @@ class GeneratorAverage:
         self.model.trainable = False
         self.pairs = list(zip(generator.weights, self.model.weights))
         assert all(w.shape == s.shape for w, s in self.pairs), "the clone's weights differ"
-        self.trainable = [id(v) for v in generator.trainable_weights]
+        self.trainable = {id(v) for v in generator.trainable_weights}
 
     def decay(self, images_seen):
         """beta for an update after `images_seen` images (a float tensor)."""

@@ -26,7 +26,13 @@ class Steps:
         self.generator, self.discriminator = state.generator, state.discriminator
         self.augmentations = augment.parse_policy(config.diffaugment)
         # read when the steps are traced: the trainer recompiles when the epoch switches it off
-        self.mismatch_active = bool(config.mismatch_weight and spec.is_conditional)
+        self.mismatch_active = self.mismatch_on_in(0)
+
+    def mismatch_on_in(self, epoch):
+        """Whether the matching-aware term is part of D's loss in 0-based `epoch`."""
+        cfg = self.config
+        return bool(cfg.mismatch_weight and self.spec.is_conditional
+                    and (not cfg.mismatch_epochs or epoch < cfg.mismatch_epochs))
 
     # --- the three steps ------------------------------------------------------------------
     def fused_step(self, images, condition):

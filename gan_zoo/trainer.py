@@ -219,9 +219,7 @@ class Trainer:
     def set_epoch(self, epoch):
         """Settings that change with the epoch: the learning rates, and the matching-aware term
         switched off after --mismatch_epochs (the steps are traced again then, once)."""
-        cfg = self.config
-        active = bool(cfg.mismatch_weight and self.spec.is_conditional
-                      and (not cfg.mismatch_epochs or epoch < cfg.mismatch_epochs))
+        active = self.steps.mismatch_on_in(epoch)
         if active != self.steps.mismatch_active:
             self.steps.mismatch_active = active
             self._compile()
