@@ -1,6 +1,7 @@
 """Train each family's recipe, score its best checkpoint, ship it, and write the results table.
 
     TFDS_DATA_DIR=../shared/tfds python bench/results.py [--only=maxout_cgan/fashion_mnist]
+    python bench/results.py --train=false --score=false --real_rows=false   # the table only
 
 For every recipe below (data, not code): run the training command (resuming a run dir that
 exists), take the checkpoint that scored best while training (--select_by), round it to
@@ -20,7 +21,15 @@ sys.path.insert(0, ROOT)
 from absl import app, flags, logging  # noqa: E402
 
 SHARED = os.path.join(os.path.dirname(ROOT), "shared")
-FACES = f"folder:{os.path.join(SHARED, 'data', 'faces', 'lfw_gray')}"
+FACES_DIR = os.path.join(SHARED, "data", "faces")
+FACES = f"folder:{os.path.join(FACES_DIR, 'lfw_gray')}"
+# What each training set's licence lets a user do with a generator trained on it (on its card)
+DATA_LICENSES = {
+    "fashion_mnist": "Fashion-MNIST, Zalando Research: MIT licence",
+    "mnist": "MNIST, LeCun, Cortes and Burges: CC BY-SA 3.0",
+    "lfw_gray": "Labeled Faces in the Wild, University of Massachusetts Amherst: published for "
+                "research; no licence for commercial use is stated",
+}
 # name (model/data set of the shipped generator): flagfile + overrides. Epoch counts fit a
 # 2-core CPU; each recipe's own flagfile trains longer.
 RECIPES = {
@@ -54,7 +63,13 @@ def train_command(name):
 
 
 def _shown(command):
-    return " ".join(a.replace(SHARED, "../shared") for a in command)
+    """The command as a user types it: the console script, recipes by name, and the LFW
+    folder by its name (`folder:lfw_gray`, a folder of LFW faces as grayscale images)."""
+    text = " ".join(command).replace("python -m gan_zoo.", "gan-zoo ")
+    text = text.replace(f"folder:{FACES_DIR}{os.sep}", "folder:")
+    for recipe in {f for f, _ in RECIPES.values()}:
+        text = text.replace(f"--flagfile={recipe}", f"--recipe={os.path.basename(recipe)[:-len('.flags')]}")
+    return text
 
 
 def score_and_ship(name, run_dir, train_minutes, command):
@@ -65,9 +80,9 @@ def score_and_ship(name, run_dir, train_minutes, command):
     card = {"name": name, "config": config.to_json(), "data_spec": spec.to_json(), "step": step,
             "epoch": record["epoch"], "selected_by": record["metric"],
             "train_command": _shown(command), "train_minutes": round(train_minutes, 1),
-            "trained_on": "2 CPU cores (this project's CI machine)"}
+            "trained_on": "2 CPU cores", "data_license": DATA_LICENSES[name.split("/")[1]]}
     card["config"]["data_dir"] = ""
-    card["config"]["dataset"] = config.dataset.replace(SHARED, "../shared")
+    card["config"]["dataset"] = _shown([config.dataset])
     card["config"]["run_dir"] = ""
     folder = os.path.join(pretrained.ROOT, *name.split("/"))
     generator.set_weights(pretrained.save(generator, folder, card))  # score what ships
@@ -76,7 +91,7 @@ def score_and_ship(name, run_dir, train_minutes, command):
                       _load_kwargs(config.to_json(), spec))
     card["metrics"] = result
     card["samples"] = write_samples(name, generator, spec, config)
-    card["eval_command"] = f"python -m gan_zoo.eval --pretrained={name}" + (
+    card["eval_command"] = f"gan-zoo eval --pretrained={name}" + (
         f" --dataset={card['config']['dataset']}" if config.dataset.startswith("folder:") else "")
     with open(os.path.join(folder, pretrained.CARD), "w") as fh:
         json.dump(card, fh, indent=2, sort_keys=True, default=float)
@@ -136,7 +151,7 @@ def real_row(dataset, load_kwargs):
     generate, spec = real_answers(dataset, dict(load_kwargs))
     result = evaluate(dataset, spec, 1, "normal", generate, {**load_kwargs, "conditional": True})
     return {"name": f"real/{dataset}", "metrics": result,
-            "eval_command": f"python -m gan_zoo.eval --real --dataset={dataset}"}
+            "eval_command": f"gan-zoo eval --real --dataset={dataset}"}
 
 
 def write_table(rows):
@@ -158,12 +173,13 @@ def write_table(rows):
         lines += ["", "Samples of the shipped generators (fixed noise; a column per class):", ""]
         lines += [f"`{r['name']}`\n\n![{r['name']}]({r['samples']})\n" for r in samples]
     lines.append("")
-    lines.append("Reproduce a row: its training command, then its scoring command:")
+    lines.append("Reproduce a row: its training command, then its scoring command "
+                 "(`folder:lfw_gray`: a folder of the LFW faces as grayscale images):")
     lines.append("")
     for row in rows:
         if "train_command" in row:
-            lines.append(f"    TFDS_DATA_DIR=../shared/tfds {row['train_command']}")
-        lines.append(f"    TFDS_DATA_DIR=../shared/tfds {row['eval_command']}")
+            lines.append(f"    {row['train_command']}")
+        lines.append(f"    {row['eval_command']}")
     table = "\n".join(lines)
     readme = os.path.join(ROOT, "README.md")
     with open(readme) as fh:

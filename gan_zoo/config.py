@@ -8,9 +8,10 @@ then the model's own recipe (gan_zoo/recipes/<model>.flags); then its builder's 
 import dataclasses
 import functools
 import os
+import re
 import types
 
-from gan_zoo import augment, distribute, losses, models, recipes
+from gan_zoo import config_rules, distribute, losses, models, recipes
 from gan_zoo.errors import UserError
 from gan_zoo.noise import NOISE_CHOICES
 
@@ -32,7 +33,7 @@ def _fields_of(section, *names):
     return {name: section for name in names}
 
 
-_SECTION_OF = {
+SECTION_OF = {
     **_fields_of("data", "dataset", "data_dir", "class_tags", "condition_csv", "condition_feature",
                  "download", "max_images", "image_size", "center_crop", "direction", "jitter",
                  "mirror"),
@@ -72,7 +73,7 @@ class TrainConfig:
                                     "(e.g. attributes for celeb_a): a multi-hot vector.")
     download: bool = _field(True, "Let tfds download a data set that is not prepared in --data_dir.")
     run_dir: str = _field("", "Where loss.csv, samples/, checkpoints/ and tb/ go "
-                          "(default runs/<model>). A run dir with a checkpoint is resumed.")
+                          "(default runs/<model>_<dataset>). A run dir with a checkpoint is resumed.")
     epochs: int = _field(150, "Total number of epochs (a resumed run continues up to this).")
     batch_size: int = _field(256, "Images per training step.")
     max_images: int = _field(0, "Train on the first N images only (0: all).")
@@ -93,7 +94,7 @@ class TrainConfig:
     ngf: int = _field(64, "Conv models: generator width (channels of its last hidden layer).")
     ndf: int = _field(64, "Conv models: discriminator width (channels of its first layer).")
     generator: str = _field("encoder_decoder", "img2img: the generator, encoder_decoder (the "
-                            "reference's) or unet (pix2pix's, with skip connections).",
+                            "TensorFlow 1 image-to-image tutorial's) or unet (pix2pix's, with skip connections).",
                             choices=GENERATOR_CHOICES)
     discriminator: str = _field("global", "img2img: the discriminator, global (one logit per "
                                 "image) or patch (PatchGAN: a grid of logits).",
@@ -143,7 +144,7 @@ class TrainConfig:
                                "images seen so far (early weights fade fast); 0: none.")
     real_label: float = _field(1.0, "Target for real images in D's loss; 0.9 is one-sided label smoothing.")
     fake_label: float = _field(0.0, "Target for fakes in D's loss; 0.1 (with --real_label=0.9) is "
-                               "the reference's two-sided smoothing.")
+                               "the DCGAN faces tutorial's two-sided smoothing.")
     mismatch_weight: float = _field(0.0, "Matching-aware D (GAN-CLS, Reed et al. 2016): D's loss "
                                     "is real + (1 - w) fake + w (real image, wrong condition); "
                                     "0.5 is the paper's, 0 turns it off.")
@@ -188,50 +189,12 @@ class TrainConfig:
                                      "checkpoint after a non-finite loss or gradient before it stops.")
     nan_lr_factor: float = _field(0.5, "NaN guard: learning-rate factor applied at each recovery "
                                   "(1: keep the learning rates).")
-    progress: bool = _field(True, "Show a tqdm progress bar.")
+    progress: bool = _field(True, "Show progress: a tqdm bar in a terminal or notebook, else a "
+                            "log line every 30 s.")
 
     def validate(self):
-        models.get(self.model)  # raises a UserError naming the registered models
-        positive = ("epochs", "batch_size", "noise_dim", "save_every", "steps_per_call", "ngf",
-                    "ndf", "n_critic", "adaptive_burst", "patch_layers", "r1_every")
-        for name in positive:
-            if getattr(self, name) <= 0:
-                raise UserError(f"--{name} must be a positive integer, got {getattr(self, name)}.")
-        for name, (low, high, meaning) in _INTERVALS.items():
-            value = getattr(self, name)
-            if not (low[1] < value if low[0] == "(" else low[1] <= value) or not (
-                    value < high[1] if high[0] == ")" else value <= high[1]):
-                raise UserError(f"--{name} must be in {low[0]}{low[1]:g}, {high[1]:g}{high[0]}"
-                                f"{meaning}; got {value}.")
-        self.decay_epochs()  # raises on a malformed list
-        if augment.parse_policy(self.diffaugment) and models.is_paired(self.model):
-            raise UserError("--diffaugment with paired data: D also sees the input image, which "
-                            "would need the same transform. Leave --diffaugment empty.")
-        if self.d_conditioning == "projection" and not models.takes_vector_condition(self.model):
-            raise UserError(f"--d_conditioning=projection needs a class or vector condition, "
-                            f"which {self.model} does not take: leave it at concat.")
-        if not 0.0 <= self.fake_label < self.real_label:
-            raise UserError(f"--fake_label must be in [0, --real_label), got {self.fake_label}.")
-        for f in dataclasses.fields(self):
-            choices = f.metadata["choices"]
-            if choices and getattr(self, f.name) not in choices:
-                raise UserError(f"--{f.name} must be one of {', '.join(choices)}; got "
-                                f"{getattr(self, f.name)!r}.")
-        if self.eval_samples < 10:
-            raise UserError(f"--eval_samples must be at least 10 (the k-NN metrics need "
-                            f"neighbours), got {self.eval_samples}.")
-        for name in ("clip", "gp_weight", "r1_gamma", "ema_half_life", "ema_rampup",
-                     "mismatch_epochs", "keep_every", "eval_every", "collapse_threshold", "max_nan_recoveries",
-                     "cpu_devices", "jitter", "l1_weight", "adv_weight"):
-            if getattr(self, name) < 0:
-                raise UserError(f"--{name} must be >= 0, got {getattr(self, name)}.")
-        if self.l1_weight == 0 and self.adv_weight == 0:
-            raise UserError("--l1_weight=0 and --adv_weight=0 leave the generator nothing to "
-                            "learn: give one of them a positive weight.")
-        paired = models.is_paired(self.model)
-        if self.l1_weight and not paired:
-            raise UserError(f"--l1_weight needs a target image for each output: use it with "
-                            f"--model=img2img on paired images, not with {self.model}.")
+        """Refuse a setting out of range or a combination that cannot train (UserError)."""
+        config_rules.check(self)
         return self
 
     def decay_epochs(self):
@@ -253,7 +216,9 @@ class TrainConfig:
         return scale
 
     def resolved_run_dir(self):
-        return self.run_dir or os.path.join("runs", self.model)
+        """--run_dir, else runs/<model>_<data set> (a path's last folder), so runs never collide."""
+        data = os.path.basename(os.path.normpath(self.dataset.split(":", 1)[-1])) or "data"
+        return self.run_dir or os.path.join("runs", self.model + "_" + re.sub(r"[^\w.-]", "_", data))
 
     def to_json(self):
         return dataclasses.asdict(self)
@@ -262,23 +227,7 @@ class TrainConfig:
         """A read-only view of one section's settings (data, model, loss, optimizer, run, eval)."""
         if name not in SECTIONS:
             raise ValueError(f"no config section {name!r}; sections: {', '.join(SECTIONS)}")
-        return types.MappingProxyType({k: getattr(self, k) for k, s in _SECTION_OF.items() if s == name})
-
-
-_INF = float("inf")
-# setting -> (lower bound, upper bound, what it is); "(" / ")" exclusive, "[" / "]" inclusive
-_INTERVALS = {
-    "g_lr": (("(", 0), (")", _INF), ""), "d_lr": (("(", 0), (")", _INF), ""),
-    "lr_decay_factor": (("(", 0), (")", _INF), ""),
-    "max_images": (("[", 0), (")", _INF), " (0: all)"),
-    "image_size": (("[", 0), (")", _INF), " (0: the data's own)"),
-    "mismatch_weight": (("[", 0), (")", 1), " (the wrong-condition share of D's fake term; "
-                                            "0.5: GAN-CLS)"),
-    "lr_linear_decay": (("[", 0), ("]", 1), " (a fraction of the run)"),
-    "real_label": (("(", 0), ("]", 1), ""), "nan_lr_factor": (("(", 0), ("]", 1), ""),
-    "center_crop": (("[", 0), ("]", 1), " (the kept fraction of each side; 0: no crop)"),
-    "g_dropout": (("[", 0), (")", 1), " (a rate)"),
-}
+        return types.MappingProxyType({k: getattr(self, k) for k, s in SECTION_OF.items() if s == name})
 
 
 def define_flags(flag_values=None):

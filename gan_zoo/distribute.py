@@ -64,7 +64,7 @@ def _create(name):
             raise UserError("--strategy=multi_worker needs TF_CONFIG in the environment: "
                             '{"cluster": {"worker": ["host1:port", "host2:port"]}, '
                             '"task": {"type": "worker", "index": 0}} on the first worker, '
-                            "index 1 on the second (see README 'Several devices and machines').")
+                            "index 1 on the second (see docs/distribution.md).")
         try:
             json.loads(os.environ["TF_CONFIG"])
         except ValueError as e:
@@ -150,7 +150,7 @@ def on_all_replicas(fn):
 def precision_policy(name):
     """The Keras dtype policy for --mixed_precision: `auto` picks mixed_float16 on a GPU and
     stays in float32 elsewhere (bfloat16 was slower than float32 on the CPUs measured,
-    README 'Several devices and machines')."""
+    docs/distribution.md)."""
     if name == "off":
         return "float32"
     if name == "auto":

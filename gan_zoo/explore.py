@@ -1,6 +1,6 @@
-"""python -m gan_zoo.explore --export_dir=export/maxout_cgan [--port=8000]   (or --pretrained=NAME)
+"""gan-zoo explore --export_dir=export/maxout_cgan [--port=8000]   (or --pretrained=NAME; python -m gan_zoo.explore)
 
-The latent explorer (reference E's web page, made safe): one page with a slider per noise
+The latent explorer (the LFW DCGAN tutorial's slider page, made safe): one page with a slider per noise
 dimension, extra sliders along the first principal directions of the generator's output, a
 class selector for label models, a random button and a copy-able vector; the image updates
 as the sliders move. An img2img export shows an upload box instead.
@@ -245,8 +245,9 @@ def main():
         server.server_close()
 
 
-if __name__ == "__main__":
-    from absl import app, flags
+def command(argv=None):
+    """The command line: its flags, then main (gan-zoo explore, python -m gan_zoo.explore)."""
+    from absl import flags
 
     from gan_zoo import cli
     cli.define_generator_flags()
@@ -255,4 +256,8 @@ if __name__ == "__main__":
     flags.DEFINE_integer("port", 8000, "Port to listen on (0: any free port).")
     flags.DEFINE_integer("directions", 8, "Extra sliders along the first principal directions "
                          "of the generator's output (0: none).")
-    app.run(cli.run(main))
+    cli.start(main, __doc__, argv=argv)
+
+
+if __name__ == "__main__":
+    command()

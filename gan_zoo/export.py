@@ -1,9 +1,11 @@
-"""python -m gan_zoo.export --run_dir=runs/maxout_cgan --export_dir=export/maxout_cgan
+"""gan-zoo export --run_dir=runs/maxout_cgan_fashion_mnist --export_dir=export/maxout_cgan [--which=best]
+(or python -m gan_zoo.export)
 
 Writes a SavedModel that TF Serving loads as the next version under --export_dir (never
 overwriting one). Signatures: `serving_default` (labels int32 [batch] or condition float32
-[batch, dim], noise float32 [batch, noise_dim] -> images uint8) and `generate_from_seed`
-(labels or count, seed int64); an unconditional model takes noise alone; img2img maps images
+[batch, dim], noise float32 [batch, noise_dim] -> images uint8), `generate_from_seed`
+(labels or count, seed int64) and `generate_png` (the same inputs -> png_bytes, one PNG per
+image; base64 over REST); an unconditional model takes noise alone; img2img maps images
 uint8 -> images uint8 in the --inference_mode it names (eval: moving averages, no dropout;
 pix2pix: each request's own batch statistics, dropout on). Bad requests fail with
 InvalidArgumentError. The metadata (shapes, classes, noise, step, the epoch's figures) is in
@@ -23,6 +25,7 @@ from gan_zoo.errors import UserError
 
 METADATA_FILE = os.path.join("assets.extra", "gan_zoo.json")
 SEED_SIGNATURE = "generate_from_seed"
+PNG_SIGNATURE = "generate_png"  # the same inputs; PNG bytes out, what a web client shows
 INFERENCE_MODES = ("eval", "pix2pix")
 
 
@@ -49,13 +52,17 @@ class GeneratorModule(tf.Module):
             count_spec = tf.TensorSpec([], tf.int32, name="count")
             self.serving_default = tf.function(self._from_noise, input_signature=[noise_spec])
             self.generate_from_seed = tf.function(self._from_seed, input_signature=[count_spec, seed_spec])
+            self.generate_png = tf.function(self._png_from_count, input_signature=[count_spec, seed_spec])
             return
         if spec.is_class_conditional:
             cond_spec = tf.TensorSpec([None], tf.int32, name="labels")
             from_noise, from_seed = self._labels_and_noise, self._labels_and_seed
+            png = self._png_from_labels
         else:
             cond_spec = tf.TensorSpec([None, spec.condition_dim], tf.float32, name="condition")
             from_noise, from_seed = self._condition_and_noise, self._condition_and_seed
+            png = self._png_from_condition
+        self.generate_png = tf.function(png, input_signature=[cond_spec, seed_spec])
         self.serving_default = tf.function(from_noise, input_signature=[cond_spec, noise_spec])
         self.generate_from_seed = tf.function(from_seed, input_signature=[cond_spec, seed_spec])
 
@@ -79,6 +86,21 @@ class GeneratorModule(tf.Module):
 
     def _condition_and_seed(self, condition, seed):
         return self._generate(self._checked(condition), self._noise(tf.shape(condition)[0], seed))
+
+    # PNG bytes per image (base64 over TF Serving's REST: the output name ends in _bytes)
+    def _png_from_count(self, count, seed):
+        return self._as_png(self._from_seed(count, seed))
+
+    def _png_from_labels(self, labels, seed):
+        return self._as_png(self._labels_and_seed(labels, seed))
+
+    def _png_from_condition(self, condition, seed):
+        return self._as_png(self._condition_and_seed(condition, seed))
+
+    @staticmethod
+    def _as_png(outputs):
+        return {"png_bytes": tf.map_fn(tf.io.encode_png, outputs["images"],
+                                       fn_output_signature=tf.string)}
 
     def _one_hot(self, labels):
         message = f"labels must be in [0, {self.condition_dim})"
@@ -163,7 +185,7 @@ def serving_module(generator, config, spec, inference_mode=None):
                         "exports in eval mode (leave the flag out, or pass eval).")
     module = GeneratorModule(generator, spec, config.noise_dim, config.noise)
     return module, {"serving_default": module.serving_default,
-                    SEED_SIGNATURE: module.generate_from_seed}
+                    SEED_SIGNATURE: module.generate_from_seed, PNG_SIGNATURE: module.generate_png}
 
 
 def export(run_dir, export_base, version=None, epoch=None, inference_mode=None, which="latest"):
@@ -265,8 +287,9 @@ def main():
           f"{metadata['inference_mode']}")
 
 
-if __name__ == "__main__":
-    from absl import app, flags
+def command(argv=None):
+    """The command line: its flags, then main (gan-zoo export, python -m gan_zoo.export)."""
+    from absl import flags
 
     from gan_zoo import cli
     flags.DEFINE_string("run_dir", None, "Run directory written by gan_zoo.train.")
@@ -284,4 +307,8 @@ if __name__ == "__main__":
                       "BatchNorm's moving averages, no dropout (deterministic). pix2pix: each "
                       "request's own batch statistics and dropout on, as pix2pix tests (outputs "
                       "vary). Neither ever updates statistics. Other families: eval.")
-    app.run(cli.run(main))
+    cli.start(main, __doc__, argv=argv)
+
+
+if __name__ == "__main__":
+    command()

@@ -1,5 +1,5 @@
-"""python -m gan_zoo.generate --export_dir=export/maxout_cgan --labels=0,1,2 --num_per_label=100 --out=samples.npz
-python -m gan_zoo.generate --pretrained=maxout_cgan/fashion_mnist --out=grid.png
+"""gan-zoo generate --export_dir=export/maxout_cgan --labels=shirt,bag --num_per_label=100 --out=samples.npz
+gan-zoo generate --pretrained=maxout_cgan/fashion_mnist --out=grid.png   (or python -m gan_zoo.generate)
 
 Writes `images` (uint8 N,H,W,C) and `labels` (int N) to an .npz, or a PNG grid (one
 column per requested label) when --out ends in .png. A model trained on tags takes
@@ -9,6 +9,7 @@ An image-to-image model (img2img) takes `--input=IMAGE_OR_FOLDER --out=FOLDER` a
 PNG per input, under the input's name; `--input_side=A|B` reads A|B pair files (pix2pix's
 layout) and feeds the model that half. Inputs of another size are resized to the model's.
 """
+import difflib
 import os
 
 import numpy as np
@@ -17,16 +18,31 @@ import tensorflow as tf
 from gan_zoo.errors import UserError
 
 
-def parse_labels(text, num_classes):
-    try:
-        labels = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise UserError(f"--labels must be comma-separated integers, got {text!r}.") from None
-    bad = [v for v in labels if not 0 <= v < num_classes]
-    if not labels or bad:
-        raise UserError(f"--labels {bad or text!r} out of range: this model has {num_classes} "
+def parse_labels(labels, num_classes, class_names=()):
+    """Class ints from `labels`: comma-separated text or a list, of class numbers or class names
+    (any case: 'shirt' is Fashion-MNIST's 'Shirt'), checked against the model's classes."""
+    items = [v.strip() for v in labels.split(",")] if isinstance(labels, str) else list(labels)
+    by_name = {str(n).lower(): i for i, n in enumerate(class_names)}
+    parsed, unknown = [], []
+    for item in (v for v in items if str(v).strip()):
+        text = str(item).strip()
+        if text.lower() in by_name:
+            parsed.append(by_name[text.lower()])
+        elif text.lstrip("-").isdigit():
+            parsed.append(int(text))
+        else:
+            unknown.append(text)
+    if unknown:
+        close = [c for u in unknown for c in difflib.get_close_matches(u.lower(), by_name, n=1)]
+        hint = f" Did you mean {', '.join(repr(class_names[by_name[c]]) for c in close)}?" if close else ""
+        named = f"a class name ({', '.join(map(str, class_names))}) or " if class_names else ""
+        raise UserError(f"--labels {', '.join(map(repr, unknown))}: not {named}a class number "
+                        f"in 0..{num_classes - 1}.{hint}")
+    bad = [v for v in parsed if not 0 <= v < num_classes]
+    if not parsed or bad:
+        raise UserError(f"--labels {bad or labels!r} out of range: this model has {num_classes} "
                         f"classes, so labels must be in 0..{num_classes - 1}.")
-    return labels
+    return parsed
 
 
 def parse_tags(text, names):
@@ -158,7 +174,8 @@ def main():
     elif FLAGS.tags:
         raise UserError("This model is conditioned on classes: pass --labels, not --tags.")
     else:
-        labels = parse_labels(FLAGS.labels, metadata["num_classes"]) if FLAGS.labels else list(
+        labels = parse_labels(FLAGS.labels, metadata["num_classes"],
+                              metadata.get("class_names") or ()) if FLAGS.labels else list(
             range(metadata["num_classes"]))
     images, label_array = generate(model, labels, FLAGS.num_per_label, FLAGS.seed)
     if FLAGS.out.endswith(".png"):
@@ -173,12 +190,13 @@ def main():
     print(f"Wrote {len(images)} images to {FLAGS.out}")
 
 
-if __name__ == "__main__":
-    from absl import app, flags
+def command(argv=None):
+    """The command line: its flags, then main (gan-zoo generate, python -m gan_zoo.generate)."""
+    from absl import flags
 
     from gan_zoo import cli
     cli.define_generator_flags()
-    flags.DEFINE_string("labels", "", "Comma-separated class labels (default: every class).")
+    flags.DEFINE_string("labels", "", "Comma-separated classes, by number or name (default: every class).")
     flags.DEFINE_string("tags", "", "For a model trained on tags: ';'-separated groups of "
                         "','-separated tags, one condition per group (e.g. 'footwear;top,warm').")
     flags.DEFINE_integer("num_per_label", 10, "Images per label.")
@@ -188,4 +206,8 @@ if __name__ == "__main__":
     flags.DEFINE_string("input", "", "img2img: an input image, or a folder of them.")
     flags.DEFINE_enum("input_side", "", ["", "A", "B"], "img2img: the inputs are A|B pair files "
                       "(pix2pix's layout); feed the model this half.")
-    app.run(cli.run(main))
+    cli.start(main, __doc__, argv=argv)
+
+
+if __name__ == "__main__":
+    command()

@@ -13,7 +13,7 @@ import tempfile
 import tensorflow as tf
 from absl import logging
 
-from gan_zoo import distribute, models, records
+from gan_zoo import distribute, models, progress, records
 from gan_zoo.checkpoints import CheckpointSeries
 from gan_zoo.epoch_figures import EpochFigures
 from gan_zoo.errors import TrainingInterrupted, UserError
@@ -29,7 +29,7 @@ COLLAPSE_WARMUP_STEPS = 1000
 
 def train(config, source, on_epoch_end=None, strategy=None):
     """Train `config` on `source` into its run dir, resuming from the latest checkpoint there;
-    returns the Trainer. `on_epoch_end(trainer, epoch)` is called after each epoch's files.
+    returns the Trainer. `on_epoch_end(trainer, epoch)` is called after each epoch's files (epoch from 1).
 
     SIGINT / SIGTERM save a checkpoint at the current step, then raise TrainingInterrupted.
     A non-finite loss or weight is never kept: the run goes back to its last good checkpoint
@@ -250,6 +250,4 @@ def _recover(trainer, manager, files, config, epoch, recoveries):
 def _progress_bar(config, epoch, total, initial):
     if not config.progress:
         return None
-    from tqdm import tqdm
-    return tqdm(total=total, initial=initial, desc=f"epoch {epoch + 1}/{config.epochs}",
-                unit="step", leave=False, dynamic_ncols=True, mininterval=0.5)
+    return progress.epoch_bar(total, initial, f"epoch {epoch + 1}/{config.epochs}")

@@ -1,4 +1,4 @@
-"""python -m gan_zoo.plot --run_dir=runs/maxout_cgan
+"""gan-zoo plot --run_dir=runs/maxout_cgan_fashion_mnist   (or python -m gan_zoo.plot)
 
 Writes, into the run dir:
   loss.png           D and G loss, Real_P / Fake_P (a WGAN critic's scores instead) and
@@ -172,11 +172,16 @@ def main():
     print("Wrote " + ", ".join(written))
 
 
-if __name__ == "__main__":
-    from absl import app, flags
+def command(argv=None):
+    """The command line: its flags, then main (gan-zoo plot, python -m gan_zoo.plot)."""
+    from absl import flags
 
     from gan_zoo import cli
     flags.DEFINE_string("run_dir", None, "Run directory written by gan_zoo.train.", required=True)
     flags.DEFINE_boolean("interpolation", True, "Also draw the latent interpolation grid "
                          "(needs a checkpoint).")
-    app.run(cli.run(main))
+    cli.start(main, __doc__, argv=argv)
+
+
+if __name__ == "__main__":
+    command()

@@ -10,13 +10,14 @@ from conftest import run_cli
 from gan_zoo import config, data, loop, losses, models, run_files
 
 
-# maxout_cgan goes through the same commands in tests/test_cli.py's quickstart test.
+# maxout_cgan goes through the same commands in the README's quickstart (tests/test_first_hour.py).
 @pytest.mark.parametrize("model", [m for m in models.names() if m != "maxout_cgan"
                                    and models.is_conditional(m) and not models.is_paired(m)])
 def test_label_models_train_resume_and_export_through_the_cli(model, tmp_path):
     run_dir, export_dir = str(tmp_path / "run"), str(tmp_path / "export")
     common = [f"--flagfile=flags/{model}.flags", "--dataset=fashion_mnist", "--max_images=512",
-              "--batch_size=64", f"--run_dir={run_dir}", "--noprogress"]
+              "--batch_size=64", f"--run_dir={run_dir}", "--noprogress",
+              "--eval_every=0"]  # scoring while training: tests/test_quality.py, test_eval.py
     first = run_cli("gan_zoo.train", *common, "--epochs=1")
     assert first.returncode == 0, first.stderr[-3000:]
     second = run_cli("gan_zoo.train", *common, "--epochs=2")

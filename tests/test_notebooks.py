@@ -31,7 +31,7 @@ def test_notebook_runs(path, tmp_path, monkeypatch):
     monkeypatch.setenv("GAN_ZOO_NB_EPOCHS", "1")
     monkeypatch.setenv("GAN_ZOO_NB_MAX_IMAGES", "2560")
     monkeypatch.setenv("GAN_ZOO_NB_IMAGE_SIZE", "32")
-    monkeypatch.setenv("GAN_ZOO_NB_FACES", LFW)
+    monkeypatch.setenv("GAN_ZOO_NB_FACES", f"folder:{LFW}")  # a user: "lfw" through tfds
     monkeypatch.setenv("GAN_ZOO_NB_FACADES", os.path.join(SHARED, "data", "facades"))
     monkeypatch.setenv("GAN_ZOO_NB_MAX_PAIRS", "96")
     monkeypatch.setenv("GAN_ZOO_NB_RUN_DIR", str(tmp_path / "run"))

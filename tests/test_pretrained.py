@@ -21,8 +21,9 @@ def test_each_family_ships_a_small_generator_with_its_card():
         folder = pretrained.path(name)
         assert os.path.getsize(os.path.join(folder, pretrained.WEIGHTS)) < 4 * 2 ** 20, name
         card = pretrained.card(name)
-        assert card["train_command"].startswith("python -m gan_zoo.train --flagfile=flags/")
-        assert card["eval_command"].startswith(f"python -m gan_zoo.eval --pretrained={name}")
+        assert card["train_command"].startswith("gan-zoo train --recipe=")
+        assert card["eval_command"].startswith(f"gan-zoo eval --pretrained={name}")
+        assert card["data_license"] and "shared" not in json.dumps(card)
         assert card["train_minutes"] > 0 and card["epoch"] >= 1
         assert {"FID", "SWD"} & set(card["metrics"]), name
     with pytest.raises(UserError, match="Shipped: .*maxout_cgan/fashion_mnist"):

@@ -112,3 +112,23 @@ def test_readme_rest_bodies_are_what_the_signatures_take(exports):
             assert images.dtype == np.uint8 and images.shape[1:] == tuple(metadata["image_shape"])
             answered.add(family)
     assert answered >= {"label", "unconditional"}
+
+
+@pytest.mark.parametrize("family", ("label", "unconditional"))
+def test_png_signature_returns_the_seed_signatures_images_as_png(exports, family):
+    """generate_png takes generate_from_seed's inputs and answers `png_bytes` (a name ending in
+    _bytes, so TF Serving's REST API sends it base64-encoded): one PNG per image, the same
+    pixels."""
+    loaded, metadata = export.load(exports[family][0])
+    assert export.PNG_SIGNATURE in metadata["signatures"]
+    inputs = ({"labels": tf.constant([3, 3, 7], tf.int32)} if family == "label"
+              else {"count": tf.constant(3, tf.int32)})
+    seed = {"seed": tf.constant(42, tf.int64)}
+    images = loaded.signatures[export.SEED_SIGNATURE](**inputs, **seed)["images"].numpy()
+    pngs = loaded.signatures[export.PNG_SIGNATURE](**inputs, **seed)["png_bytes"].numpy()
+    assert len(pngs) == 3 and all(p.startswith(b"\x89PNG") for p in pngs)
+    decoded = np.stack([tf.io.decode_png(p, channels=images.shape[-1]).numpy() for p in pngs])
+    assert np.array_equal(decoded, images)
+    if family == "label":
+        with pytest.raises(tf.errors.InvalidArgumentError, match="labels must be in"):
+            loaded.signatures[export.PNG_SIGNATURE](labels=tf.constant([10], tf.int32), **seed)

@@ -1,8 +1,8 @@
 """Input pipelines: image-classification data -> batches of (images in [-1, 1], condition vectors).
 
 Sources (each returns a `Source`): tfds sets (`tfds_source.py`), a folder of images with
-or without one sub-folder per class (`image_folder.py`), the Olivetti faces
-(`olivetti.py`), and tag conditions (`conditions.py`). Unconditional models get the same
+or without one sub-folder per class (`image_folder.py`), MNIST-format IDX files (`idx.py`),
+the Olivetti faces (`olivetti.py`), and tag conditions (`conditions.py`). Unconditional models get the same
 pipeline with empty [batch, 0] conditions (`Source.without_conditions`).
 `Source.epoch_batches` is the one tf.data pipeline every trainer reads: cached uint8
 images, an epoch-seeded shuffle (so a resumed run sees the same order), batch, scale,
@@ -11,7 +11,9 @@ labels -> condition vectors (one-hot or multi-hot), prefetch.
 import dataclasses
 
 import tensorflow as tf
+from absl import logging
 
+from gan_zoo.data import idx
 from gan_zoo.data.source import Source, resize_uint8, scale_images, to_uint8  # noqa: F401
 from gan_zoo.data.spec import DataSpec  # noqa: F401
 from gan_zoo.errors import UserError
@@ -22,7 +24,8 @@ FOLDER_PREFIX = "folder:"
 def load(dataset, data_dir="", download=True, split="train", max_images=0, image_size=0,
          class_tags="", condition_csv="", condition_feature="", center_crop=0.0, conditional=True,
          paired=False, direction="AtoB", jitter=0.0, mirror=False):
-    """A `Source` for a tfds name, `olivetti` or `folder:PATH`; UserError with the fix when it cannot.
+    """A `Source` for a tfds name, `olivetti`, `folder:PATH` or `idx:PATH` (MNIST-format files);
+    UserError with the fix when it cannot.
 
     `paired=True` (image-to-image models) reads pairs instead: facades, edges2fashion or
     paired:PATH, with `direction`, and `jitter` / `mirror` on training batches (paired.py).
@@ -61,10 +64,10 @@ def load(dataset, data_dir="", download=True, split="train", max_images=0, image
     elif dataset == "olivetti":
         from gan_zoo.data import olivetti
         source = olivetti.load(data_dir, download, split)
+    elif dataset.startswith(idx.PREFIX):
+        source = idx.load(dataset[len(idx.PREFIX):], split)
     else:
-        from gan_zoo.data import tfds_source
-        source = tfds_source.load(dataset, data_dir=data_dir, download=download, split=split,
-                                  condition_feature=condition_feature, labels=conditional)
+        source = _from_tfds(dataset, data_dir, download, split, condition_feature, conditional)
     if class_tags:
         source = conditions.with_class_tags(source, class_tags)
     if not conditional:
@@ -83,6 +86,21 @@ def load(dataset, data_dir="", download=True, split="train", max_images=0, image
         source = _resized(source, image_size)
     source.images_and_labels = source.images_and_labels.cache()
     return source
+
+
+def _from_tfds(dataset, data_dir, download, split, condition_feature, conditional):
+    """A tfds set; Fashion-MNIST offline falls back to Debian's dataset-fashion-mnist files."""
+    from gan_zoo.data import tfds_source
+    try:
+        return tfds_source.load(dataset, data_dir=data_dir, download=download, split=split,
+                                condition_feature=condition_feature, labels=conditional)
+    except tfds_source.NotPrepared:
+        debian = idx.DEBIAN_FASHION_MNIST
+        if dataset != "fashion_mnist" or condition_feature or not idx.has_split(debian, split):
+            raise
+        logging.info("fashion_mnist: tfds has no prepared copy and cannot download it; reading "
+                     "the IDX files of Debian's dataset-fashion-mnist in %s", debian)
+        return idx.load(debian, split, name="fashion_mnist", class_names=idx.FASHION_MNIST_CLASSES)
 
 
 def for_config(config, split="train"):

@@ -20,7 +20,8 @@ def list_images(root):
     """(paths, labels, class_names) with classes in sorted sub-folder order; a folder of images
     with no class sub-folders gives labels all 0 and no class names."""
     if not os.path.isdir(root):
-        raise UserError(f"Image folder {root!r} does not exist. Pass --dataset=folder:PATH with "
+        what = "is a file, not a folder" if os.path.exists(root) else "does not exist"
+        raise UserError(f"Image folder {root!r} {what}. Pass --dataset=folder:PATH with "
                         "PATH a folder of images, or of one sub-folder of images per class.")
     class_names = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
     if not class_names:

@@ -63,7 +63,7 @@ def facades_dir(data_dir="", download=True):
             return path
     if data_dir:
         raise UserError(f"--data_dir={data_dir!r} holds no facades: expected {data_dir}/train/ "
-                        "(and test/) with pix2pix's A|B images, e.g. ../shared/data/facades.")
+                        "(and test/) with pix2pix's A|B images.")
     from gan_zoo.data.tfds_source import online
     if download and online(host="efrosgans.eecs.berkeley.edu"):
         import keras
@@ -74,8 +74,8 @@ def facades_dir(data_dir="", download=True):
         raise UserError(f"Downloaded {FACADES_URL} but found no facades/train in {cache}.")
     raise UserError(f"The facades pairs are not in keras' cache ({cache}/facades) and they cannot "
                     f"be downloaded{' (--nodownload)' if not download else ' (offline)'}. Pass "
-                    "--data_dir=DIR with DIR/train and DIR/test holding the A|B images (here: "
-                    f"--data_dir=../shared/data/facades), or run once online to fetch {FACADES_URL}.")
+                    "--data_dir=DIR with DIR/train and DIR/test holding the A|B images, or run once "
+                    f"online to fetch {FACADES_URL}.")
 
 
 def _split_files(root, split):

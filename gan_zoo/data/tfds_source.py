@@ -1,4 +1,5 @@
 """TensorFlow Datasets image-classification sets (any set with `image` and `label` features)."""
+import difflib
 import os
 import socket
 
@@ -8,6 +9,10 @@ import tensorflow as tf
 
 from gan_zoo.errors import UserError
 from gan_zoo.data.spec import DataSpec
+
+
+class NotPrepared(UserError):
+    """The set is not in the data_dir and cannot be downloaded (offline, or --nodownload)."""
 
 
 def load(name, data_dir="", download=True, split="train", condition_feature="", labels=True):
@@ -20,9 +25,12 @@ def load(name, data_dir="", download=True, split="train", condition_feature="", 
     try:
         builder = tfds.builder(name, data_dir=data_dir)
     except tfds.core.registered.DatasetNotFoundError:
-        raise UserError(f"Unknown data set {name!r}: tfds has no such builder. Use a tfds "
-                        "image-classification set (e.g. mnist, fashion_mnist, cifar10) or "
-                        "--dataset=folder:PATH for your own images.") from None
+        close = difflib.get_close_matches(name, [*tfds.list_builders(), "olivetti"], n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise UserError(f"Unknown data set {name!r}: tfds has no such builder.{hint} Use a tfds "
+                        "image-classification set (e.g. mnist, fashion_mnist, cifar10), "
+                        "olivetti, folder:PATH for your own images or idx:PATH for "
+                        "MNIST-format files.") from None
     features = builder.info.features
     wanted = condition_feature or "label"
     if "image" not in features or (labels and wanted not in features):
@@ -107,10 +115,10 @@ def _prepare(builder, name, download):
              "prepares it; or (2) pass --data_dir=DIR (or set TFDS_DATA_DIR) to a TFDS data_dir "
              f"that already holds {name!r}.")
     if not download:
-        raise UserError(f"Data set {name!r} is not prepared in {looked_in} and --nodownload "
+        raise NotPrepared(f"Data set {name!r} is not prepared in {looked_in} and --nodownload "
                         f"was given. {fixes}")
     if not online():
-        raise UserError(f"Data set {name!r} is not prepared in {looked_in}, and this machine "
+        raise NotPrepared(f"Data set {name!r} is not prepared in {looked_in}, and this machine "
                         f"cannot reach the internet to download it. {fixes}")
     try:
         builder.download_and_prepare()

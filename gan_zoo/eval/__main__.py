@@ -1,9 +1,9 @@
 """Score a generator: an export, a run dir's checkpoint, or a shipped pretrained one.
 
-    python -m gan_zoo.eval --export_dir=exports/maxout [--dataset=fashion_mnist]
-    python -m gan_zoo.eval --run_dir=runs/maxout --which=best
-    python -m gan_zoo.eval --pretrained=maxout_cgan/fashion_mnist --parzen
-    python -m gan_zoo.eval --real --dataset=fashion_mnist    # the real-data reference row
+    gan-zoo eval --export_dir=exports/maxout [--dataset=fashion_mnist]
+    gan-zoo eval --run_dir=runs/maxout --which=best
+    gan-zoo eval --pretrained=maxout_cgan/fashion_mnist --parzen
+    gan-zoo eval --real --dataset=fashion_mnist    # the real-data reference row
 
 Prints the metrics of gan_zoo.eval.scoring on --num_samples samples (default 10,000, the
 results table's), with --parzen the Parzen-window log-likelihood (Goodfellow et al.'s
@@ -212,9 +212,12 @@ def _print(result):
             f"{c}:{v:.2f}" for c, v in result["class_coverage"].items()))
 
 
-if __name__ == "__main__":
-    from absl import app
-
-    from gan_zoo.cli import run
+def command(argv=None):
+    """The command line: its flags, then main (gan-zoo eval, python -m gan_zoo.eval)."""
+    from gan_zoo import cli
     define_flags()
-    app.run(run(main))
+    cli.start(main, __doc__, argv=argv)
+
+
+if __name__ == "__main__":
+    command()

@@ -181,10 +181,11 @@ def main():
           f"({minutes:.1f} min); saved {path}")
 
 
-if __name__ == "__main__":
-    from absl import app, flags
+def command(argv=None):
+    """The command line: its flags, then main (python -m gan_zoo.eval.classifier)."""
+    from absl import flags
 
-    from gan_zoo.cli import run
+    from gan_zoo import cli
     flags.DEFINE_string("dataset", "fashion_mnist", "A labelled data set (tfds name or folder:PATH).")
     flags.DEFINE_string("data_dir", "", "TFDS data_dir (default: TFDS_DATA_DIR or tfds' own).")
     flags.DEFINE_string("models_dir", "", "Where to save it (default $GAN_ZOO_MODELS_DIR, else "
@@ -192,4 +193,8 @@ if __name__ == "__main__":
     flags.DEFINE_integer("epochs", 12, "Training epochs (the packaged ones: 10 for fashion_mnist, 3 for mnist).")
     flags.DEFINE_integer("max_images", 0, "Train on the first N images only (0: all).")
     flags.DEFINE_integer("seed", 0, "Seed for weights and data order.")
-    app.run(run(main))
+    cli.start(main, __doc__, argv=argv)
+
+
+if __name__ == "__main__":
+    command()

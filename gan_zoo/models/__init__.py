@@ -9,6 +9,7 @@ Conditional models take [noise, condition] and [image, condition]; an unconditio
 (`PAIRED = True`: it trains on paired images) maps an input image to an image, with no noise
 input. `generate` and `judge` call any kind, so trainers, export and plots need not care.
 """
+import difflib
 import importlib
 import types
 
@@ -78,6 +79,8 @@ def names():
 def get(name):
     """The builder module for `name`, or a UserError listing the registered models."""
     if name not in _MODULES:
-        raise UserError(f"Unknown model {name!r}. Registered models: {', '.join(names())}. "
+        close = difflib.get_close_matches(name, names(), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise UserError(f"Unknown model {name!r}.{hint} Registered models: {', '.join(names())}. "
                         "Pass one of them with --model=NAME.")
     return importlib.import_module(_MODULES[name])

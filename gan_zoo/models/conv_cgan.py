@@ -1,4 +1,4 @@
-"""Conv cGAN with the label broadcast as image channels (reference design C, at 32x32).
+"""Conv cGAN with the label broadcast as image channels (the TensorFlow 1 conv cGAN tutorial's, at 32x32).
 
 G: concat(noise, label) as a 1x1 map -> ConvTranspose 256 k4 s1 valid (4x4) -> 128 (8x8)
 -> 64 (16x16) -> C (32x32), BN + LeakyReLU, tanh. D: the condition vector broadcast to

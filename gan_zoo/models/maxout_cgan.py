@@ -1,7 +1,7 @@
 """Mirza & Osindero (2014) conditional GAN: ReLU MLP generator, Maxout discriminator.
 
-Reference design B. The architecture is kept exactly; what makes it learn the labels is
-the small init of G's output layer and its recipe (see README "Making the Maxout cGAN
+The Keras Maxout cGAN tutorial's design. The architecture is kept exactly; what makes it learn the labels is
+the small init of G's output layer and its recipe (see docs/label_conditional.md, "Making the Maxout cGAN
 learn its labels"): as published (Glorot init, Adam 2e-4, sigmoid + BCE), D wins at once
 and the samples ignore their label.
 """

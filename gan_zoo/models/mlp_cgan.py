@@ -1,7 +1,7 @@
-"""MLP cGAN with BatchNorm (reference design A, rebuilt in Keras).
+"""MLP cGAN with BatchNorm (the PyTorch MLP cGAN tutorial's, rebuilt in Keras).
 
 Weights N(0, 0.02), biases 0, Adam 2e-4 (0.5, 0.999), batch 128, 50 epochs with the learning
-rate divided by 10 at epochs 30 and 40, noise uniform [0, 1): the reference's settings.
+rate divided by 10 at epochs 30 and 40, noise uniform [0, 1): the tutorial's settings.
 """
 import math
 

@@ -1,0 +1,166 @@
+"""The Python API, what a notebook needs in five lines:
+
+    import gan_zoo
+    run = gan_zoo.train("maxout_cgan", dataset="fashion_mnist", epochs=3)  # any flag as a keyword
+    run.show()                                    # the latest sample grid; run.losses, run.metrics
+    generator = run.export("export/maxout_cgan")  # the best checkpoint, as a SavedModel
+    images = generator.generate(labels=["shirt", "bag"], num_per_label=8)
+
+`gan_zoo.load(export_dir)` and `gan_zoo.load(pretrained=NAME)` give the same Generator;
+`gan_zoo.open_run` reads a run dir the command line wrote. It is the command-line tools' code, called directly:
+a run trained here resumes on the command line and back.
+"""
+import os
+
+from gan_zoo.errors import UserError
+
+
+def train(model=None, dataset=None, on_epoch=None, **settings):
+    """Train (or resume) a run: `model` (its own recipe is its defaults) or `recipe=NAME`, and
+    any training flag as a keyword (epochs=3, run_dir="runs/x", ...). `on_epoch(run, epoch)`
+    is called after each epoch's files are written (epoch counts from 1). Returns the Run."""
+    from gan_zoo import config, data, loop
+    given = {k: v for k, v in (("model", model), ("dataset", dataset)) if v is not None}
+    cfg = config.resolve(**given, **settings)
+    run = Run(cfg.resolved_run_dir())
+    hook = None if on_epoch is None else (lambda trainer, epoch: on_epoch(run, epoch))
+    run.trainer = loop.train(cfg, data.for_config(cfg), on_epoch_end=hook)
+    return run
+
+
+def open_run(run_dir):
+    """The Run of a run dir written by `train` or `gan-zoo train`."""
+    if not os.path.isfile(os.path.join(run_dir, "config.json")):
+        raise UserError(f"{run_dir!r} is not a run dir: it has no config.json (gan-zoo train "
+                        "writes one).")
+    return Run(run_dir)
+
+
+def load(export_dir="", pretrained=""):
+    """The Generator of an export (its base folder: the newest version; or one version), or of
+    a generator shipped in the package (pretrained="maxout_cgan/fashion_mnist"), as the
+    command line's --export_dir / --pretrained."""
+    from gan_zoo import pretrained as shipped
+    return Generator(*shipped.open_model(export_dir, pretrained))
+
+
+class Run:
+    """A run dir and what it holds, read fresh each time (a run in progress keeps writing)."""
+
+    def __init__(self, run_dir):
+        self.run_dir = run_dir
+        self.trainer = None  # the trained networks, when this process trained them
+
+    def __repr__(self):
+        return f"Run({self.run_dir!r}, epochs done: {len(self.losses.get('epoch', []))})"
+
+    @property
+    def config(self):
+        """The run's settings (config.json's "config": every flag's value)."""
+        from gan_zoo.run_files import load_json
+        return load_json(os.path.join(self.run_dir, "config.json"))["config"]
+
+    @property
+    def losses(self):
+        """loss.csv as {column: numpy array}, one entry per epoch."""
+        return self._csv("loss.csv")
+
+    @property
+    def metrics(self):
+        """metrics.csv ({column: array}, one entry per scored epoch); {} when nothing was scored."""
+        return self._csv("metrics.csv")
+
+    def _csv(self, name):
+        from gan_zoo.run_files import read_csv
+        path = os.path.join(self.run_dir, name)
+        return read_csv(path) if os.path.isfile(path) else {}
+
+    def grid(self, epoch=None):
+        """The sample grid of `epoch` (default: the latest) as a uint8 array."""
+        from gan_zoo import images
+        folder = os.path.join(self.run_dir, "samples")
+        names = sorted(f for f in os.listdir(folder) if f.startswith("epoch_")) if os.path.isdir(folder) else []
+        if epoch is not None:
+            names = [n for n in names if n == f"epoch_{epoch:04d}.png"]
+        if not names:
+            raise UserError(f"No sample grid {'of epoch %d ' % epoch if epoch else ''}in {folder}.")
+        return images.read_png(os.path.join(folder, names[-1]))
+
+    def show(self, epoch=None):
+        """Draw the sample grid (matplotlib) and return its figure."""
+        return _show(self.grid(epoch), f"{self.run_dir}: epoch {epoch or len(self.losses.get('epoch', []))}")
+
+    def export(self, export_dir, which=None, inference_mode=None):
+        """Export a checkpoint as the next version under `export_dir` and return its Generator.
+        which: "best" (the default where the run scored itself) or "latest"."""
+        from gan_zoo import export
+        if which is None:
+            which = "best" if os.path.isfile(os.path.join(self.run_dir, "best.json")) else "latest"
+        export.export(self.run_dir, export_dir, which=which, inference_mode=inference_mode)
+        return load(export_dir)
+
+
+class Generator:
+    """A served generator (an export or a shipped one): images as uint8 arrays."""
+
+    def __init__(self, model, metadata):
+        self.model, self.metadata = model, metadata
+
+    def __repr__(self):
+        return (f"Generator({self.metadata['model']} on {self.metadata['dataset']}, images "
+                f"{tuple(self.metadata['image_shape'])})")
+
+    @property
+    def class_names(self):
+        return list(self.metadata.get("class_names") or [])
+
+    def generate(self, labels=None, num_per_label=10, tags=None, count=64, seed=0):
+        """uint8 images [N, H, W, C]. Class models: `labels` (numbers or class names; default
+        every class), num_per_label each, label-major. Tag models: `tags` ("bag;top,warm" or a
+        list of tag lists). Unconditional models: `count` images. The same seed, the same images."""
+        from gan_zoo import generate
+        meta = self.metadata
+        if meta.get("paired"):
+            raise UserError("This model translates images: use generator.translate(images).")
+        if not meta.get("conditional", True):
+            if labels is not None or tags is not None:
+                raise UserError("This model is unconditional: pass count=N, not labels or tags.")
+            return generate.generate_unconditional(self.model, count, seed)
+        if meta.get("condition_names"):
+            if tags is None or labels is not None:
+                raise UserError(f"This model is conditioned on tags: pass tags=, e.g. "
+                                f"tags='{meta['condition_names'][0]}'.")
+            text = tags if isinstance(tags, str) else ";".join(",".join(t) for t in tags)
+            conditions = generate.parse_tags(text, meta["condition_names"])
+        else:
+            if tags is not None:
+                raise UserError("This model is conditioned on classes: pass labels=, not tags=.")
+            conditions = (list(range(meta["num_classes"])) if labels is None else
+                          generate.parse_labels(labels, meta["num_classes"], self.class_names))
+        return generate.generate(self.model, conditions, num_per_label, seed)[0]
+
+    def translate(self, images):
+        """An image-to-image model's uint8 outputs for uint8 inputs [N, H, W, C]."""
+        from gan_zoo import generate
+        if not self.metadata.get("paired"):
+            raise UserError("This model draws from noise: use generator.generate().")
+        return generate.translate(self.model, images)
+
+    def show(self, images, columns=8):
+        """Draw uint8 `images` as one grid (matplotlib) and return its figure."""
+        import numpy as np
+
+        from gan_zoo import images as image_utils
+        rows = -(-len(images) // columns)
+        padded = np.concatenate([images, np.zeros((rows * columns - len(images), *images.shape[1:]),
+                                                  images.dtype)])
+        return _show(image_utils.grid(padded, rows, columns), repr(self))
+
+
+def _show(image, title):
+    import matplotlib.pyplot as plt
+    figure = plt.figure(figsize=(min(12, image.shape[1] / 40), min(12, image.shape[0] / 40)))
+    plt.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=255)
+    plt.title(title, fontsize=8)
+    plt.axis("off")
+    return figure

@@ -1,0 +1,65 @@
+"""The rules a training config obeys: ranges of single settings and combinations that cannot
+train. Each refusal is a UserError naming the flag, what it must be and what was given."""
+import dataclasses
+
+from gan_zoo import augment, models
+from gan_zoo.errors import UserError
+
+_INF = float("inf")
+# setting -> (lower bound, upper bound, what it is); "(" / ")" exclusive, "[" / "]" inclusive
+_INTERVALS = {
+    "g_lr": (("(", 0), (")", _INF), ""), "d_lr": (("(", 0), (")", _INF), ""),
+    "lr_decay_factor": (("(", 0), (")", _INF), ""),
+    "max_images": (("[", 0), (")", _INF), " (0: all)"),
+    "image_size": (("[", 0), (")", _INF), " (0: the data's own)"),
+    "mismatch_weight": (("[", 0), (")", 1), " (the wrong-condition share of D's fake term; "
+                                            "0.5: GAN-CLS)"),
+    "lr_linear_decay": (("[", 0), ("]", 1), " (a fraction of the run)"),
+    "real_label": (("(", 0), ("]", 1), ""), "nan_lr_factor": (("(", 0), ("]", 1), ""),
+    "center_crop": (("[", 0), ("]", 1), " (the kept fraction of each side; 0: no crop)"),
+    "g_dropout": (("[", 0), (")", 1), " (a rate)"),
+}
+
+
+def check(config):
+    models.get(config.model)  # raises a UserError naming the registered models
+    positive = ("epochs", "batch_size", "noise_dim", "save_every", "steps_per_call", "ngf",
+                "ndf", "n_critic", "adaptive_burst", "patch_layers", "r1_every")
+    for name in positive:
+        if getattr(config, name) <= 0:
+            raise UserError(f"--{name} must be a positive integer, got {getattr(config, name)}.")
+    for name, (low, high, meaning) in _INTERVALS.items():
+        value = getattr(config, name)
+        if not (low[1] < value if low[0] == "(" else low[1] <= value) or not (
+                value < high[1] if high[0] == ")" else value <= high[1]):
+            raise UserError(f"--{name} must be in {low[0]}{low[1]:g}, {high[1]:g}{high[0]}"
+                            f"{meaning}; got {value}.")
+    config.decay_epochs()  # raises on a malformed list
+    if augment.parse_policy(config.diffaugment) and models.is_paired(config.model):
+        raise UserError("--diffaugment with paired data: D also sees the input image, which "
+                        "would need the same transform. Leave --diffaugment empty.")
+    if config.d_conditioning == "projection" and not models.takes_vector_condition(config.model):
+        raise UserError(f"--d_conditioning=projection needs a class or vector condition, "
+                        f"which {config.model} does not take: leave it at concat.")
+    if not 0.0 <= config.fake_label < config.real_label:
+        raise UserError(f"--fake_label must be in [0, --real_label), got {config.fake_label}.")
+    for f in dataclasses.fields(config):
+        choices = f.metadata["choices"]
+        if choices and getattr(config, f.name) not in choices:
+            raise UserError(f"--{f.name} must be one of {', '.join(choices)}; got "
+                            f"{getattr(config, f.name)!r}.")
+    if config.eval_samples < 10:
+        raise UserError(f"--eval_samples must be at least 10 (the k-NN metrics need "
+                        f"neighbours), got {config.eval_samples}.")
+    for name in ("clip", "gp_weight", "r1_gamma", "ema_half_life", "ema_rampup",
+                 "mismatch_epochs", "keep_every", "eval_every", "collapse_threshold", "max_nan_recoveries",
+                 "cpu_devices", "jitter", "l1_weight", "adv_weight"):
+        if getattr(config, name) < 0:
+            raise UserError(f"--{name} must be >= 0, got {getattr(config, name)}.")
+    if config.l1_weight == 0 and config.adv_weight == 0:
+        raise UserError("--l1_weight=0 and --adv_weight=0 leave the generator nothing to "
+                        "learn: give one of them a positive weight.")
+    paired = models.is_paired(config.model)
+    if config.l1_weight and not paired:
+        raise UserError(f"--l1_weight needs a target image for each output: use it with "
+                        f"--model=img2img on paired images, not with {config.model}.")
