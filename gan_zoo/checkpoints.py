@@ -61,3 +61,51 @@ def _write_state(directory, latest, listed):
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(target + ".tmp", target)
+
+
+def newest_first(directory):
+    """Every checkpoint of `directory`, newest (highest number) first: those its state file
+    names and any other on disk (an index file), so a state file that names a missing or
+    broken checkpoint still leaves the older whole ones to fall back to."""
+    if not os.path.isdir(directory):
+        return []
+    prefixes = {p[:-len(".index")] for p in glob.glob(os.path.join(glob.escape(directory), "*.index"))}
+    try:
+        state = tf.train.get_checkpoint_state(directory)
+    except (tf.errors.OpError, ValueError):  # a state file that is not a text proto
+        state = None
+    if state is not None:
+        prefixes |= {p if os.path.isabs(p) else os.path.join(directory, p)
+                     for p in [*state.all_model_checkpoint_paths, state.model_checkpoint_path] if p}
+    return sorted(prefixes, key=_number, reverse=True)
+
+
+def restore_newest_whole(restore, paths, where):
+    """Call restore(path) on `paths` in order until one succeeds; returns that path (None when
+    `paths` is empty). A checkpoint that is missing, truncated or zero-filled is skipped with a
+    warning naming it; when none is whole, a UserError names each and why."""
+    from absl import logging
+
+    from gan_zoo.errors import UserError
+    skipped = []
+    for path in paths:
+        try:
+            restore(path)
+        except Exception as e:  # a broken file raises OpError, IndexError, ValueError, ...
+            reason = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+            skipped.append(f"{os.path.basename(path)} ({type(e).__name__}: {reason})")
+            continue
+        if skipped:
+            logging.warning("Skipped broken checkpoint(s) in %s: %s; restored %s instead.",
+                            where, "; ".join(skipped), os.path.basename(path))
+        return path
+    if skipped:
+        raise UserError(f"No whole checkpoint in {where}: {'; '.join(skipped)}. The files are "
+                        "missing, truncated or overwritten; restore them from a backup, or pass "
+                        "a new --run_dir to start over.")
+    return None
+
+
+def _number(prefix):
+    tail = os.path.basename(prefix).rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else -1

@@ -150,6 +150,17 @@ def versions(export_base):
                   if d.isdigit() and os.path.exists(os.path.join(export_base, d, "saved_model.pb")))
 
 
+def _refuse_non_finite(generator, step):
+    """A generator with a NaN or Inf weight would serve NaN images (uint8 garbage): refuse it."""
+    bad = [(w.path, int(np.size(v) - np.isfinite(v).sum())) for w in generator.weights
+           if not np.isfinite(v := np.asarray(w.numpy(), np.float64)).all()]
+    if bad:
+        where = ", ".join(f"{path} ({n} values)" for path, n in bad[:3])
+        raise UserError(f"The generator at step {step} has non-finite weights ({where}); it "
+                        "would serve garbage. Export another checkpoint: --which=best, or "
+                        "--epoch=N of one kept with --keep_every.")
+
+
 def describe(config, spec, signatures, inference_mode=None):
     """The metadata of a generator that clients (generate, explore, eval) read."""
     return {"model": config.model, "dataset": config.dataset, "conditional": spec.is_conditional,
@@ -209,6 +220,7 @@ def export(run_dir, export_base, version=None, epoch=None, inference_mode=None, 
         raise UserError(f"--inference_mode must be one of {', '.join(INFERENCE_MODES)}; got "
                         f"{inference_mode!r}.")
     generator, config, spec, step = restore_generator(run_dir, epoch, which)
+    _refuse_non_finite(generator, step)
     selected = None
     if which == "best":
         record = best_record(run_dir)

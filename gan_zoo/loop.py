@@ -13,13 +13,14 @@ import tempfile
 import tensorflow as tf
 from absl import logging
 
-from gan_zoo import distribute, models, progress, records
+from gan_zoo import checkpoints, distribute, models, progress, records
 from gan_zoo.checkpoints import CheckpointSeries
 from gan_zoo.epoch_figures import EpochFigures
 from gan_zoo.errors import TrainingInterrupted, UserError
 from gan_zoo.eval import diversity, scoring
 from gan_zoo.faults import fault_point
 from gan_zoo.run_dir import check_run_dir
+from gan_zoo.run_lock import RunDirLock
 from gan_zoo.run_files import RunFiles, load_json, save_json
 from gan_zoo.signals import StopOnSignal
 from gan_zoo.trainer import NonFiniteStep, Trainer
@@ -34,6 +35,7 @@ def train(config, source, on_epoch_end=None, strategy=None):
     SIGINT / SIGTERM save a checkpoint at the current step, then raise TrainingInterrupted.
     A non-finite loss or weight is never kept: the run goes back to its last good checkpoint
     with lower learning rates, and stops after --max_nan_recoveries.
+    One training per run dir: a second is refused while this one runs (gan_zoo.run_lock).
     Under a multi-worker strategy only the chief writes the run dir; the other workers resume
     from its checkpoint and, as TensorFlow's multi-worker guide has it, still save theirs
     (to a scratch dir) whenever the chief does.
@@ -47,16 +49,20 @@ def train(config, source, on_epoch_end=None, strategy=None):
     scorer = scorer_for(config, trainer.spec) if config.eval_every else None
     if scorer:  # a --select_by this data has no metric for is refused before anything is written
         scoring.selection_metric(config.select_by, scorer.metric_names)
-    resume_from = tf.train.latest_checkpoint(files.checkpoint_dir)
     scratch = None
+    lock = RunDirLock(files.run_dir)  # a second training on this run dir is refused here
     if not distribute.is_chief(strategy):
         scratch = tempfile.mkdtemp(prefix="gan_zoo_worker_")
+        lock = RunDirLock(scratch)
+    resume_from = checkpoints.newest_first(files.checkpoint_dir)
+    if scratch:
         files = RunFiles(scratch)
         config = dataclasses.replace(config, progress=False)
     try:
-        loop = EpochLoop(trainer, config, files, scorer, on_epoch_end)
-        loop.start(previous, resume_from, chief=scratch is None)
-        loop.run()
+        with lock:
+            loop = EpochLoop(trainer, config, files, scorer, on_epoch_end)
+            loop.start(previous, resume_from, chief=scratch is None)
+            loop.run()
         return trainer
     finally:
         if scratch:
@@ -83,13 +89,15 @@ class EpochLoop:
         self.recoveries = 0
 
     def start(self, previous, resume_from, chief):
-        """Restore the latest checkpoint (or save step 0), record the config, and drop the CSV
-        rows past the restored epoch."""
+        """Restore the newest whole checkpoint of `resume_from` (paths, newest first; or save
+        step 0), record the config, and drop the CSV rows past the restored epoch."""
         trainer, config, files = self.trainer, self.config, self.files
         files.create()
         self.manager = CheckpointSeries(trainer.checkpoint, files.checkpoint_dir, keep=3)
+        resume_from = checkpoints.restore_newest_whole(
+            lambda path: trainer.checkpoint.restore(path).assert_existing_objects_matched(),
+            resume_from, files.checkpoint_dir)
         if resume_from:
-            trainer.checkpoint.restore(resume_from).assert_existing_objects_matched()
             logging.info("Resumed %s at step %d", resume_from, self._step())
         save_json(files.config_json, {**(previous or {}), "config": config.to_json(),
                                       "data_spec": trainer.spec.to_json()})

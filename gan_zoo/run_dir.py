@@ -5,7 +5,7 @@ import os
 
 import tensorflow as tf
 
-from gan_zoo import models
+from gan_zoo import checkpoints, models
 from gan_zoo.config import from_saved
 from gan_zoo.data.spec import DataSpec
 from gan_zoo.errors import UserError
@@ -69,22 +69,26 @@ def restore_generator(run_dir, epoch=None, which="latest"):
         if epoch is not None:
             raise UserError("--which=best and --epoch name two checkpoints: pass one of them.")
         best_record(run_dir)  # a clear error when the run kept none
-        latest = tf.train.latest_checkpoint(files.best_dir)
+        paths, where = checkpoints.newest_first(files.best_dir), files.best_dir
     elif epoch is not None:
-        latest = os.path.join(files.kept_dir, f"epoch-{epoch}")
-        if not tf.io.gfile.exists(latest + ".index"):
+        paths, where = [os.path.join(files.kept_dir, f"epoch-{epoch}")], files.kept_dir
+        if not tf.io.gfile.exists(paths[0] + ".index"):
             kept = sorted(int(f[6:-6]) for f in os.listdir(files.kept_dir) if f.endswith(".index")) \
                 if os.path.isdir(files.kept_dir) else []
             raise UserError(f"{run_dir!r} kept no checkpoint of epoch {epoch}; kept epochs: "
                             f"{kept or 'none (train with --keep_every=N)'}.")
     else:
-        latest = tf.train.latest_checkpoint(files.checkpoint_dir)
-    if latest is None:
+        paths, where = checkpoints.newest_first(files.checkpoint_dir), files.checkpoint_dir
+    if not paths:
         raise UserError(f"{run_dir!r} has no checkpoint yet (checkpoints are saved every "
                         f"--save_every={config.save_every} epochs and at the end).")
     generator, _ = models.build(spec, config)
     step = tf.Variable(0, dtype=tf.int64)
     # A run that kept an EMA of G is sampled, scored and exported from it (gan_zoo.ema).
     slot = "generator_ema" if config.ema_half_life else "generator"
-    tf.train.Checkpoint(**{slot: generator}, step=step).restore(latest).expect_partial()
+    reader = tf.train.Checkpoint(**{slot: generator}, step=step)
+    # the newest whole one: a checkpoint being written, or broken, is skipped with a warning
+    checkpoints.restore_newest_whole(
+        lambda path: reader.restore(path).expect_partial().assert_existing_objects_matched(),
+        paths, where)
     return generator, config, spec, int(step)
