@@ -69,14 +69,15 @@ def newest_first(directory):
     broken checkpoint still leaves the older whole ones to fall back to."""
     if not os.path.isdir(directory):
         return []
-    prefixes = {p[:-len(".index")] for p in glob.glob(os.path.join(glob.escape(directory), "*.index"))}
+    prefixes = {os.path.normpath(p[:-len(".index")])
+                for p in glob.glob(os.path.join(glob.escape(directory), "*.index"))}
     try:
-        state = tf.train.get_checkpoint_state(directory)
+        state = tf.train.get_checkpoint_state(directory)  # its paths joined to `directory`
     except (tf.errors.OpError, ValueError):  # a state file that is not a text proto
         state = None
     if state is not None:
-        prefixes |= {p if os.path.isabs(p) else os.path.join(directory, p)
-                     for p in [*state.all_model_checkpoint_paths, state.model_checkpoint_path] if p}
+        prefixes |= {os.path.normpath(p) for p in
+                     [*state.all_model_checkpoint_paths, state.model_checkpoint_path] if p}
     return sorted(prefixes, key=_number, reverse=True)
 
 
