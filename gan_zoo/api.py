@@ -148,13 +148,8 @@ class Generator:
 
     def show(self, images, columns=8):
         """Draw uint8 `images` as one grid (matplotlib) and return its figure."""
-        import numpy as np
-
         from gan_zoo import images as image_utils
-        rows = -(-len(images) // columns)
-        padded = np.concatenate([images, np.zeros((rows * columns - len(images), *images.shape[1:]),
-                                                  images.dtype)])
-        return _show(image_utils.grid(padded, rows, columns), repr(self))
+        return _show(image_utils.rows_of(images, columns), repr(self))
 
 
 def _show(image, title):

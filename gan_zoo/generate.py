@@ -138,11 +138,7 @@ def _write_unconditional(FLAGS, model):
         raise UserError(f"--count must be positive, got {FLAGS.count}.")
     images = generate_unconditional(model, FLAGS.count, FLAGS.seed)
     if FLAGS.out.endswith(".png"):
-        columns = min(8, len(images))
-        rows = -(-len(images) // columns)
-        padded = np.concatenate([images, np.zeros((rows * columns - len(images), *images.shape[1:]),
-                                                  images.dtype)])
-        image_utils.write_png(FLAGS.out, image_utils.grid(padded, rows, columns))
+        image_utils.write_png(FLAGS.out, image_utils.rows_of(images, 8))
     else:
         np.savez_compressed(FLAGS.out, images=images)
     print(f"Wrote {len(images)} images to {FLAGS.out}")

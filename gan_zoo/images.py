@@ -18,6 +18,16 @@ def grid(images, rows, cols, pad=1):
     return out
 
 
+def rows_of(images, columns=8):
+    """Any number of images as one grid, `columns` wide (fewer if there are fewer images), the
+    last row filled with black."""
+    images = np.asarray(images)
+    columns = max(1, min(columns, len(images)))
+    rows = -(-len(images) // columns)
+    blank = np.zeros((rows * columns - len(images), *images.shape[1:]), images.dtype)
+    return grid(np.concatenate([images, blank]), rows, columns)
+
+
 def write_png(path, image):
     """Written beside, then renamed: a kill never leaves a half PNG under the real name."""
     folder, name = os.path.split(path)
