@@ -73,6 +73,9 @@ def generate(model, labels, num_per_label, seed=0):
 
 def generate_unconditional(model, count, seed=0):
     from gan_zoo import export
+    if not 1 <= count <= export.MAX_COUNT:
+        raise UserError(f"count={count}: an export draws 1 to {export.MAX_COUNT} images per "
+                        "request. For more, call again with another seed.")
     fn = model.signatures[export.SEED_SIGNATURE]
     return fn(count=tf.constant(count, tf.int32), seed=tf.constant(seed, tf.int64))["images"].numpy()
 

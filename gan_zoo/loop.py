@@ -94,9 +94,8 @@ class EpochLoop:
         trainer, config, files = self.trainer, self.config, self.files
         files.create()
         self.manager = CheckpointSeries(trainer.checkpoint, files.checkpoint_dir, keep=3)
-        resume_from = checkpoints.restore_newest_whole(
-            lambda path: trainer.checkpoint.restore(path).assert_existing_objects_matched(),
-            resume_from, files.checkpoint_dir)
+        resume_from = checkpoints.restore_newest_whole(trainer.restore, resume_from,
+                                                       files.checkpoint_dir)
         if resume_from:
             logging.info("Resumed %s at step %d", resume_from, self._step())
         save_json(files.config_json, {**(previous or {}), "config": config.to_json(),
@@ -244,7 +243,7 @@ def _recover(trainer, manager, files, config, epoch, recoveries):
             f"learning rates too high for --loss={config.loss} (lower --g_lr / --d_lr), or "
             f"non-finite input data. The last good checkpoint is {latest}.")
     multiplier = float(trainer.lr_multiplier.numpy()) * config.nan_lr_factor
-    trainer.checkpoint.restore(latest).assert_existing_objects_matched()
+    trainer.restore(latest)
     trainer.lr_multiplier.assign(multiplier)
     trainer.nonfinite_steps.assign(0)
     logging.warning("Non-finite loss or weight at epoch %d (step %d): discarding the updates "

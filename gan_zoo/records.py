@@ -45,11 +45,14 @@ def names(side):
     return tuple(f.name for f in FIGURES if f.side == side)
 
 
-class EpochMeans:
+class EpochMeans(tf.Module):
     """Per-side sums and counts of this epoch's figures, in variables the replica functions
-    add to. They hold the first replica's value: what is added was reduced across replicas."""
+    add to. They hold the first replica's value: what is added was reduced across replicas.
+    They are checkpointed, so an epoch resumed from a mid-epoch checkpoint (Ctrl-C, SIGTERM)
+    writes the row of the whole epoch, not of the steps after the resume."""
 
     def __init__(self):
+        super().__init__(name="epoch_means")
         first = dict(trainable=False, aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
         self._sums = {s: tf.Variable(tf.zeros(len(names(s))), name=f"{s}_sums", **first)
                       for s in SIDES}

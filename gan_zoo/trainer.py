@@ -82,7 +82,7 @@ class Trainer:
         # that each recovery lowers (checkpointed, so a resumed run keeps it).
         self.nonfinite_steps = tf.Variable(0, dtype=tf.int64, name="nonfinite_steps", **first)
         self.lr_multiplier = tf.Variable(1.0, dtype=tf.float64, name="lr_multiplier", **first)
-        self.checkpoint = tf.train.Checkpoint(
+        parts = dict(
             generator=self.generator, discriminator=self.discriminator,
             # The plain optimizers (inside a float16 loss-scale wrapper), so a checkpoint
             # resumes with or without --mixed_precision.
@@ -97,8 +97,20 @@ class Trainer:
             with distribute.dtype_policy(self.policy):
                 self.generator_average = GeneratorAverage(
                     self.generator, config.ema_half_life, config.ema_rampup, config.batch_size)
-            self.checkpoint.generator_ema = self.generator_average.model
+            parts["generator_ema"] = self.generator_average.model
         self.records = records.EpochMeans()
+        self.checkpoint = tf.train.Checkpoint(**parts, epoch_means=self.records)
+        self._parts_before_epoch_means = parts
+
+    def restore(self, path):
+        """Restore the checkpoint at `path`, every object of this trainer matched. One written
+        before the epoch's sums were checkpointed restores everything else, the sums zeroed."""
+        if any(name.startswith("epoch_means/") for name, _ in tf.train.list_variables(path)):
+            self.checkpoint.restore(path).assert_existing_objects_matched()
+            return
+        older = tf.train.Checkpoint(**self._parts_before_epoch_means)
+        older.restore(path).assert_existing_objects_matched()
+        self.records.reset()
 
     # --- the compiled graphs ------------------------------------------------------------------
     def _compile(self):
@@ -182,7 +194,8 @@ class Trainer:
         Stops early when `stop_requested()` turns true; raises NonFiniteStep when a loss or a
         weight went non-finite."""
         cfg = self.config
-        self.records.reset()
+        if first_step == 0:  # else the sums of the epoch's first steps came with the checkpoint
+            self.records.reset()
         iterator = iter(distribute.distribute_batches(
             self.strategy, self.source.epoch_batches(cfg.batch_size, epoch, cfg.seed, first_step)))
         done, start = first_step, time.perf_counter()

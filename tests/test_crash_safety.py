@@ -24,8 +24,8 @@ TINY = ["--model=dcgan", "--dataset=olivetti", f"--data_dir={OLIVETTI}", "--imag
 SCORED = ["--eval_every=1"]  # scoring and the best checkpoint, where a kill may land too
 
 
-def _train_cli(run_dir, epochs=3, fault=None, extra=()):
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+def _train_cli(run_dir, epochs=3, fault=None, extra=(), fault_signal="SIGKILL"):
+    env = dict(os.environ, PYTHONUNBUFFERED="1", GAN_ZOO_FAULT_SIGNAL=fault_signal)
     env.pop("GAN_ZOO_FAULT", None)
     if fault:
         env["GAN_ZOO_FAULT"] = fault
@@ -171,6 +171,42 @@ def test_deterministic_runs_write_identical_loss_csv(tmp_path):
         with open(tmp_path / name / "loss.csv", "rb") as fh:
             runs.append(fh.read())
     assert runs[0] == runs[1] and runs[0].count(b"\n") == 3
+
+
+@pytest.mark.parametrize("fault_signal,code", [("SIGKILL", -signal.SIGKILL), ("SIGTERM", 143)])
+def test_a_deterministic_run_stopped_mid_epoch_and_resumed_writes_the_same_loss_csv(
+        tmp_path, fault_signal, code):
+    """Stopped after 5 of epoch 2's 10 steps: SIGKILL goes back to epoch 1's checkpoint,
+    SIGTERM saves one at step 15, and the resumed epoch 2 row still covers all 10 steps."""
+    extra = ["--deterministic"]  # one D and G step per batch: 2 calls of 5 steps per epoch
+    whole = _train_cli(str(tmp_path / "whole"), extra=extra)
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    run_dir = str(tmp_path / "stopped")
+    stopped = _train_cli(run_dir, fault="step@3", fault_signal=fault_signal, extra=extra)
+    assert stopped.returncode == code, stopped.stderr[-3000:]
+    assert _checkpoint_step(run_dir) == (15 if fault_signal == "SIGTERM" else 10)
+    resumed = _train_cli(run_dir, extra=extra)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    for name in ("loss.csv", "samples/epoch_0003.png"):
+        with open(tmp_path / "whole" / name, "rb") as a, open(os.path.join(run_dir, name), "rb") as b:
+            assert a.read() == b.read(), name
+
+
+def test_a_checkpoint_from_before_the_epoch_sums_were_saved_still_resumes(tmp_path):
+    """Checkpoints written before loss.csv's sums were checkpointed have no epoch_means: they
+    restore everything else, and the resumed epoch starts its sums from zero."""
+    cfg = tiny_faces_config(tmp_path, epochs=1, max_images=160)
+    trained = loop.train(cfg, data.for_config(cfg))
+    parts = dict(trained._parts_before_epoch_means)
+    old_style = os.path.join(str(tmp_path), "old_style", "ckpt")
+    path = tf.train.Checkpoint(**parts).save(old_style)  # as CheckpointManager saved them
+    assert not any(n.startswith("epoch_means/") for n, _ in tf.train.list_variables(path))
+    fresh = loop.Trainer(cfg, data.for_config(cfg))
+    fresh.restore(path)
+    assert int(fresh.step.numpy()) == int(trained.step.numpy()) == 10
+    assert fresh.records.means()["D_steps"] == 0
+    for a, b in zip(fresh.generator.weights, trained.generator.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
 def test_a_signal_during_the_epochs_files_keeps_that_epochs_row(tmp_path):

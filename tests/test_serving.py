@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2
 
+import tf_serving
 from conftest import ROOT, run_cli
 from gan_zoo import export
 
@@ -132,3 +133,124 @@ def test_png_signature_returns_the_seed_signatures_images_as_png(exports, family
     if family == "label":
         with pytest.raises(tf.errors.InvalidArgumentError, match="labels must be in"):
             loaded.signatures[export.PNG_SIGNATURE](labels=tf.constant([10], tf.int32), **seed)
+
+
+# --- bad requests, as TF Serving's Session meets them (tests/tf_serving.py) ------------------
+@pytest.fixture(scope="module")
+def sessions(exports, tmp_path_factory):
+    """{family: ServingSession}: the three exports, and an untrained tag model's export (its
+    `condition` signatures; input checks need no training)."""
+    from gan_zoo import config, models
+    from gan_zoo.data.spec import DataSpec
+    spec = DataSpec(image_shape=(28, 28, 1), condition_dim=4, condition_names=("a", "b", "c", "d"),
+                    grid_conditions=((1, 0, 0, 0),), grid_names=("a",))
+    cfg = config.resolve(model="maxout_cgan", noise_dim=8)
+    generator, _ = models.get("maxout_cgan").build(spec, cfg)
+    module, signatures = export.serving_module(generator, cfg, spec)
+    tag_dir = str(tmp_path_factory.mktemp("tag_export"))
+    tf.saved_model.save(module, tag_dir, signatures=signatures)
+    made = {family: tf_serving.ServingSession(tf_serving.version_dir(base))
+            for family, (base, _, _) in exports.items()}
+    made["tags"] = tf_serving.ServingSession(tag_dir)
+    return made
+
+
+def _request(signature, **inputs):
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name, request.model_spec.signature_name = "m", signature
+    for name, value in inputs.items():
+        request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
+    return request.SerializeToString()
+
+
+def _shape_error(name):
+    """What the graph's EnsureShape says of a tensor of the wrong shape, naming the input."""
+    return rf"Shape of tensor \S*{name}\S* \[[-\d,]*\] is not compatible with expected shape"
+
+
+NOISE = np.zeros((2, 100), np.float32)
+LABELS = np.array([1, 7], np.int32)
+SEED = np.array(3, np.int64)
+BAD_GRPC_REQUESTS = [  # (family, signature, inputs, what the error names)
+    ("label", "serving_default", dict(labels=np.array([1, 10], np.int32), noise=NOISE), "labels must be in"),
+    ("label", "serving_default", dict(labels=np.array([-1, 2], np.int32), noise=NOISE), "labels must be in"),
+    ("label", "serving_default", dict(labels=np.array([1.0, 7.0], np.float32), noise=NOISE), "int32"),
+    ("label", "serving_default", dict(labels=np.array([[1], [7]], np.int32), noise=NOISE), _shape_error("labels")),
+    ("label", "serving_default", dict(labels=LABELS, noise=np.zeros((2, 50), np.float32)), _shape_error("noise")),
+    ("label", "serving_default", dict(labels=LABELS, noise=np.zeros(100, np.float32)), _shape_error("noise")),
+    ("label", "serving_default", dict(labels=LABELS, noise=np.zeros((2, 100), np.float64)), "float"),
+    ("label", "serving_default", dict(labels=LABELS, noise=np.full((2, 100), np.nan, np.float32)), "noise values must be finite"),
+    ("label", "serving_default", dict(labels=LABELS, noise=np.full((2, 100), np.inf, np.float32)), "noise values must be finite"),
+    ("label", "serving_default", dict(labels=LABELS, noise=np.zeros((3, 100), np.float32)), "same batch size"),
+    ("label", "generate_from_seed", dict(labels=np.array([12], np.int32), seed=SEED), "labels must be in"),
+    ("label", "generate_from_seed", dict(labels=LABELS, seed=np.array([3, 4], np.int64)), _shape_error("seed")),
+    ("label", "generate_from_seed", dict(labels=LABELS, seed=np.array(3, np.int32)), "int64"),
+    ("label", "generate_png", dict(labels=np.array([[1]], np.int32), seed=SEED), _shape_error("labels")),
+    ("unconditional", "generate_from_seed", dict(count=np.array(0, np.int32), seed=SEED), "count must be positive"),
+    ("unconditional", "generate_from_seed", dict(count=np.array(-5, np.int32), seed=SEED), "count must be positive"),
+    ("unconditional", "generate_from_seed", dict(count=np.array(2**30, np.int32), seed=SEED), "count must be at most 4096"),
+    ("unconditional", "generate_png", dict(count=np.array([3], np.int32), seed=SEED), _shape_error("count")),
+    ("unconditional", "serving_default", dict(noise=np.zeros((2, 99), np.float32)), _shape_error("noise")),
+    ("img2img", "serving_default", dict(images=np.zeros((1, 16, 16, 3), np.uint8)), _shape_error("images")),
+    ("img2img", "serving_default", dict(images=np.zeros((1, 32, 32, 1), np.uint8)), _shape_error("images")),
+    ("img2img", "serving_default", dict(images=np.zeros((1, 32, 32, 3), np.float32)), "uint8"),
+    ("tags", "serving_default", dict(condition=np.zeros((2, 5), np.float32), noise=np.zeros((2, 8), np.float32)), _shape_error("condition")),
+    ("tags", "serving_default", dict(condition=np.full((2, 4), np.nan, np.float32), noise=np.zeros((2, 8), np.float32)), "condition values must be finite"),
+    ("tags", "generate_from_seed", dict(condition=np.full((1, 4), -np.inf, np.float32), seed=SEED), "condition values must be finite"),
+]
+
+
+def test_bad_grpc_requests_are_refused_with_invalid_argument_naming_the_input(sessions):
+    """Each request goes through the Session as TF Serving runs it, where nothing checks a
+    tensor's shape against the signature: the graph's own checks refuse it."""
+    wrong = []
+    for family, signature, inputs, names in BAD_GRPC_REQUESTS:
+        try:
+            sessions[family].predict(_request(signature, **inputs))
+            wrong.append((family, signature, "answered"))
+        except tf.errors.InvalidArgumentError as e:
+            if not re.search(names, e.message):
+                wrong.append((family, signature, e.message.splitlines()[0]))
+    assert not wrong
+
+
+def test_good_grpc_and_rest_requests_give_the_python_signatures_images(exports, sessions):
+    for family, (base, _, inputs) in exports.items():
+        response = predict_pb2.PredictResponse.FromString(
+            sessions[family].predict(_request("serving_default", **inputs)))
+        np.testing.assert_array_equal(tf.make_ndarray(response.outputs["images"]), _serve(base, inputs))
+    base, _, inputs = exports["label"]
+    body = json.dumps({"instances": [{"labels": int(l), "noise": n.tolist()}
+                                     for l, n in zip(inputs["labels"], inputs["noise"])]})
+    status, reply = sessions["label"].rest(body)
+    assert status == 200, reply
+    np.testing.assert_array_equal(np.array(reply["predictions"], np.uint8), _serve(base, inputs))
+
+
+BAD_REST_BODIES = [  # (family, JSON body, what the error names)
+    ("label", {"instances": [{"labels": 10, "noise": [0.0] * 100}]}, "labels must be in"),
+    ("label", {"instances": [{"labels": 1.5, "noise": [0.0] * 100}]}, "not int32 formatted"),
+    ("label", {"instances": [{"labels": "shirt", "noise": [0.0] * 100}]}, "not int32 formatted"),
+    ("label", {"instances": [{"labels": 1, "noise": [0.0] * 7}]}, _shape_error("noise")),
+    ("label", {"instances": [{"labels": 1, "noise": [float("nan")] * 100}]}, "noise values must be finite"),
+    ("label", {"instances": [{"labels": 1, "noise": [float("inf")] * 100}]}, "noise values must be finite"),
+    ("label", {"inputs": {"labels": [1, 2], "noise": [[0.0] * 100]}}, "same batch size"),
+    ("label", {"inputs": {"labels": [1], "noise": [[0.0] * 100, [0.0] * 99]}}, "ragged"),
+    ("label", {"signature_name": "generate_from_seed", "inputs": {"labels": [[1, 2]], "seed": 1}}, _shape_error("labels")),
+    ("unconditional", {"signature_name": "generate_png", "inputs": {"count": 100000, "seed": 1}}, "count must be at most"),
+    ("unconditional", {"signature_name": "generate_png", "inputs": {"count": -1, "seed": 1}}, "count must be positive"),
+    ("unconditional", {"signature_name": "generate_png", "inputs": {"count": 2, "seed": 2**70}}, "out of range"),
+    ("img2img", {"instances": [[[[0, 0, 300]] * 32] * 32]}, "out of range"),
+    ("img2img", {"instances": [[[[0, 0, 0]] * 16] * 16]}, _shape_error("images")),
+    ("tags", {"instances": [{"condition": [1, 0, 0], "noise": [0.0] * 8}]}, _shape_error("condition")),
+    ("tags", {"instances": [{"condition": [float("nan"), 0, 0, 1], "noise": [0.0] * 8}]}, "condition values must be finite"),
+]
+
+
+def test_bad_rest_bodies_answer_400_naming_the_problem(sessions):
+    wrong = []
+    for family, body, names in BAD_REST_BODIES:
+        status, reply = sessions[family].rest(json.dumps(body))
+        if status != 400 or not re.search(names, reply.get("error", "")):
+            wrong.append((family, status, str(reply)[:300]))
+    assert not wrong
