@@ -7,6 +7,7 @@ with only the newest `keep`, and only then are the other files of the series rem
 """
 import glob
 import os
+import shutil
 
 import tensorflow as tf
 
@@ -25,7 +26,12 @@ class CheckpointSeries:
         return self._manager.latest_checkpoint
 
     def save(self, checkpoint_number):
-        path = self._manager.save(checkpoint_number=checkpoint_number)
+        try:
+            path = self._manager.save(checkpoint_number=checkpoint_number)
+        except Exception:  # e.g. a full disk: drop what TensorFlow left of this one
+            prefix = os.path.join(self.directory, f"{self.name}-{checkpoint_number}")
+            shutil.rmtree(prefix + "_temp", ignore_errors=True)
+            raise
         listed = self._manager.checkpoints
         if self.keep is not None and len(listed) > self.keep:
             kept = listed[-self.keep:]

@@ -30,7 +30,7 @@ def run(main):
             main()
         except UserError as e:
             print(f"error: {e}", file=sys.stderr)
-            sys.exit(USAGE_ERROR)
+            sys.exit(getattr(e, "exit_code", USAGE_ERROR))  # a full disk is not a usage error
         except TrainingInterrupted as e:
             print(f"stopped: {e}", file=sys.stderr)
             sys.exit(e.exit_code)

@@ -18,6 +18,7 @@ import shutil
 import numpy as np
 import tensorflow as tf
 
+from gan_zoo import disk_space
 from gan_zoo.errors import UserError
 from gan_zoo.serving_graph import (MAX_COUNT, PNG_SIGNATURE, SEED_SIGNATURE,  # noqa: F401
                                    GeneratorModule, ImageToImageModule)
@@ -118,13 +119,19 @@ def export(run_dir, export_base, version=None, epoch=None, inference_mode=None, 
     module.metadata = tf.function(lambda: tf.constant(text), input_signature=[])
     # Written under a hidden name, then renamed: TF Serving, which polls the base folder for
     # new numbers, never sees a half-written version.
-    os.makedirs(export_base, exist_ok=True)
     staging = os.path.join(export_base, f".staging-{version}-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    tf.saved_model.save(module, staging, signatures=signatures)
-    os.makedirs(os.path.join(staging, "assets.extra"), exist_ok=True)
-    with open(os.path.join(staging, METADATA_FILE), "w") as fh:
-        fh.write(text)
+    with disk_space.reported(staging, lambda: "Nothing was exported and the versions already "
+                             "there are untouched: free some space, then export again."):
+        try:
+            os.makedirs(export_base, exist_ok=True)
+            shutil.rmtree(staging, ignore_errors=True)
+            tf.saved_model.save(module, staging, signatures=signatures)
+            os.makedirs(os.path.join(staging, "assets.extra"), exist_ok=True)
+            with open(os.path.join(staging, METADATA_FILE), "w") as fh:
+                fh.write(text)
+        except Exception:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
     os.rename(staging, os.path.join(export_base, str(version)))
     return metadata
 

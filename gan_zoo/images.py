@@ -32,7 +32,12 @@ def write_png(path, image):
     """Written beside, then renamed: a kill never leaves a half PNG under the real name."""
     folder, name = os.path.split(path)
     tmp = os.path.join(folder, f".{name}.tmp")  # hidden: globs of *.png never see it
-    tf.io.write_file(tmp, tf.io.encode_png(np.asarray(image, np.uint8)))
+    try:
+        tf.io.write_file(tmp, tf.io.encode_png(np.asarray(image, np.uint8)))
+    except tf.errors.OpError:  # a full disk: no half file left behind
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
     os.replace(tmp, path)
 
 

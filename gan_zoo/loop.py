@@ -13,7 +13,7 @@ import tempfile
 import tensorflow as tf
 from absl import logging
 
-from gan_zoo import checkpoints, distribute, models, progress, records
+from gan_zoo import checkpoints, disk_space, distribute, models, progress, records
 from gan_zoo.checkpoints import CheckpointSeries
 from gan_zoo.epoch_figures import EpochFigures
 from gan_zoo.errors import TrainingInterrupted, UserError
@@ -61,8 +61,9 @@ def train(config, source, on_epoch_end=None, strategy=None):
     try:
         with lock:
             loop = EpochLoop(trainer, config, files, scorer, on_epoch_end)
-            loop.start(previous, resume_from, chief=scratch is None)
-            loop.run()
+            with disk_space.reported(files.run_dir, loop.what_is_intact):
+                loop.start(previous, resume_from, chief=scratch is None)
+                loop.run()
         return trainer
     finally:
         if scratch:
@@ -205,6 +206,15 @@ class EpochLoop:
 
     def _step(self):
         return int(self.trainer.step.numpy())
+
+    def what_is_intact(self):
+        """After a failed write (a full disk): what a resume goes on from, and how."""
+        latest = getattr(self, "manager", None) and self.manager.latest_checkpoint
+        if not latest:
+            return "No checkpoint was written yet: free some space, then run the same command again."
+        return (f"The last whole checkpoint, {os.path.basename(latest)}, and the CSV rows up to "
+                "it are intact: free some space, then run the same command again to resume "
+                "from there.")
 
 
 class BestCheckpoint:

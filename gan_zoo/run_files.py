@@ -12,6 +12,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from gan_zoo import disk_space
 from gan_zoo import images as image_utils
 from gan_zoo.records import LOSS_COLUMNS, TIMING_COLUMNS
 
@@ -91,7 +92,7 @@ def _append(path, columns, row):
     """One whole line per write, fsynced: a kill leaves at most one torn last line."""
     new = not os.path.exists(path)
     line = [row[c] if isinstance(row[c], int) else f"{row[c]:.6g}" for c in columns]
-    with open(path, "a", newline="") as fh:
+    with disk_space.naming(path), open(path, "a", newline="") as fh:
         writer = csv.writer(fh)
         if new:
             writer.writerow(columns)
@@ -129,7 +130,7 @@ def _truncate(path, columns, last_epoch):
             seen.add(epoch)
             kept.append([record.get(c, "nan") for c in columns])
     tmp = path + ".tmp"
-    with open(tmp, "w", newline="") as fh:
+    with disk_space.naming(tmp), open(tmp, "w", newline="") as fh:
         csv.writer(fh).writerows([list(columns)] + kept)
         fh.flush()
         os.fsync(fh.fileno())
@@ -146,7 +147,7 @@ def read_csv(path):
 def save_json(path, obj):
     """Write JSON atomically, so a crash never leaves a half-written file behind."""
     tmp = f"{path}.tmp"
-    with open(tmp, "w") as fh:
+    with disk_space.naming(tmp), open(tmp, "w") as fh:
         json.dump(obj, fh, indent=2, sort_keys=True)
         fh.flush()
         os.fsync(fh.fileno())
