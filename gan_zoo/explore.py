@@ -5,19 +5,24 @@ dimension, extra sliders along the first principal directions of the generator's
 class selector for label models, a random button and a copy-able vector; the image updates
 as the sliders move. An img2img export shows an upload box instead.
 
-The server binds 127.0.0.1 unless told otherwise and answers four requests only:
+The server binds 127.0.0.1 unless --host says otherwise (with a warning naming who can reach
+it then) and answers four requests only (a query string is ignored):
   GET  /           the page
   GET  /info       the model's metadata and the slider set-up (JSON)
   POST /render     {"noise": [noise_dim floats], "label": int}  ->  PNG
   POST /translate  an image file (img2img exports)                ->  PNG
 Every request is validated (size, JSON, count and range of values, label range, image
-decodes); a bad one gets a 4xx with {"error": "..."} and the server stays up.
+decodes); a bad one gets a 4xx with {"error": "..."} and the server stays up. A client that
+stalls mid-request is closed after REQUEST_TIMEOUT seconds; past MAX_CONNECTIONS open
+connections a new one gets a 503 at once. Load and fuzz figures: bench/explore_load.py.
 """
 import http.server
+import ipaddress
 import json
 import math
 import os
 import signal
+import sys
 import threading
 
 import numpy as np
@@ -30,6 +35,8 @@ MAX_JSON_BYTES = 64 * 1024
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
 NOISE_LIMIT = 10.0  # |value| a noise entry may take (N(0, 1) draws stay within about 5)
 DIRECTION_SAMPLES = 256
+REQUEST_TIMEOUT = 10.0  # seconds a client may take to send a request (a stalled one is closed)
+MAX_CONNECTIONS = 64  # open connections served at once; more get a 503 straight away
 
 
 class RequestError(Exception):
@@ -151,7 +158,8 @@ def _reject_constant(name):  # NaN, Infinity: Python's json accepts them, JSON d
     raise RequestError(400, f"{name} is not a JSON number")
 
 
-def make_server(explorer, host="127.0.0.1", port=8000):
+def make_server(explorer, host="127.0.0.1", port=8000, request_timeout=REQUEST_TIMEOUT,
+                max_connections=MAX_CONNECTIONS):
     """A threading HTTP server for `explorer` (port 0: any free port; see server_address)."""
     with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "explore_page.html"),
               "rb") as fh:
@@ -160,33 +168,46 @@ def make_server(explorer, host="127.0.0.1", port=8000):
 
     class Handler(http.server.BaseHTTPRequestHandler):
         server_version = "gan_zoo-explore"
+        timeout = request_timeout  # the socket's: a stalled client is closed, not waited on
 
         def log_message(self, *args):  # quiet: errors are answered, not logged to stderr
             pass
 
+        def send_error(self, code, message=None, explain=None):
+            # http.server's answers to a bad request line: an unknown method (501) or HTTP
+            # version (505) is the client's mistake, a 4xx like every other bad request
+            super().send_error({501: 405, 505: 400}.get(code, code), message, explain)
+
+        def _route(self):  # the path without its query (urlsplit raises on "//[": not that)
+            return self.path.split("?", 1)[0].split("#", 1)[0]
+
         def do_GET(self):
-            if self.path == "/":
+            route = self._route()
+            if route == "/":
                 return self._send(200, page, "text/html; charset=utf-8")
-            if self.path == "/info":
+            if route == "/info":
                 return self._json(200, explorer.info())
-            if self.path in ("/render", "/translate"):
-                return self._json(405, {"error": f"{self.path} takes POST"})
-            return self._json(404, {"error": f"no such page: {self.path[:100]}"})
+            if route in ("/render", "/translate"):
+                return self._json(405, {"error": f"{route} takes POST"})
+            return self._json(404, {"error": f"no such page: {route[:100]}"})
 
         def do_POST(self):
+            route = self._route()
             try:
-                if self.path not in ("/render", "/translate"):
-                    raise RequestError(404, f"no such endpoint: {self.path[:100]}")
-                limit = MAX_JSON_BYTES if self.path == "/render" else MAX_IMAGE_BYTES
+                if route not in ("/render", "/translate"):
+                    raise RequestError(404, f"no such endpoint: {route[:100]}")
+                limit = MAX_JSON_BYTES if route == "/render" else MAX_IMAGE_BYTES
                 data = self._body(limit)
                 with lock:
-                    if self.path == "/render":
+                    if route == "/render":
                         png = explorer.render(_parse_json(data))
                     else:
                         png = explorer.translate(data)
                 self._send(200, png, "image/png")
             except RequestError as e:
                 self._json(e.status, {"error": str(e)})
+            except Exception as e:  # a bug, answered rather than dropped (the fuzz bench finds them)
+                self._json(500, {"error": f"{type(e).__name__}: {str(e)[:200]}"})
 
         def _body(self, limit):
             try:
@@ -196,7 +217,11 @@ def make_server(explorer, host="127.0.0.1", port=8000):
             if length < 0 or length > limit:
                 self.close_connection = True  # the unread body must not be parsed as a request
                 raise RequestError(413, f"the body is {length} bytes; at most {limit} are accepted")
-            return self.rfile.read(length)
+            data = self.rfile.read(length)
+            if len(data) < length:  # the client closed before sending it all
+                self.close_connection = True
+                raise RequestError(400, f"the body ended after {len(data)} of {length} bytes")
+            return data
 
         def _json(self, status, obj):
             self._send(status, json.dumps(obj).encode(), "application/json")
@@ -209,7 +234,52 @@ def make_server(explorer, host="127.0.0.1", port=8000):
             self.end_headers()
             self.wfile.write(body)
 
-    return http.server.ThreadingHTTPServer((host, port), Handler)
+    return _BoundedServer((host, port), Handler, max_connections)
+
+
+class _BoundedServer(http.server.ThreadingHTTPServer):
+    """At most `max_connections` connections served at once (a thread each); a client past
+    that gets a 503 and is closed, so a flood of idle connections cannot exhaust threads.
+    Each answer closes its connection (HTTP/1.0), so the listen backlog is deep enough for
+    many clients reconnecting at once (socketserver's default of 5 resets some of them)."""
+    request_queue_size = 128
+
+    def __init__(self, address, handler, max_connections):
+        super().__init__(address, handler)
+        self._slots = threading.BoundedSemaphore(max_connections)
+
+    def process_request(self, request, client_address):
+        if not self._slots.acquire(blocking=False):
+            body = b'{"error": "too many open connections; try again"}'
+            try:
+                request.sendall(b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json"
+                                b"\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+
+def reachable_by(host):
+    """Who can open the page when the server binds `host`: None for loopback only."""
+    if host in ("localhost", ""):
+        return None if host == "localhost" else "anyone who can reach this machine"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return f"anyone who can reach {host}"
+    if address.is_loopback:
+        return None
+    if address.is_unspecified:
+        return "anyone who can reach this machine, on every network interface"
+    return f"anyone who can reach {host} (its network)"
 
 
 def _parse_json(data):
@@ -217,6 +287,8 @@ def _parse_json(data):
         return json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise RequestError(400, f"the body is not JSON ({e})") from None
+    except RecursionError:
+        raise RequestError(400, "the body's JSON nests too deeply") from None
 
 
 def _interrupt(signum, frame):
@@ -232,6 +304,10 @@ def main():
     explorer = Explorer(model, metadata, directions=FLAGS.directions)
     server = make_server(explorer, FLAGS.host, FLAGS.port)
     host, port = server.server_address[:2]
+    who = reachable_by(FLAGS.host)
+    if who:
+        print(f"warning: --host={FLAGS.host}: {who} can open this page on port {port}; it has "
+              "no login. Leave --host out to keep it on this machine (127.0.0.1).", file=sys.stderr)
     # Ctrl-C and `kill` both stop it cleanly, even where SIGINT was ignored by whoever started
     # this process (a background job of a non-interactive shell inherits SIGINT ignored).
     for sig in (signal.SIGINT, signal.SIGTERM):

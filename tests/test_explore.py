@@ -220,3 +220,56 @@ def test_the_command_serves_until_stopped(exports, tmp_path):
     assert process.returncode == 0, (tmp_path / "stderr.txt").read_text()[-2000:]
     missing = run_cli("gan_zoo.explore", "--export_dir=/no/such/export")
     assert missing.returncode == 2 and "No SavedModel" in missing.stderr
+
+
+# --- abuse: fuzzed requests, stalled clients, a flood of connections (bench/explore_load.py) --
+def _bench():
+    import os
+    import sys
+
+    from conftest import ROOT
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    import explore_load
+    return explore_load
+
+
+def test_fuzzed_requests_each_get_a_4xx_or_a_close_and_the_server_stays_up(servers):
+    """1,000 of the bench's fuzz cases: random paths and queries, methods, oversized headers,
+    lying Content-Lengths, bad JSON values and counts, unicode, deep nesting, invalid UTF-8."""
+    bench = _bench()
+    host, port, _ = servers["label"]
+    outcomes, bad, slowest = bench.fuzz((host, port), 1000, seed=1, answer_within=5.0)
+    assert bad == [] and slowest < 5.0
+    assert {400, 404, 405, 411, 413, 414, 431} <= set(outcomes)  # the fuzz reached each refusal
+    status, _, png = _request(servers["label"], "POST", "/render", {"noise": [0.0] * 100, "label": 2})
+    assert status == 200 and png.startswith(b"\x89PNG")
+
+
+def test_stalled_clients_are_closed_and_a_flood_of_connections_gets_503(servers):
+    bench = _bench()
+    explorer = servers["label"][2]
+    server = explore.make_server(explorer, port=0, request_timeout=1.0, max_connections=3)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    address = server.server_address[:2]
+    try:
+        stalled = bench.stalled_clients(address, 3)  # half a request each, then nothing
+        outcome, seconds = bench.send_raw(address, b"GET /info HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert outcome == 503 and seconds < 1.0  # refused at once, not queued behind them
+        assert all(bench.closed_within(s, 5.0) for s in stalled)  # the 1 s request timeout
+        for s in stalled:
+            s.close()
+        status, _, png = _request(address, "POST", "/render", {"noise": [0.0] * 100, "label": 2})
+        assert status == 200 and png.startswith(b"\x89PNG")  # their slots came back
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("host,who", [
+    ("127.0.0.1", None), ("localhost", None), ("::1", None), ("127.0.0.2", None),
+    ("0.0.0.0", "every network interface"), ("::", "every network interface"),
+    ("192.168.1.5", "192.168.1.5"), ("my-laptop.lan", "my-laptop.lan"),
+])
+def test_a_host_other_than_loopback_is_named_with_who_can_reach_it(host, who):
+    found = explore.reachable_by(host)
+    assert (found is None) if who is None else (who in found)
