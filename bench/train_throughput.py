@@ -24,48 +24,14 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from measure import matmul_gflops, step_flops  # noqa: E402
+
 flags.DEFINE_string("model", "maxout_cgan", "Registered model.")
 flags.DEFINE_string("dataset", "fashion_mnist", "Real data set for the whole-epoch figure.")
 flags.DEFINE_integer("steps", 150, "Timed steps per synthetic measurement (after warm-up).")
 flags.DEFINE_integer("repeats", 3, "Measurements per variant; the best is reported.")
 FLAGS = flags.FLAGS
-
-
-def matmul_gflops(sizes=(256, 512, 1024, 2048)):
-    """The best float32 GFLOP/s over several square sizes (the peak is size-dependent)."""
-    return max(_chained_matmul_gflops(n, reps=max(4, int(8 * (2048 / n) ** 2))) for n in sizes)
-
-
-def _chained_matmul_gflops(n, reps):
-    """Chained n x n matmuls: each depends on the last, so none can be folded away."""
-    x = tf.random.normal((n, n))
-    b = tf.random.normal((n, n)) / n ** 0.5  # keeps the chain's values O(1)
-
-    @tf.function
-    def chain(x):
-        for _ in range(reps):
-            x = tf.matmul(x, b)
-        return x
-
-    chain(x).numpy()
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        chain(x).numpy()
-        best = min(best, time.perf_counter() - start)
-    return 2 * n ** 3 * reps / best / 1e9
-
-
-def step_flops(concrete_fn):
-    """FLOPs of one call of a concrete function, from TF's graph profiler (None if unavailable)."""
-    try:
-        from tensorflow.python.profiler import model_analyzer, option_builder
-        opts = option_builder.ProfileOptionBuilder.float_operation()
-        opts["output"] = "none"
-        return model_analyzer.profile(concrete_fn.graph, options=opts).total_float_ops
-    except Exception as e:  # profiler API is internal; report rather than fail
-        logging.warning("FLOP count unavailable: %s", e)
-        return None
 
 
 def synthetic_batches(spec, batch_size):

@@ -42,7 +42,7 @@ SECTION_OF = {
     **_fields_of("loss", "loss", "adv_weight", "l1_weight", "gp_weight", "clip", "real_label",
                  "fake_label", "mismatch_weight", "mismatch_epochs", "r1_gamma", "r1_every",
                  "diffaugment"),
-    **_fields_of("optimizer", "optimizer", "g_lr", "d_lr", "beta1", "beta2", "lr_decay_epochs",
+    **_fields_of("optimizer", "optimizer", "g_lr", "d_lr", "beta1", "beta2", "fused_adam", "lr_decay_epochs",
                  "lr_decay_factor", "lr_linear_decay", "n_critic", "adaptive_schedule",
                  "adaptive_burst", "ema_half_life", "ema_rampup"),
     **_fields_of("run", "recipe", "run_dir", "epochs", "batch_size", "seed", "save_every",
@@ -125,6 +125,9 @@ class TrainConfig:
     d_lr: float = _field(2e-4, "Discriminator learning rate.")
     beta1: float = _field(0.5, "Adam beta_1 for both networks.")
     beta2: float = _field(0.999, "Adam beta_2 for both networks.")
+    fused_adam: bool = _field(True, "Adam's update as one fused kernel per variable "
+                              "(ResourceApplyAdam); false: Keras' own Adam. Same arithmetic, "
+                              "same checkpoints.")
     n_critic: int = _field(1, "Discriminator steps per generator step (each on its own batch).")
     adaptive_schedule: bool = _field(False, "An adaptive schedule instead of --n_critic: on each "
                                      "batch measure D's and G's accuracy and train the weaker "

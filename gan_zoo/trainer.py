@@ -14,17 +14,8 @@ from gan_zoo import distribute, losses, models, records
 from gan_zoo.ema import GeneratorAverage
 from gan_zoo.errors import UserError
 from gan_zoo.faults import fault_point
+from gan_zoo.optimizers import make_optimizer
 from gan_zoo.steps import Steps
-
-
-def make_optimizer(config, learning_rate, policy="float32"):
-    if config.optimizer == "rmsprop":  # rho 0.99 is PyTorch's default alpha, as the WGAN reference ran
-        optimizer = keras.optimizers.RMSprop(learning_rate, rho=0.99)
-    else:
-        optimizer = keras.optimizers.Adam(learning_rate, beta_1=config.beta1, beta_2=config.beta2)
-    if policy == "mixed_float16":  # bfloat16 has float32's range and needs no loss scaling
-        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-    return optimizer
 
 
 class NonFiniteStep(Exception):
@@ -68,8 +59,8 @@ class Trainer:
 
     def _build_state(self):
         config = self.config
-        self.g_optimizer = make_optimizer(config, config.g_lr, self.policy)
-        self.d_optimizer = make_optimizer(config, config.d_lr, self.policy)
+        self.g_optimizer = make_optimizer(config, config.g_lr, self.policy, config.fused_adam)
+        self.d_optimizer = make_optimizer(config, config.d_lr, self.policy, config.fused_adam)
         # Built now so a checkpoint restores their slots instead of deferring them.
         self.g_optimizer.build(self.generator.trainable_variables)
         self.d_optimizer.build(self.discriminator.trainable_variables)

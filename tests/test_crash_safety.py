@@ -173,14 +173,23 @@ def test_deterministic_runs_write_identical_loss_csv(tmp_path):
     assert runs[0] == runs[1] and runs[0].count(b"\n") == 3
 
 
+DETERMINISTIC = ["--deterministic"]  # one D and G step per batch: 2 calls of 5 steps per epoch
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("whole")
+    whole = _train_cli(str(run_dir), extra=DETERMINISTIC)
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    return run_dir
+
+
 @pytest.mark.parametrize("fault_signal,code", [("SIGKILL", -signal.SIGKILL), ("SIGTERM", 143)])
 def test_a_deterministic_run_stopped_mid_epoch_and_resumed_writes_the_same_loss_csv(
-        tmp_path, fault_signal, code):
+        tmp_path, uninterrupted, fault_signal, code):
     """Stopped after 5 of epoch 2's 10 steps: SIGKILL goes back to epoch 1's checkpoint,
     SIGTERM saves one at step 15, and the resumed epoch 2 row still covers all 10 steps."""
-    extra = ["--deterministic"]  # one D and G step per batch: 2 calls of 5 steps per epoch
-    whole = _train_cli(str(tmp_path / "whole"), extra=extra)
-    assert whole.returncode == 0, whole.stderr[-3000:]
+    extra = DETERMINISTIC
     run_dir = str(tmp_path / "stopped")
     stopped = _train_cli(run_dir, fault="step@3", fault_signal=fault_signal, extra=extra)
     assert stopped.returncode == code, stopped.stderr[-3000:]
@@ -188,7 +197,7 @@ def test_a_deterministic_run_stopped_mid_epoch_and_resumed_writes_the_same_loss_
     resumed = _train_cli(run_dir, extra=extra)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     for name in ("loss.csv", "samples/epoch_0003.png"):
-        with open(tmp_path / "whole" / name, "rb") as a, open(os.path.join(run_dir, name), "rb") as b:
+        with open(uninterrupted / name, "rb") as a, open(os.path.join(run_dir, name), "rb") as b:
             assert a.read() == b.read(), name
 
 

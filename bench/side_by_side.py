@@ -1,0 +1,186 @@
+"""Every model's trainer against a plain two-tape Keras step on the same builders, in one run.
+
+    TFDS_DATA_DIR=... python bench/side_by_side.py [--models=maxout_cgan,conv_cgan] [--rounds=3]
+
+For each model (its recipe's batch size; img2img at 64x64 with 2 PatchGAN layers, as the
+pix2pix recipe suggests for a CPU) three sides are timed, each in its own process:
+  plain    the step a user writes from the keras.io examples: one @tf.function, two tapes,
+           BCE (+ the recipe's mismatch term, + L1 for img2img), keras' Adam, one step per call;
+  trainer  gan_zoo's trainer with the recipe's settings (fused Adam, steps per call, EMA, ...);
+  trainer_keras_adam  the same with --nofused_adam, so the fused update's gain shows.
+The sides of one model run back to back in a shuffled order, for --rounds rounds; the report
+is the median of each side, the trainer / plain ratio of the medians, the ratio per FLOP
+(each side's own FLOPs per image, from TF's profiler) and the share of the float32 matmul
+roof (measured at the start and at the end). Each timing records the cores other processes
+used meanwhile. Both sides train on the same 8 real batches, cached and repeated.
+"""
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+
+BENCH = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(BENCH))
+sys.path.insert(0, BENCH)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+MODELS = ("maxout_cgan", "mlp_cgan", "conv_cgan", "dcgan", "img2img")
+SIDES = ("plain", "trainer", "trainer_keras_adam")
+# timed steps per side: about 10 s each on a 2-core CPU (the warm-up is half as many more)
+STEPS = {"maxout_cgan": 120, "mlp_cgan": 100, "conv_cgan": 40, "dcgan": 8, "img2img": 8}
+SETTINGS = {"dcgan": dict(recipe="dcgan"), "img2img": dict(recipe="pix2pix", image_size=64,
+                                                          patch_layers=2, batch_size=4)}
+
+
+def model_config(model, faces, facades, **extra):
+    from gan_zoo import config
+    settings = SETTINGS.get(model, dict(recipe=model))
+    if model == "dcgan":
+        settings = {**settings, "dataset": faces, "center_crop": 0.5}
+    if model == "img2img":
+        settings = {**settings, "data_dir": facades}
+    return config.resolve(**settings, progress=False, eval_every=0, **extra)
+
+
+def real_batches(cfg, source):
+    import tensorflow as tf
+    batches = source.epoch_batches(cfg.batch_size, 0, cfg.seed).take(8).cache().repeat()
+    return batches.prefetch(tf.data.AUTOTUNE)
+
+
+def plain_step(cfg, spec):
+    """(train_step(images, condition), its FLOPs) of the keras.io-style two-tape step."""
+    import keras
+    import tensorflow as tf
+
+    from gan_zoo import models
+    keras.utils.set_random_seed(cfg.seed)
+    generator, discriminator = models.build(spec, cfg)
+    g_opt = keras.optimizers.Adam(cfg.g_lr, beta_1=cfg.beta1, beta_2=cfg.beta2)
+    d_opt = keras.optimizers.Adam(cfg.d_lr, beta_1=cfg.beta1, beta_2=cfg.beta2)
+    bce = keras.losses.BinaryCrossentropy(from_logits=True)
+    conditional, paired = models.is_conditional(cfg.model), models.is_paired(cfg.model)
+
+    @tf.function
+    def train_step(images, condition):
+        condition = condition if conditional else None
+        noise = None if paired else tf.random.normal((tf.shape(images)[0], cfg.noise_dim))
+        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+            fake = models.generate(generator, noise, condition, training=True)
+            real_logits = models.judge(discriminator, images, condition, training=True)
+            fake_logits = models.judge(discriminator, fake, condition, training=True)
+            w = cfg.mismatch_weight if conditional and not paired else 0.0
+            d_loss = (bce(tf.ones_like(real_logits), real_logits)
+                      + (1.0 - w) * bce(tf.zeros_like(fake_logits), fake_logits))
+            if w:
+                wrong = models.judge(discriminator, images, tf.roll(condition, 1, axis=0), training=True)
+                d_loss += w * bce(tf.zeros_like(wrong), wrong)
+            g_loss = bce(tf.ones_like(fake_logits), fake_logits)
+            if paired:
+                g_loss += cfg.l1_weight * tf.reduce_mean(tf.abs(images - fake))
+        d_opt.apply_gradients(zip(d_tape.gradient(d_loss, discriminator.trainable_variables),
+                                  discriminator.trainable_variables))
+        g_opt.apply_gradients(zip(g_tape.gradient(g_loss, generator.trainable_variables),
+                                  generator.trainable_variables))
+        return d_loss
+
+    return train_step
+
+
+def worker(side, model, steps, faces, facades):
+    """Time one side of one model; prints one JSON line."""
+    import tensorflow as tf
+
+    from gan_zoo import data, trainer
+    from measure import OtherCores, step_flops
+    cfg = model_config(model, faces, facades, fused_adam=side != "trainer_keras_adam")
+    source = data.for_config(cfg)
+    batches = real_batches(cfg, source)
+    iterator = iter(batches)
+    images, condition = next(iterator)
+    specs = (tf.TensorSpec(images.shape, images.dtype), tf.TensorSpec(condition.shape, condition.dtype))
+    if side == "plain":
+        step = plain_step(cfg, source.spec)
+        flops = step_flops(step.get_concrete_function(*specs))
+
+        def run(n):
+            for _ in range(n):
+                out = step(*next(iterator))
+            out.numpy()
+    else:
+        t = trainer.Trainer(cfg, source)
+        per_step = t.steps.fused_step if cfg.n_critic == 1 else t.steps.d_step
+        flops = step_flops(tf.function(per_step).get_concrete_function(*specs))
+
+        def run(n):
+            done = 0
+            while done < n:
+                done += t.run_steps(iterator, min(cfg.steps_per_call, n - done))
+            t.step.numpy()
+    run(max(3, steps // 2))  # trace, compile, warm the caches
+    others = OtherCores().start()
+    start = time.perf_counter()
+    run(steps)
+    seconds = time.perf_counter() - start
+    print(json.dumps({"side": side, "model": model, "images_per_sec": steps * cfg.batch_size / seconds,
+                      "flops_per_image": flops / cfg.batch_size if flops else None,
+                      "batch": cfg.batch_size, "other_cores": others.stop(),
+                      "jit_compile": cfg.jit_compile, "steps_per_call": cfg.steps_per_call}))
+
+
+def _run_side(side, model, args):
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), f"--worker={side}",
+                          f"--models={model}", f"--steps={args.steps or STEPS[model]}", f"--faces={args.faces}",
+                          f"--facades={args.facades}"], capture_output=True, text=True)
+    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+    if out.returncode or not lines:
+        raise SystemExit(f"{side} {model} failed:\n{out.stderr[-3000:]}")
+    return json.loads(lines[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=0, help="timed steps per side (0: STEPS)")
+    parser.add_argument("--faces", default="folder:../shared/data/faces/lfw_gray")
+    parser.add_argument("--facades", default="../shared/data/facades")
+    parser.add_argument("--worker", default="")
+    args = parser.parse_args()
+    models = args.models.split(",")
+    if args.worker:
+        return worker(args.worker, models[0], args.steps, args.faces, args.facades)
+    import measure
+    roof_start = measure.matmul_gflops()
+    print(f"ISA {' '.join(measure.isa_flags())}, {os.cpu_count()} cores, {measure.versions()}; "
+          f"float32 matmul roof {roof_start:.0f} GFLOP/s", flush=True)
+    results = {m: {s: [] for s in SIDES} for m in models}
+    rng = random.Random(0)
+    for round_ in range(args.rounds):
+        for model in rng.sample(models, len(models)):
+            for side in rng.sample(SIDES, len(SIDES)):
+                r = _run_side(side, model, args)
+                results[model][side].append(r)
+                print(f"round {round_ + 1} {model:12s} {side:19s} {r['images_per_sec']:8.1f} img/s "
+                      f"(other processes: {r['other_cores']:.2f} cores)", flush=True)
+    roof_end = measure.matmul_gflops()
+    roof = (roof_start + roof_end) / 2
+    print(f"\nfloat32 matmul roof: {roof_start:.0f} GFLOP/s at the start, {roof_end:.0f} at the end\n")
+    print("| model (batch) | plain img/s | trainer img/s | ratio | per FLOP | trainer, keras Adam | fused Adam gain | trainer % of roof |")
+    print("|---|---|---|---|---|---|---|---|")
+    for model in models:
+        med = {s: statistics.median(r["images_per_sec"] for r in results[model][s]) for s in SIDES}
+        flops = {s: results[model][s][0]["flops_per_image"] for s in SIDES}
+        per_flop = (med["trainer"] * flops["trainer"]) / (med["plain"] * flops["plain"]) if all(flops.values()) else float("nan")
+        share = med["trainer"] * flops["trainer"] / 1e9 / roof if flops["trainer"] else float("nan")
+        print(f"| {model} ({results[model]['plain'][0]['batch']}) | {med['plain']:.0f} | {med['trainer']:.0f} | "
+              f"{med['trainer'] / med['plain']:.2f} | {per_flop:.2f} | {med['trainer_keras_adam']:.0f} | "
+              f"{med['trainer'] / med['trainer_keras_adam']:.2f} | {share:.0%} |")
+
+
+if __name__ == "__main__":
+    main()
