@@ -99,7 +99,7 @@ def worker(side, model, steps, faces, facades):
 
     from gan_zoo import data, trainer
     from measure import OtherCores, step_flops
-    cfg = model_config(model, faces, facades, fused_adam=side != "trainer_keras_adam")
+    cfg = model_config(model, faces, facades, fused_adam=side != "trainer_keras_adam")  # explicit both ways
     source = data.for_config(cfg)
     batches = real_batches(cfg, source)
     iterator = iter(batches)
