@@ -6,8 +6,8 @@ For each model (its recipe's batch size; img2img at 64x64 with 2 PatchGAN layers
 pix2pix recipe suggests for a CPU) three sides are timed, each in its own process:
   plain    the step a user writes from the keras.io examples: one @tf.function, two tapes,
            BCE (+ the recipe's mismatch term, + L1 for img2img), keras' Adam, one step per call;
-  trainer  gan_zoo's trainer with the recipe's settings (fused Adam, steps per call, EMA, ...);
-  trainer_keras_adam  the same with --nofused_adam, so the fused update's gain shows.
+  trainer  gan_zoo's trainer with the recipe's settings and --fused_adam (steps per call, EMA, ...);
+  trainer_keras_adam  the same with keras' Adam (the default), so the fused update's gain shows.
 The sides of one model run back to back in a shuffled order, for --rounds rounds; the report
 is the median of each side, the trainer / plain ratio of the medians, the ratio per FLOP
 (each side's own FLOPs per image, from TF's profiler) and the share of the float32 matmul
@@ -99,7 +99,7 @@ def worker(side, model, steps, faces, facades):
 
     from gan_zoo import data, trainer
     from measure import OtherCores, step_flops
-    cfg = model_config(model, faces, facades, fused_adam=side != "trainer_keras_adam")  # explicit both ways
+    cfg = model_config(model, faces, facades, fused_adam=side != "trainer_keras_adam")
     source = data.for_config(cfg)
     batches = real_batches(cfg, source)
     iterator = iter(batches)

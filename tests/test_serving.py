@@ -53,64 +53,27 @@ def test_saved_model_cli_run_gives_the_signatures_images(exports, family, tmp_pa
     np.testing.assert_array_equal(images, _serve(base, inputs))
 
 
-def answer(loaded, request):
-    """What TF Serving's Predict does with a PredictRequest: tensors in, the signature, tensors out."""
-    signature = loaded.signatures[request.model_spec.signature_name or "serving_default"]
-    outputs = signature(**{k: tf.constant(tf.make_ndarray(v)) for k, v in request.inputs.items()})
-    response = predict_pb2.PredictResponse()
-    response.model_spec.CopyFrom(request.model_spec)
-    for name, value in outputs.items():
-        response.outputs[name].CopyFrom(tf.make_tensor_proto(value.numpy()))
-    return response
-
-
-def test_predict_request_protos_from_numpy(exports):
-    for family in FAMILIES:
-        base, metadata, inputs = exports[family]
-        request = predict_pb2.PredictRequest()
-        request.model_spec.name = family
-        request.model_spec.signature_name = "serving_default"
-        for name, value in inputs.items():
-            request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
-        wire = predict_pb2.PredictRequest.FromString(request.SerializeToString())  # as sent
-        loaded, _ = export.load(base)
-        response = predict_pb2.PredictResponse.FromString(answer(loaded, wire).SerializeToString())
-        images = tf.make_ndarray(response.outputs["images"])
-        assert images.dtype == np.uint8 and images.shape[1:] == tuple(metadata["image_shape"])
-        np.testing.assert_array_equal(images, _serve(base, inputs))
-    # a label out of range fails the request, as it fails in TF Serving
-    request = predict_pb2.PredictRequest()
-    request.inputs["labels"].CopyFrom(tf.make_tensor_proto(np.array([10], np.int32)))
-    request.inputs["noise"].CopyFrom(tf.make_tensor_proto(np.zeros((1, 100), np.float32)))
-    with pytest.raises(tf.errors.InvalidArgumentError, match="labels must be in"):
-        answer(export.load(exports["label"][0])[0], request)
-
-
 def _readme_request_bodies():
     with open(os.path.join(ROOT, "README.md")) as fh:
         text = fh.read()
     return [json.loads(body) for body in re.findall(r"-d '(\{.*?\})'", text, flags=re.S)]
 
 
-def test_readme_rest_bodies_are_what_the_signatures_take(exports):
-    """Each `curl -d '{...}'` body in the README, read as TF Serving's REST API reads it:
-    `inputs` (columnar: one value per input, scalars allowed) or `instances` (rows: one dict
-    per example, stacked), cast to the signature's dtypes."""
+def test_readme_rest_bodies_are_what_the_signatures_take(exports, sessions):
+    """Each `curl -d '{...}'` body in the README, posted to TF Serving's REST API as
+    tests/tf_serving.py reads it, is answered with images of the export's shape."""
     bodies = _readme_request_bodies()
     assert len(bodies) >= 2
     answered = set()
     for body in bodies:
-        name = body.get("signature_name", "serving_default")
-        columns = body.get("inputs") or {k: [row[k] for row in body["instances"]]
-                                         for k in body["instances"][0]}
-        for family, (base, metadata, _) in exports.items():
-            signature = export.load(base)[0].signatures.get(name)
-            specs = signature.structured_input_signature[1] if signature is not None else {}
-            if set(specs) != set(columns):
+        for family, (_, metadata, _) in exports.items():
+            status, reply = sessions[family].rest(json.dumps(body))
+            if status != 200:
                 continue
-            images = signature(**{k: tf.constant(np.array(v), specs[k].dtype)
-                                  for k, v in columns.items()})["images"].numpy()
-            assert images.dtype == np.uint8 and images.shape[1:] == tuple(metadata["image_shape"])
+            images = np.array(reply.get("predictions", reply.get("outputs")))
+            if isinstance(reply.get("outputs"), dict) or images.dtype == object:
+                continue  # a PNG or several outputs: shapes are checked elsewhere
+            assert images.shape[1:] == tuple(metadata["image_shape"])
             answered.add(family)
     assert answered >= {"label", "unconditional"}
 
