@@ -190,7 +190,7 @@ class Objective:
 
 def _table():
     """Each loss: its terms, its penalty, and the settings it trains with, as its paper / the
-    reference designs use them (the terms looked up when asked for, so each stays one module
+    published set-ups use them (the terms looked up when asked for, so each stays one module
     function). A loss's clip and penalty weight come from the run's settings."""
     wasserstein = (wasserstein_real_loss, wasserstein_fake_loss, wasserstein_generator_loss,
                    wasserstein_accuracies)

@@ -1,4 +1,4 @@
-"""DCGAN (Radford et al. 2016), unconditional: the faces models of reference designs D and E.
+"""DCGAN (Radford et al. 2016), unconditional: the faces models (BCE, WGAN and WGAN-GP).
 
 G: noise as a 1x1xZ map -> ConvTranspose 8*ngf k4 s1 valid (k5 when the size is a multiple
 of 5: 80x80) -> 4*ngf k4 s2 -> 2*ngf -> ngf -> C k4 s2, BN + ReLU, no biases, tanh.

@@ -18,7 +18,7 @@ from gan_zoo.models.layers import batch_norm, normal_init
 
 PAIRED = True
 
-RECIPE = "img2img_reference"  # gan_zoo/recipes/img2img_reference.flags: the reference design's settings
+RECIPE = "img2img_reference"  # gan_zoo/recipes/img2img_reference.flags: the TF1 tutorial's settings
 
 
 def _batch_norm():
