@@ -32,6 +32,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 MODELS = ("maxout_cgan", "mlp_cgan", "conv_cgan", "dcgan", "img2img")
 SIDES = ("plain", "trainer", "trainer_keras_adam")
+# what each trainer side sets on top of the recipe (--sides picks them; the report's ratios
+# are against `plain` and, for the rest, against `trainer_keras_adam`, the default trainer)
+_PLAIN_PATH = dict(jit_compile="off", mixed_precision="off")  # not auto: measured as named
+SIDE_SETTINGS = {"trainer": dict(_PLAIN_PATH, fused_adam=True), "trainer_keras_adam": _PLAIN_PATH,
+                 "trainer_xla": dict(_PLAIN_PATH, jit_compile="on"),
+                 "trainer_bf16": dict(_PLAIN_PATH, mixed_precision="bfloat16"),
+                 "trainer_xla_bf16": dict(jit_compile="on", mixed_precision="bfloat16"),
+                 "trainer_fused": dict(_PLAIN_PATH, fused_adam=True, fused_batch_norm=True)}
 # timed steps per side: about 10 s each on a 2-core CPU (the warm-up is half as many more)
 STEPS = {"maxout_cgan": 120, "mlp_cgan": 100, "conv_cgan": 40, "dcgan": 8, "img2img": 8}
 SETTINGS = {"dcgan": dict(recipe="dcgan"), "img2img": dict(recipe="pix2pix", image_size=64,
@@ -99,7 +107,7 @@ def worker(side, model, steps, faces, facades):
 
     from gan_zoo import data, trainer
     from measure import OtherCores, step_flops
-    cfg = model_config(model, faces, facades, fused_adam=side != "trainer_keras_adam")
+    cfg = model_config(model, faces, facades, **SIDE_SETTINGS.get(side, {}))
     source = data.for_config(cfg)
     batches = real_batches(cfg, source)
     iterator = iter(batches)
@@ -151,6 +159,13 @@ def main():
     parser.add_argument("--steps", type=int, default=0, help="timed steps per side (0: STEPS)")
     parser.add_argument("--faces", default="folder:../shared/data/faces/lfw_gray")
     parser.add_argument("--facades", default="../shared/data/facades")
+    parser.add_argument("--sides", default=",".join(SIDES),
+                        help=f"plain and any of {', '.join(SIDE_SETTINGS)}")
+    parser.add_argument("--max_other_cores", type=float, default=0.25,
+                        help="retake a timing (twice at most) when other processes used more")
+    parser.add_argument("--speed_table", default="",
+                        help="write this machine class's auto choices (jit_compile, mixed_precision) "
+                             "into this JSON file (gan_zoo/recipes/speed.json)")
     parser.add_argument("--worker", default="")
     args = parser.parse_args()
     models = args.models.split(",")
@@ -160,29 +175,92 @@ def main():
     roof_start = measure.matmul_gflops()
     print(f"ISA {' '.join(measure.isa_flags())}, {os.cpu_count()} cores, {measure.versions()}; "
           f"float32 matmul roof {roof_start:.0f} GFLOP/s", flush=True)
-    results = {m: {s: [] for s in SIDES} for m in models}
+    sides = args.sides.split(",")
+    unknown = set(sides) - {"plain", *SIDE_SETTINGS}
+    if unknown:
+        raise SystemExit(f"unknown --sides {sorted(unknown)}: choose from plain, {', '.join(SIDE_SETTINGS)}")
+    results = {m: {s: [] for s in sides} for m in models}
     rng = random.Random(0)
     for round_ in range(args.rounds):
         for model in rng.sample(models, len(models)):
-            for side in rng.sample(SIDES, len(SIDES)):
+            for side in rng.sample(sides, len(sides)):
                 r = _run_side(side, model, args)
+                for _ in range(2):  # a timing shared with another process is taken again
+                    if r["other_cores"] <= args.max_other_cores:
+                        break
+                    print(f"round {round_ + 1} {model:12s} {side:19s} retaken: other processes "
+                          f"used {r['other_cores']:.2f} cores", flush=True)
+                    r = _run_side(side, model, args)
                 results[model][side].append(r)
                 flops = f"{r['flops_per_image'] / 1e6:.1f} MFLOP/img" if r["flops_per_image"] else "FLOPs n/a"
                 print(f"round {round_ + 1} {model:12s} {side:19s} {r['images_per_sec']:8.1f} img/s "
                       f"{flops} (other processes: {r['other_cores']:.2f} cores)", flush=True)
     roof_end = measure.matmul_gflops()
-    roof = (roof_start + roof_end) / 2
     print(f"\nfloat32 matmul roof: {roof_start:.0f} GFLOP/s at the start, {roof_end:.0f} at the end\n")
-    print("| model (batch) | plain img/s | trainer img/s | ratio | per FLOP | trainer, keras Adam | fused Adam gain | trainer % of roof |")
-    print("|---|---|---|---|---|---|---|---|")
-    for model in models:
-        med = {s: statistics.median(r["images_per_sec"] for r in results[model][s]) for s in SIDES}
-        flops = {s: results[model][s][0]["flops_per_image"] for s in SIDES}
-        per_flop = (med["trainer"] * flops["trainer"]) / (med["plain"] * flops["plain"]) if all(flops.values()) else float("nan")
-        share = med["trainer"] * flops["trainer"] / 1e9 / roof if flops["trainer"] else float("nan")
-        print(f"| {model} ({results[model]['plain'][0]['batch']}) | {med['plain']:.0f} | {med['trainer']:.0f} | "
-              f"{med['trainer'] / med['plain']:.2f} | {per_flop:.2f} | {med['trainer_keras_adam']:.0f} | "
-              f"{med['trainer'] / med['trainer_keras_adam']:.2f} | {share:.0%} |")
+    report(results, sides, (roof_start + roof_end) / 2)
+    if args.speed_table:
+        write_speed_table(args.speed_table, results,
+                          f"--models={args.models} --sides={args.sides} --rounds={args.rounds}")
+
+
+# the trainer sides auto chooses between: (--jit_compile, --mixed_precision) of each
+AUTO_SIDES = {"trainer_keras_adam": (False, "off"), "trainer_xla": (True, "off"),
+              "trainer_bf16": (False, "bfloat16"), "trainer_xla_bf16": (True, "bfloat16")}
+AUTO_MARGIN = 1.05  # a side must beat the plain float32 trainer by 5% (the rounds' spread)
+
+
+def write_speed_table(path, results, arguments):
+    """This machine class's entry of gan_zoo/recipes/speed.json: per model, the fastest of the
+    AUTO_SIDES measured (by median), where it beats the float32 trainer by AUTO_MARGIN. Its
+    `bfloat16_quality` (short runs in both precisions, which auto also requires) is kept."""
+    import datetime
+    import measure
+    from gan_zoo import speed_defaults
+    table = json.load(open(path)) if os.path.exists(path) else {"classes": {}}
+    chosen = {}
+    for model, by_side in results.items():
+        med = {s: statistics.median(r["images_per_sec"] for r in by_side[s])
+               for s in AUTO_SIDES if by_side.get(s)}
+        if "trainer_keras_adam" not in med:
+            continue
+        best = max(med, key=med.get)
+        if med[best] < AUTO_MARGIN * med["trainer_keras_adam"]:
+            best = "trainer_keras_adam"
+        jit, precision = AUTO_SIDES[best]
+        chosen[model] = {"jit_compile": jit, "mixed_precision": precision,
+                         "speedup": round(med[best] / med["trainer_keras_adam"], 2)}
+    klass = speed_defaults.machine_class()
+    quality = table["classes"].get(klass, {}).get("bfloat16_quality", {})  # measured apart: kept
+    table["classes"][klass] = {"bfloat16_quality": quality,
+        "measured": f"{datetime.date.today()}, {os.cpu_count()} cores, ISA {' '.join(measure.isa_flags())}",
+        "command": f"python bench/side_by_side.py {arguments}", "models": chosen}
+    with open(path, "w") as f:
+        json.dump(table, f, indent=1, sort_keys=True)
+        f.write("\n")
+    print(f"\n{path}: {klass} -> {json.dumps(chosen)}")
+
+
+def report(results, sides, roof):
+    """One markdown row per model: each side's median img/s; the default trainer
+    (trainer_keras_adam) against plain, per image and per FLOP, and its share of the roof; every
+    other trainer side against the default trainer."""
+    base = "trainer_keras_adam" if "trainer_keras_adam" in sides else next(s for s in sides if s != "plain")
+    others = [s for s in sides if s not in ("plain", base)]
+    head = ["model (batch)", *[f"{s} img/s" for s in sides], f"{base} / plain", "per FLOP",
+            f"{base} % of roof", *[f"{s} / {base}" for s in others]]
+    print("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
+    for model, by_side in results.items():
+        med = {s: statistics.median(r["images_per_sec"] for r in by_side[s]) for s in sides}
+        flops = {s: by_side[s][0]["flops_per_image"] for s in sides}
+        cells = [f"{model} ({by_side[base][0]['batch']})", *[f"{med[s]:.1f}" for s in sides]]
+        if "plain" in sides and flops["plain"] and flops[base]:
+            per_flop = med[base] * flops[base] / (med["plain"] * flops["plain"])
+            cells += [f"{med[base] / med['plain']:.2f}", f"{per_flop:.2f}"]
+        else:
+            cells += ["", ""]
+        cells.append(f"{med[base] * flops[base] / 1e9 / roof:.0%}" if flops[base] else "")
+        cells += [f"{med[s] / med[base]:.2f}" for s in others]
+        print("| " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ def apply(images, policy, seed):
         return images
     draws = distribute.global_batch_random(
         lambda n, s: tf.random.stateless_uniform([n, _DRAWS], s, alg="philox"),
-        tf.shape(images)[0], seed)
+        distribute.batch_size_of(images), seed)
     x = images
     for name in policy:
         x = _TRANSFORMS[name](x, tf.cast(draws, x.dtype))

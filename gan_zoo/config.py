@@ -11,7 +11,9 @@ import os
 import re
 import types
 
-from gan_zoo import config_rules, distribute, losses, models, recipes
+from absl import flags as absl_flags
+
+from gan_zoo import config_rules, distribute, losses, models, recipes, speed_defaults
 from gan_zoo.errors import UserError
 from gan_zoo.noise import NOISE_CHOICES
 
@@ -22,6 +24,7 @@ DIRECTION_CHOICES = ("AtoB", "BtoA")
 GENERATOR_CHOICES = ("encoder_decoder", "unet")  # img2img
 DISCRIMINATOR_CHOICES = ("global", "patch")
 CONDITIONING_CHOICES = ("concat", "projection")
+SWITCHES = ("jit_compile",)  # on / off / auto settings (given as bools too)
 
 
 def _field(default, help, choices=None):
@@ -46,7 +49,7 @@ SECTION_OF = {
                  "lr_decay_factor", "lr_linear_decay", "n_critic", "adaptive_schedule",
                  "adaptive_burst", "ema_half_life", "ema_rampup"),
     **_fields_of("run", "recipe", "run_dir", "epochs", "batch_size", "seed", "save_every",
-                 "keep_every", "steps_per_call", "jit_compile", "strategy", "cpu_devices",
+                 "keep_every", "steps_per_call", "jit_compile", "fused_batch_norm", "strategy", "cpu_devices",
                  "mixed_precision", "deterministic", "max_nan_recoveries", "nan_lr_factor",
                  "progress"),
     **_fields_of("eval", "eval_every", "eval_samples", "select_by", "collapse_threshold"),
@@ -176,16 +179,25 @@ class TrainConfig:
                                        "a fixed sample batch over that of real images) falls under "
                                        "this; 0: off.")
     steps_per_call: int = _field(10, "Train steps run inside one tf.function call (fewer Python round trips).")
-    jit_compile: bool = _field(False, "Compile the train step with XLA.")
+    jit_compile: str = _field("auto", "Compile the train step with XLA: on, off, or auto (on where "
+                              "it measured faster for this model on this kind of CPU or GPU, "
+                              "docs/speed.md). --jit_compile alone means on.",
+                              choices=speed_defaults.SWITCH_CHOICES)
+    fused_batch_norm: bool = _field(True, "BatchNorm's training pass as TensorFlow's fused kernel "
+                                    "(FusedBatchNormV3) on one replica, with Keras' weights and "
+                                    "moving averages; several replicas keep Keras' synchronized "
+                                    "layer (docs/speed.md).")
     strategy: str = _field("default", "tf.distribute strategy: default (one device), mirrored "
                            "(every GPU, or the --cpu_devices), multi_worker (the workers in "
                            "TF_CONFIG) or tpu. --batch_size is the global batch, split across "
                            "replicas.", choices=distribute.STRATEGY_CHOICES)
     cpu_devices: int = _field(0, "Split the CPU into N logical devices (for --strategy=mirrored on "
                               "a machine without GPUs); 0: leave it as one.")
-    mixed_precision: str = _field("off", "Compute in 16 bits, keep weights and normalisation "
+    mixed_precision: str = _field("auto", "Compute in 16 bits, keep weights and normalisation "
                                   "statistics in float32: float16 (with loss scaling; GPUs), "
-                                  "bfloat16, auto (float16 on a GPU, else off) or off.",
+                                  "bfloat16, off, or auto (float16 on a GPU; on a CPU bfloat16 "
+                                  "where it measured faster for this model, as on CPUs with "
+                                  "AVX512_BF16 or AMX, else off; docs/speed.md).",
                                   choices=distribute.PRECISION_CHOICES)
     deterministic: bool = _field(False, "Op determinism (tf.config.experimental.enable_op_determinism) "
                                  "on top of the fixed seeds: two runs write identical loss.csv files.")
@@ -242,10 +254,35 @@ def define_flags(flag_values=None):
         help_text = f"{f.metadata['help']} (default: model recipe, else {f.default!r})"
         definer = {int: flags.DEFINE_integer, float: flags.DEFINE_float,
                    str: flags.DEFINE_string, bool: flags.DEFINE_boolean}[_type_of(f)]
-        if f.metadata["choices"]:
+        if f.metadata["choices"] == speed_defaults.SWITCH_CHOICES:  # --name, --noname, --name=auto
+            flags.DEFINE_flag(flags.Flag(_SwitchParser(), flags.ArgumentSerializer(), f.name, None,
+                                         help_text, boolean=True), flag_values=fv)
+        elif f.metadata["choices"]:
             flags.DEFINE_enum(f.name, None, f.metadata["choices"], help_text, flag_values=fv)
         else:
             definer(f.name, None, help_text, flag_values=fv)
+
+
+def _switch(value):
+    """on / off / auto from a switch setting given as a bool (Python, an older config.json)
+    or a string (true/false/1/0/yes/no too); other values are left for validate() to refuse."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    word = str(value).strip().lower()
+    return {"true": "on", "1": "on", "yes": "on", "false": "off", "0": "off", "no": "off"}.get(word, word)
+
+
+class _SwitchParser(absl_flags.ArgumentParser):
+    """--name (on), --noname (off), --name=auto|on|off|true|false."""
+
+    def parse(self, argument):
+        value = _switch(argument)
+        if value not in speed_defaults.SWITCH_CHOICES:
+            raise ValueError(f"must be auto, on or off, got {argument!r}")
+        return value
+
+    def flag_type(self):
+        return "auto|on|off"
 
 
 def _type_of(f):
@@ -266,6 +303,7 @@ def resolve(**given):
     if unknown:
         raise UserError(f"Unknown setting(s): {', '.join(sorted(unknown))}.")
     chosen = {**(recipe_settings(given["recipe"]) if given.get("recipe") else {}), **given}
+    chosen.update({name: _switch(chosen[name]) for name in SWITCHES if name in chosen})
     model = chosen.get("model", TrainConfig.model)
     defaults = {**getattr(models.get(model), "DEFAULTS", {}), **recipe_settings(models.recipe_name(model))}
     loss = chosen.get("loss")

@@ -109,6 +109,12 @@ def replica():
     return ctx.replica_id_in_sync_group, ctx.num_replicas_in_sync
 
 
+def batch_size_of(tensor):
+    """The rows of `tensor`: a Python int where the shape is static (batches drop their
+    remainder, so it is), else a scalar tensor."""
+    return tensor.shape[0] if tensor.shape[0] is not None else tf.shape(tensor)[0]
+
+
 def mean_across_replicas(value):
     """The mean of `value` over the replicas (itself with one replica)."""
     ctx = tf.distribute.get_replica_context()
@@ -122,8 +128,12 @@ def global_batch_random(draw, local_batch, seed):
 
     `draw(global_batch, seed)` is a stateless random op. Every replica draws the same global
     tensor and keeps its own slice, so replicas get different noise, and N replicas see
-    exactly the noise one device would for the same global batch and step."""
+    exactly the noise one device would for the same global batch and step. On one replica
+    the draw is the batch itself, with no slice: given a static `local_batch`
+    (batch_size_of), the step's shapes stay static for Grappler and XLA."""
     index, count = replica()
+    if count == 1:
+        return draw(local_batch, seed)
     values = draw(local_batch * count, seed)
     return values[index * local_batch:(index + 1) * local_batch]
 
@@ -148,13 +158,10 @@ def on_all_replicas(fn):
 
 
 def precision_policy(name):
-    """The Keras dtype policy for --mixed_precision: `auto` picks mixed_float16 on a GPU and
-    stays in float32 elsewhere (bfloat16 was slower than float32 on the CPUs measured,
-    docs/distribution.md)."""
+    """The Keras dtype policy for a --mixed_precision setting (`auto` is resolved before, by
+    gan_zoo.speed_defaults)."""
     if name == "off":
         return "float32"
-    if name == "auto":
-        return "mixed_float16" if tf.config.list_logical_devices("GPU") else "float32"
     if name in ("bfloat16", "float16"):
         return f"mixed_{name}"
     raise UserError(f"Unknown --mixed_precision={name!r}. Choose one of: {', '.join(PRECISION_CHOICES)}.")

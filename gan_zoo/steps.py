@@ -98,7 +98,7 @@ class Steps:
         if objective.gradient_penalty:
             weights = distribute.global_batch_random(
                 lambda n, seed: losses.interpolation_weights(n, images.shape.rank, seed),
-                tf.shape(images)[0], self._seed(GP_WEIGHTS))
+                distribute.batch_size_of(images), self._seed(GP_WEIGHTS))
             penalty = losses.gradient_penalty(
                 lambda x: self._judge(x, condition, call=4), images, fake, weights,
                 loss_scale=self._loss_scale())
@@ -119,7 +119,7 @@ class Steps:
             classes = self.spec.condition_dim
             shift = distribute.global_batch_random(
                 lambda n, seed: tf.random.stateless_uniform([n], seed, 1, classes, tf.int32, "philox"),
-                tf.shape(condition)[0], self._seed(WRONG_LABELS, base=2))
+                distribute.batch_size_of(condition), self._seed(WRONG_LABELS, base=2))
             labels = (tf.argmax(condition, axis=-1, output_type=tf.int32) + shift) % classes
             wrong = tf.one_hot(labels, classes, dtype=condition.dtype)
             wrong_loss = objective.fake_loss(self._judge(images, wrong, call=3))
@@ -164,7 +164,7 @@ class Steps:
         cfg = self.config
         z = distribute.global_batch_random(
             lambda n, seed: noise.stateless((n, cfg.noise_dim), cfg.noise, seed),
-            tf.shape(images)[0], self._seed(stream))
+            distribute.batch_size_of(images), self._seed(stream))
         return models.generate(self.generator, z, condition, training=True)
 
     def _apply(self, tape, loss, model, optimizer):

@@ -9,8 +9,9 @@ import time
 
 import keras
 import tensorflow as tf
+from absl import logging
 
-from gan_zoo import distribute, losses, models, records
+from gan_zoo import distribute, losses, models, records, speed_defaults
 from gan_zoo.ema import GeneratorAverage
 from gan_zoo.errors import UserError
 from gan_zoo.faults import fault_point
@@ -28,10 +29,16 @@ class Trainer:
         self.config, self.source, self.spec = config, source, source.spec
         self.strategy = strategy or distribute.strategy_for(config)
         self.replicas = self.strategy.num_replicas_in_sync
+        # --jit_compile / --mixed_precision, `auto` resolved by what measured fastest here
+        self.speed = speed_defaults.choose(
+            config.model, config.jit_compile, config.mixed_precision,
+            one_cpu_device=not (self.replicas > 1 and _on_several_cpus(self.strategy)))
+        if self.speed.why:
+            logging.info("%s", self.speed.why)
         self._check(config, source)
         self.steps_per_epoch = source.steps_per_epoch(config.batch_size)
         keras.utils.set_random_seed(config.seed)
-        self.policy = distribute.precision_policy(config.mixed_precision)
+        self.policy = distribute.precision_policy(self.speed.precision)
         self.objective = losses.for_config(config)
         # Models, optimizers and every variable a step updates are made in the strategy's scope
         # (mirrored on each replica); the models under the dtype policy.
@@ -48,7 +55,7 @@ class Trainer:
             raise UserError(f"--batch_size={config.batch_size} does not split evenly over the "
                             f"{self.replicas} replicas of --strategy={config.strategy}: pass a "
                             f"multiple of {self.replicas}.")
-        if config.jit_compile and self.replicas > 1 and _on_several_cpus(self.strategy):
+        if self.speed.jit_compile and self.replicas > 1 and _on_several_cpus(self.strategy):
             raise UserError("--jit_compile with several logical CPU devices: XLA compiles for "
                             "one CPU device and cannot reach the other replicas' variables "
                             "(a TensorFlow limitation). Use --jit_compile with one CPU device, "
@@ -110,7 +117,7 @@ class Trainer:
         steps, D then G on one batch, one measured batch). A D/G schedule is decided in Python
         between these calls (run_steps): TensorFlow cannot branch around a cross-replica sync
         inside a graph."""
-        jit = self.config.jit_compile
+        jit = self.speed.jit_compile
         self._fused_step, self._d_step, self._g_step, self._measure_step = (
             self._on_replicas(tf.function(fn, jit_compile=jit)) for fn in (
                 self.steps.fused_step, self.steps.d_step, self.steps.g_step,

@@ -13,6 +13,10 @@ os.environ["GAN_ZOO_OFFLINE"] = "1"  # no test may try to download anything
 # Reference classifiers: the packaged ones, never a copy a user trained into the cache.
 os.environ["GAN_ZOO_MODELS_DIR"] = os.path.join(ROOT, "tests", "no_cached_classifiers")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# --jit_compile=auto and --mixed_precision=auto take the plain path (float32, no XLA) whatever
+# the day's CPU, so a test's numbers do not depend on it; test_speed_defaults.py checks what
+# auto chooses on each machine class.
+os.environ["GAN_ZOO_MACHINE_CLASS"] = "plain"
 
 FACES = os.path.join(SHARED, "data", "faces")
 LFW = os.path.join(FACES, "lfw_gray")

@@ -119,3 +119,26 @@ def test_new_export_versions_never_overwrite_old_ones(short_run, tmp_path):
     assert export.export(run_dir, base, version=7)["version"] == 7
     assert export.load(base)[1]["version"] == 7  # a base folder loads its newest version
     assert export.load(os.path.join(base, "2"))[1]["version"] == 2
+
+
+def test_in_memory_batches_are_the_streamed_batches(monkeypatch):
+    """Data that fits in memory is gathered a batch at a time by a shuffled index: the same
+    batches in the same order as shuffling and batching element by element, resumable."""
+    from gan_zoo import data
+    from gan_zoo.data import source as source_lib
+    cfg = config.resolve(recipe="maxout_cgan", dataset="fashion_mnist", max_images=1000)
+    gathered = data.for_config(cfg)
+    assert gathered._in_memory() is not None
+    monkeypatch.setattr(source_lib, "IN_MEMORY_BYTES", 0)
+    streamed = data.for_config(cfg)
+    assert streamed._in_memory() is None
+    for epoch, skip in ((0, 0), (3, 0), (3, 2)):
+        a = list(gathered.epoch_batches(64, epoch, cfg.seed, skip))
+        b = list(streamed.epoch_batches(64, epoch, cfg.seed, skip))
+        assert len(a) == len(b) == 15 - skip
+        for (xa, ya), (xb, yb) in zip(a, b):
+            assert xa.shape == (64, 28, 28, 1) and ya.shape == (64, 10)
+            np.testing.assert_array_equal(xa.numpy(), xb.numpy())
+            np.testing.assert_array_equal(ya.numpy(), yb.numpy())
+    first = lambda epoch: gathered.epoch_batches(64, epoch, cfg.seed).take(1).get_single_element()[0]
+    assert not np.array_equal(first(0).numpy(), first(1).numpy())  # each epoch its own order

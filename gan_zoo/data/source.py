@@ -8,6 +8,7 @@ import tensorflow as tf
 from gan_zoo.data.spec import DataSpec
 
 _SHUFFLE_BUFFER_CAP = 100_000
+IN_MEMORY_BYTES = 1 << 30  # data sets up to 1 GiB of uint8 are gathered a batch at a time
 
 
 @dataclasses.dataclass
@@ -43,10 +44,26 @@ class Source:
         return self.num_examples // batch_size
 
     def epoch_batches(self, batch_size, epoch, seed, skip_batches=0):
-        """Batches of one epoch: (images float32 [-1,1], conditions float32 [batch, condition_dim])."""
+        """Batches of one epoch: (images float32 [-1,1], conditions float32 [batch, condition_dim]).
+
+        Data that fits in memory (most sets: MNIST is 47 MB) is gathered a batch at a time
+        from one uint8 tensor by a shuffled index, instead of shuffled and batched element by
+        element: the same batches, in the same order, with a fraction of tf.data's per-element
+        work on the cores the train step needs."""
         shuffle_seed = seed * 100_003 + epoch  # a different, reproducible order every epoch
-        ds = self.images_and_labels.shuffle(min(self.num_examples, _SHUFFLE_BUFFER_CAP),
-                                            seed=shuffle_seed, reshuffle_each_iteration=False)
+        buffer = min(self.num_examples, _SHUFFLE_BUFFER_CAP)
+        table = self._in_memory() if self.augment is None else None
+        if table is not None:
+            images, labels = table
+            # tf.data's shuffle of the indices: the permutation it would give the examples
+            order = tf.data.Dataset.range(self.num_examples).shuffle(
+                buffer, seed=shuffle_seed, reshuffle_each_iteration=False)
+            ds = order.batch(batch_size, drop_remainder=True).map(
+                lambda index: (scale_images(tf.gather(images, index)),
+                               self.conditions(tf.gather(labels, index))),
+                num_parallel_calls=tf.data.AUTOTUNE)
+            return (ds.skip(skip_batches) if skip_batches else ds).prefetch(tf.data.AUTOTUNE)
+        ds = self.images_and_labels.shuffle(buffer, seed=shuffle_seed, reshuffle_each_iteration=False)
         if self.augment is not None:  # seeded by the example's place in the epoch: resumable
             ds = ds.enumerate().map(
                 lambda i, pair: self.augment(*pair, tf.stack([tf.constant(shuffle_seed, tf.int64), i])),
@@ -57,6 +74,19 @@ class Source:
         if skip_batches:
             ds = ds.skip(skip_batches)
         return ds.prefetch(tf.data.AUTOTUNE)
+
+    def _in_memory(self):
+        """(uint8 images [N, H, W, C], labels [N, ...]) of the whole set, read once, when it
+        takes at most IN_MEMORY_BYTES; else None (batches then stream element by element)."""
+        if "_table" not in self.__dict__:
+            size = self.num_examples * int(np.prod(self.spec.image_shape))
+            table = None
+            if 0 < self.num_examples and size <= IN_MEMORY_BYTES:
+                table = next(iter(self.images_and_labels.batch(self.num_examples)))
+                if int(table[0].shape[0]) != self.num_examples:
+                    table = None
+            self.__dict__["_table"] = table
+        return self.__dict__["_table"]
 
 
 def scale_images(uint8_images):

@@ -27,8 +27,10 @@ _MODULES = {
 
 def build(spec, config):
     """(generator, discriminator) of `config.model` for data `spec`; the builder sees only the
-    model section of the settings."""
-    return get(config.model).build(spec, types.SimpleNamespace(**config.section("model")))
+    model section of the settings (`fused_batch_norm` picks the BatchNorm kernel, nothing else)."""
+    from gan_zoo.models.layers import fused_batch_norms
+    with fused_batch_norms(getattr(config, "fused_batch_norm", False)):
+        return get(config.model).build(spec, types.SimpleNamespace(**config.section("model")))
 
 
 def recipe_name(name):

@@ -1,10 +1,15 @@
 """Layers shared by several model families."""
+import contextlib
+
 import keras
 import tensorflow as tf
 from keras import ops
 
 from gan_zoo import distribute
 from gan_zoo.models import spectral_norm as sn
+from gan_zoo.models import fused_batch_norm
+
+_FUSED_BATCH_NORM = [False]  # what batch_norm() builds; set by fused_batch_norms() around a build
 
 
 def normal_init():
@@ -15,9 +20,22 @@ def normal_init():
 def batch_norm(**kwargs):
     """BatchNormalization whose statistics span the global batch when the model is built under a
     strategy with several replicas, so N replicas train as one device would on the same batch
-    (per-replica statistics would make the result depend on the number of devices)."""
+    (per-replica statistics would make the result depend on the number of devices). On one
+    replica under fused_batch_norms(True), the fused kernel's layer (fused_batch_norm.py)."""
     synchronized = tf.distribute.get_strategy().num_replicas_in_sync > 1
+    if _FUSED_BATCH_NORM[-1] and not synchronized:
+        return fused_batch_norm.BatchNormalization(**kwargs)
     return keras.layers.BatchNormalization(synchronized=synchronized, **kwargs)
+
+
+@contextlib.contextmanager
+def fused_batch_norms(on):
+    """Within: batch_norm() builds fused_batch_norm.BatchNormalization on one replica when `on`."""
+    _FUSED_BATCH_NORM.append(bool(on))
+    try:
+        yield
+    finally:
+        _FUSED_BATCH_NORM.pop()
 
 
 @keras.saving.register_keras_serializable(package="gan_zoo")
@@ -54,7 +72,7 @@ class Maxout(keras.layers.Layer):
         width, rate = self.units * self.pieces, self.dropout_rate
         keep = distribute.global_batch_random(
             lambda n, s: tf.random.stateless_uniform([n, width], s, alg="philox") >= rate,
-            tf.shape(x)[0], seed)
+            distribute.batch_size_of(x), seed)
         return tf.where(keep, x / (1.0 - rate), tf.zeros_like(x))
 
     def compute_output_shape(self, input_shape):
