@@ -5,8 +5,8 @@ Whether XLA or bfloat16 pays depends on the CPU: on an AVX2-only CPU bfloat16 ha
 hardware support and runs several times slower, while on one with AVX512_BF16 or AMX it is
 faster; XLA speeds some models up on one CPU and slows them on another. So a fixed default
 is wrong somewhere. speed.json holds, per machine class and model, the settings that
-bench/side_by_side.py measured fastest there; bfloat16 is taken only where a short run in
-it also kept the label accuracy of float32's within 0.02 (`bfloat16_quality`). A class or
+bench/side_by_side.py measured fastest there; bfloat16 is taken only where short runs in
+it also kept float32's label accuracy within 0.02 on average (`bfloat16_quality`). A class or
 model with no measurement gets the plain path: float32 and no XLA on a CPU, float16
 on a GPU. GAN_ZOO_MACHINE_CLASS names the class instead of reading it off the machine
 (the tests pin it, so a test's numbers do not depend on the day's CPU).
