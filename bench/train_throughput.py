@@ -11,6 +11,7 @@ Prints, all measured in this run:
   * a whole epoch on the real data set through `gan_zoo.trainer.train` (input pipeline,
     loss.csv, sample grid, TensorBoard and progress bar included) vs the synthetic rate.
 """
+import dataclasses
 import os
 import sys
 import tempfile
@@ -47,7 +48,8 @@ def plain_rate(cfg, spec, batches, steps):
     """The straightforward step: what a user would write from the keras.io examples."""
     from gan_zoo import models
     keras.utils.set_random_seed(cfg.seed)
-    generator, discriminator = models.build(spec, cfg)
+    # Keras' own layers, as a user's step has them (not the trainer's fused BatchNorm)
+    generator, discriminator = models.build(spec, dataclasses.replace(cfg, fused_batch_norm=False))
     g_opt = keras.optimizers.Adam(cfg.g_lr, beta_1=cfg.beta1, beta_2=cfg.beta2)
     d_opt = keras.optimizers.Adam(cfg.d_lr, beta_1=cfg.beta1, beta_2=cfg.beta2)
     bce = keras.losses.BinaryCrossentropy(from_logits=True)

@@ -24,7 +24,6 @@ DIRECTION_CHOICES = ("AtoB", "BtoA")
 GENERATOR_CHOICES = ("encoder_decoder", "unet")  # img2img
 DISCRIMINATOR_CHOICES = ("global", "patch")
 CONDITIONING_CHOICES = ("concat", "projection")
-SWITCHES = ("jit_compile",)  # on / off / auto settings (given as bools too)
 
 
 def _field(default, help, choices=None):
@@ -285,6 +284,11 @@ class _SwitchParser(absl_flags.ArgumentParser):
         return "auto|on|off"
 
 
+# on / off / auto settings (also given as bools: Python, an older config.json)
+_SWITCHES = tuple(f.name for f in dataclasses.fields(TrainConfig)
+                  if f.metadata["choices"] == speed_defaults.SWITCH_CHOICES)
+
+
 def _type_of(f):
     return {"int": int, "float": float, "str": str, "bool": bool}.get(f.type, f.type)
 
@@ -303,7 +307,7 @@ def resolve(**given):
     if unknown:
         raise UserError(f"Unknown setting(s): {', '.join(sorted(unknown))}.")
     chosen = {**(recipe_settings(given["recipe"]) if given.get("recipe") else {}), **given}
-    chosen.update({name: _switch(chosen[name]) for name in SWITCHES if name in chosen})
+    chosen.update({name: _switch(chosen[name]) for name in _SWITCHES if name in chosen})
     model = chosen.get("model", TrainConfig.model)
     defaults = {**getattr(models.get(model), "DEFAULTS", {}), **recipe_settings(models.recipe_name(model))}
     loss = chosen.get("loss")

@@ -9,7 +9,8 @@ bench/side_by_side.py measured fastest there; bfloat16 is taken only where short
 it also kept float32's label accuracy within 0.02 on average (`bfloat16_quality`). A class or
 model with no measurement gets the plain path: float32 and no XLA on a CPU, float16
 on a GPU. GAN_ZOO_MACHINE_CLASS names the class instead of reading it off the machine
-(the tests pin it, so a test's numbers do not depend on the day's CPU).
+(the tests pin it to `plain`, a class with no entry, so a test's numbers do not depend on
+the day's CPU).
 """
 import dataclasses
 import functools
@@ -20,7 +21,6 @@ import tensorflow as tf
 
 SPEED_TABLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "recipes", "speed.json")
 SWITCH_CHOICES = ("auto", "on", "off")
-PLAIN = "plain"  # the class with no measured choices: every auto setting off
 BF16_CLASSES = ("cpu-amx", "cpu-avx512_bf16")  # CPUs with bfloat16 instructions
 
 
@@ -31,16 +31,17 @@ class Choice:
     why: str  # one line for the log: what auto chose and on what evidence
 
 
+@functools.lru_cache(maxsize=None)
 def cpu_flags(cpuinfo="/proc/cpuinfo"):
     """The CPU feature flags that decide the class (empty where /proc/cpuinfo is missing)."""
     try:
         with open(cpuinfo) as f:
             for line in f:
                 if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
+                    return frozenset(line.split(":", 1)[1].split())
     except OSError:
         pass
-    return set()
+    return frozenset()
 
 
 def machine_class(flags=None, gpus=None):
@@ -71,7 +72,7 @@ def choose(model, jit_compile, mixed_precision, one_cpu_device=True, klass=None)
     (auto/off/bfloat16/float16). `one_cpu_device` False (several logical CPU replicas):
     auto never picks XLA, which cannot run there."""
     klass = klass or machine_class()
-    entry = measured()["classes"].get(klass, {}) if klass != PLAIN else {}
+    entry = measured()["classes"].get(klass, {})
     best = entry.get("models", {}).get(model, {})
     auto = []  # what auto chose
     jit = jit_compile == "on"
