@@ -214,8 +214,9 @@ AUTO_MARGIN = 1.05  # a side must beat the plain float32 trainer by 5% (the roun
 
 def write_speed_table(path, results, arguments):
     """This machine class's entry of gan_zoo/recipes/speed.json: per model, the fastest of the
-    AUTO_SIDES measured (by median), where it beats the float32 trainer by AUTO_MARGIN. Its
-    `bfloat16_quality` (short runs in both precisions, which auto also requires) is kept."""
+    AUTO_SIDES measured (by median), where it beats the float32 trainer by AUTO_MARGIN. The
+    table's `bfloat16_quality` (short runs in both precisions, which auto also requires) and the
+    other classes are kept."""
     import datetime
     import measure
     from gan_zoo import speed_defaults
@@ -233,9 +234,7 @@ def write_speed_table(path, results, arguments):
         chosen[model] = {"jit_compile": jit, "mixed_precision": precision,
                          "speedup": round(med[best] / med["trainer_keras_adam"], 2)}
     klass = speed_defaults.machine_class()
-    quality = table["classes"].get(klass, {}).get("bfloat16_quality", {})  # measured apart: kept
-    table["classes"][klass] = {"bfloat16_quality": quality,
-        "measured": f"{datetime.date.today()}, {os.cpu_count()} cores, ISA {' '.join(measure.isa_flags())}",
+    table["classes"][klass] = {"measured": f"{datetime.date.today()}, {os.cpu_count()} cores, ISA {' '.join(measure.isa_flags())}",
         "command": f"python bench/side_by_side.py {arguments}", "models": chosen}
     with open(path, "w") as f:
         json.dump(table, f, indent=1, sort_keys=True)

@@ -6,7 +6,9 @@ hardware support and runs several times slower, while on one with AVX512_BF16 or
 faster; XLA speeds some models up on one CPU and slows them on another. So a fixed default
 is wrong somewhere. speed.json holds, per machine class and model, the settings that
 bench/side_by_side.py measured fastest there; bfloat16 is taken only where short runs in
-it also kept float32's label accuracy within 0.02 on average (`bfloat16_quality`). A class or
+it also kept float32's label accuracy within 0.02 on average (`bfloat16_quality`, one record
+for every CPU with bfloat16 instructions: they round and sum alike, so a model's quality in
+bfloat16 does not depend on which of them ran it). A class or
 model with no measurement gets the plain path: float32 and no XLA on a CPU, float16
 on a GPU. GAN_ZOO_MACHINE_CLASS names the class instead of reading it off the machine
 (the tests pin it to `plain`, a class with no entry, so a test's numbers do not depend on
@@ -67,6 +69,12 @@ def measured(path=SPEED_TABLE):
         return json.load(f)
 
 
+def bfloat16_kept_quality(model):
+    """Whether short runs of `model` in bfloat16 kept float32's label accuracy (speed.json's
+    `bfloat16_quality`); False where none was run."""
+    return bool(measured().get("bfloat16_quality", {}).get(model, {}).get("kept"))
+
+
 def choose(model, jit_compile, mixed_precision, one_cpu_device=True, klass=None):
     """The Choice for `model` under --jit_compile (auto/on/off) and --mixed_precision
     (auto/off/bfloat16/float16). `one_cpu_device` False (several logical CPU replicas):
@@ -82,7 +90,7 @@ def choose(model, jit_compile, mixed_precision, one_cpu_device=True, klass=None)
     precision = mixed_precision
     if mixed_precision == "auto":
         precision = best.get("mixed_precision", "float16" if klass == "gpu" else "off")
-        if precision == "bfloat16" and not entry.get("bfloat16_quality", {}).get(model, {}).get("kept"):
+        if precision == "bfloat16" and not bfloat16_kept_quality(model):
             precision = "off"  # faster, but no short run showed it trains as well
         auto.append("float32" if precision == "off" else precision)
     lines = []
