@@ -42,7 +42,7 @@ SECTION_OF = {
     **_fields_of("model", "model", "noise_dim", "noise", "ngf", "ndf", "generator", "discriminator",
                  "patch_layers", "g_dropout", "d_norm", "d_conditioning", "spectral_norm"),
     **_fields_of("loss", "loss", "adv_weight", "l1_weight", "gp_weight", "clip", "real_label",
-                 "fake_label", "mismatch_weight", "mismatch_epochs", "r1_gamma", "r1_every",
+                 "fake_label", "mismatch_weight", "mismatch_epochs", "mode_seeking", "r1_gamma", "r1_every",
                  "diffaugment"),
     **_fields_of("optimizer", "optimizer", "g_lr", "d_lr", "beta1", "beta2", "fused_adam", "lr_decay_epochs",
                  "lr_decay_factor", "lr_linear_decay", "n_critic", "adaptive_schedule",
@@ -155,6 +155,9 @@ class TrainConfig:
                                     "is real + (1 - w) fake + w (real image, wrong condition); "
                                     "0.5 is the paper's, 0 turns it off.")
     mismatch_epochs: int = _field(0, "Drop the matching-aware term after this many epochs (0: keep it).")
+    mode_seeking: float = _field(0.0, "MSGAN's mode-seeking term (Mao et al. 2019) in G's loss, "
+                                 "this weight x 1 / (image distance / noise distance) of pairs drawn "
+                                 "for one condition: against collapse within a class; 0: off.")
     r1_gamma: float = _field(0.0, "R1 penalty (Mescheder et al. 2018): gamma / 2 x E ||grad D(real)||^2 "
                              "in D's loss; 0 turns it off.")
     r1_every: int = _field(1, "Lazy R1: apply the penalty every N D steps, scaled by N (StyleGAN2: 16).")

@@ -38,6 +38,9 @@ def check(config):
     if augment.parse_policy(config.diffaugment) and models.is_paired(config.model):
         raise UserError("--diffaugment with paired data: D also sees the input image, which "
                         "would need the same transform. Leave --diffaugment empty.")
+    if config.mode_seeking and models.is_paired(config.model):
+        raise UserError("--mode_seeking needs a generator that draws from noise; img2img's "
+                        "takes only its input image. Leave --mode_seeking at 0.")
     if config.d_conditioning == "projection" and not models.takes_vector_condition(config.model):
         raise UserError(f"--d_conditioning=projection needs a class or vector condition, "
                         f"which {config.model} does not take: leave it at concat.")
@@ -53,7 +56,7 @@ def check(config):
                         f"neighbours), got {config.eval_samples}.")
     for name in ("clip", "gp_weight", "r1_gamma", "ema_half_life", "ema_rampup",
                  "mismatch_epochs", "keep_every", "eval_every", "collapse_threshold", "max_nan_recoveries",
-                 "cpu_devices", "jitter", "l1_weight", "adv_weight"):
+                 "cpu_devices", "jitter", "l1_weight", "adv_weight", "mode_seeking"):
         if getattr(config, name) < 0:
             raise UserError(f"--{name} must be >= 0, got {getattr(config, name)}.")
     if config.l1_weight == 0 and config.adv_weight == 0:

@@ -152,6 +152,7 @@ class EpochLoop:
     def _finish_epoch(self, epoch, steps, seconds):
         """Everything written after `epoch`'s (1-based) steps; whether a checkpoint was saved."""
         config, files, trainer = self.config, self.files, self.trainer
+        trainer.refresh_sampler_statistics()  # BatchNorm statistics of what is sampled and saved
         figure, samples = self.figures.samples(trainer.sampler)
         row = {"epoch": epoch, **trainer.epoch_metrics(),
                "diversity": diversity.relative_diversity(samples[:100], self.real_reference),

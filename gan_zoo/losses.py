@@ -142,6 +142,19 @@ def l1_loss(targets, outputs):
     return tf.reduce_mean(tf.abs(tf.cast(targets, tf.float32) - tf.cast(outputs, tf.float32)))
 
 
+# --- diversity -------------------------------------------------------------------------------
+def mode_seeking_penalty(fake, z, eps=1e-5):
+    """MSGAN's term (Mao et al. 2019) for G to minimise: 1 / (ratio + eps), where ratio is the
+    mean absolute difference of two images over that of the noise that drew them, the pairs
+    being example i and i + n/2 of the batch (drawn for one condition). A G that ignores its
+    noise (collapse within a condition) makes the ratio 0 and the term large."""
+    half = tf.shape(fake)[0] // 2
+    fake, z = tf.cast(fake, tf.float32), tf.cast(z, tf.float32)
+    images = tf.reduce_mean(tf.abs(fake[:half] - fake[half:2 * half]))
+    noises = tf.reduce_mean(tf.abs(z[:half] - z[half:2 * half]))
+    return 1.0 / (images / noises + eps)
+
+
 # --- the objective: one table --------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class Objective:

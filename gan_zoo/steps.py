@@ -38,9 +38,9 @@ class Steps:
     def fused_step(self, images, condition):
         """One D and one G update from one generator pass (both tapes record it): n_critic 1."""
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
-            fake = self._fake(images, condition, D_NOISE)
-            d_loss, fake_logits = self.discriminator_loss(images, fake, condition)
-            g_loss = self.generator_loss(fake_logits, fake, images)
+            fake, z, fake_condition = self._fake(images, condition, D_NOISE)
+            d_loss, fake_logits = self.discriminator_loss(images, fake, condition, fake_condition)
+            g_loss = self.generator_loss(fake_logits, fake, images, z)
         self._apply(d_tape, d_loss, self.discriminator, self.state.d_optimizer)
         self._apply(g_tape, g_loss, self.generator, self.state.g_optimizer)
         self._constrain_critic()
@@ -48,16 +48,16 @@ class Steps:
         self._record_g(g_loss)
 
     def d_step(self, images, condition):
-        fake = self._fake(images, condition, D_NOISE)
+        fake, _, fake_condition = self._fake(images, condition, D_NOISE)
         with tf.GradientTape() as tape:
-            d_loss, _ = self.discriminator_loss(images, fake, condition)
+            d_loss, _ = self.discriminator_loss(images, fake, condition, fake_condition)
         self._apply(tape, d_loss, self.discriminator, self.state.d_optimizer)
         self._constrain_critic()
 
     def g_step(self, images, condition):
         with tf.GradientTape() as tape:
-            fake = self._fake(images, condition, G_NOISE)
-            g_loss = self.generator_loss(self._judge(fake, condition, call=0), fake, images)
+            fake, z, fake_condition = self._fake(images, condition, G_NOISE)
+            g_loss = self.generator_loss(self._judge(fake, fake_condition, call=0), fake, images, z)
         self._apply(tape, g_loss, self.generator, self.state.g_optimizer)
         self._average_generator()
         self._record_g(g_loss)
@@ -65,30 +65,34 @@ class Steps:
     def measure_accuracies(self, images, condition):
         """(D accuracy, G accuracy) on this batch, without training either side (the adaptive
         schedule's decision; the same on every replica, so they branch alike)."""
-        fake = self._fake(images, condition, MEASURE_NOISE)
+        fake, _, fake_condition = self._fake(images, condition, MEASURE_NOISE)
         d_acc, g_acc = self.objective.accuracies(self._judge(images, condition, call=6),
-                                                 self._judge(fake, condition, call=7))
+                                                 self._judge(fake, fake_condition, call=7))
         averaged = self.state.records.add(acc={"D_acc": d_acc, "G_acc": g_acc})
         return averaged["D_acc"], averaged["G_acc"]
 
     # --- the losses -----------------------------------------------------------------------
-    def generator_loss(self, fake_logits, fake, targets):
+    def generator_loss(self, fake_logits, fake, targets, z=None):
         """--adv_weight x the adversarial loss, plus --l1_weight x L1 to the target (paired
-        data: the reference's 0.3 / 0.7, pix2pix's 1 / 100). A zero weight leaves its term out."""
+        data: the reference's 0.3 / 0.7, pix2pix's 1 / 100), plus --mode_seeking x MSGAN's
+        term on the batch's pairs (see _fake). A zero weight leaves its term out."""
         cfg = self.config
         g_loss = tf.constant(0.0)
         if cfg.adv_weight:
             g_loss += cfg.adv_weight * self.objective.generator_loss(fake_logits)
         if cfg.l1_weight:
             g_loss += cfg.l1_weight * losses.l1_loss(targets, fake)
+        if cfg.mode_seeking:
+            g_loss += cfg.mode_seeking * losses.mode_seeking_penalty(fake, z)
         return g_loss
 
-    def discriminator_loss(self, images, fake, condition):
+    def discriminator_loss(self, images, fake, condition, fake_condition=None):
         """(D's loss, fake logits): the adversarial terms, with the matching-aware term of
         conditional models sharing the fake side, plus the objective's penalties."""
         objective = self.objective
         real_logits = self._judge(images, condition, call=1)
-        fake_logits = self._judge(fake, condition, call=2)
+        fake_logits = self._judge(fake, condition if fake_condition is None else fake_condition,
+                                  call=2)
         if self.mismatch_active:
             d_loss = objective.real_loss(real_logits) + self._mismatched_fake_loss(
                 images, condition, fake_logits)
@@ -160,12 +164,18 @@ class Steps:
         return getattr(self.state.d_optimizer, "dynamic_scale", None)
 
     def _fake(self, images, condition, stream):
-        """G's output on this replica's share of the global batch's noise for `stream`."""
+        """(G's output, its noise, its condition) on this replica's share of the global
+        batch's noise for `stream`. With --mode_seeking the second half of the batch takes the
+        first half's conditions, so example i and i + n/2 are MSGAN's pair: one condition, two
+        noise vectors."""
         cfg = self.config
         z = distribute.global_batch_random(
             lambda n, seed: noise.stateless((n, cfg.noise_dim), cfg.noise, seed),
             distribute.batch_size_of(images), self._seed(stream))
-        return models.generate(self.generator, z, condition, training=True)
+        if cfg.mode_seeking and self.spec.is_conditional:
+            half = tf.shape(condition)[0] // 2
+            condition = tf.concat([condition[:half], condition[:half], condition[2 * half:]], 0)
+        return models.generate(self.generator, z, condition, training=True), z, condition
 
     def _apply(self, tape, loss, model, optimizer):
         """One optimizer step on this replica's loss, scaled by 1 / replicas (see above)."""

@@ -8,15 +8,20 @@ around it (gan_zoo.loop).
 import time
 
 import keras
+import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from gan_zoo import distribute, losses, models, records, speed_defaults
-from gan_zoo.ema import GeneratorAverage
+from gan_zoo import distribute, losses, models, noise, records, speed_defaults
+from gan_zoo.ema import GeneratorAverage, batch_norm_layers, standing_statistics
 from gan_zoo.errors import UserError
 from gan_zoo.faults import fault_point
 from gan_zoo.optimizers import make_optimizer
 from gan_zoo.steps import Steps
+
+# The sampler's BatchNorm statistics are measured on 2,048 draws of 32x32 images, fewer of
+# larger ones (the same count of positions per channel: 512 at 64x64, 32 at 256x256), at least 8.
+STANDING_PIXELS = 2048 * 32 * 32
 
 
 class NonFiniteStep(Exception):
@@ -240,6 +245,28 @@ class Trainer:
     def sampler(self):
         """The generator samples are drawn from: the EMA of G's weights when the run keeps one."""
         return self.generator_average.model if self.generator_average else self.generator
+
+    def refresh_sampler_statistics(self):
+        """Give the sampler's BatchNorm layers the moments of their inputs in inference mode
+        (gan_zoo.ema.standing_statistics), over fixed noise and the conditions of the first
+        training batches (STANDING_PIXELS): called before each epoch's samples, scores and
+        checkpoint. Nothing to do for a G without BatchNorm."""
+        cfg = self.config
+        if not batch_norm_layers(self.sampler):
+            return
+        shape = self.sampler.output_shape
+        pixels = int(np.prod(shape[1:3])) if len(shape) == 4 else 1
+        wanted = int(np.clip(STANDING_PIXELS // pixels, 8, 2048))
+        rng = np.random.default_rng(cfg.seed + 7)
+        batches, drawn = [], 0
+        size = min(max(cfg.batch_size, min(wanted, 256)), self.source.num_examples)  # few, large
+        for _, condition in self.source.epoch_batches(size, 0, cfg.seed):
+            z = tf.constant(noise.numpy_noise(rng, int(condition.shape[0]), cfg.noise_dim, cfg.noise))
+            batches.append(models.generator_inputs(self.sampler, z, condition))
+            drawn += int(condition.shape[0])
+            if drawn >= wanted:
+                break
+        standing_statistics(self.sampler, batches)
 
     def all_weights_finite(self):
         return all(bool(tf.reduce_all(tf.math.is_finite(v)))

@@ -56,6 +56,54 @@ def test_ema_ramp_up_shortens_the_half_life_early_and_copies_batchnorm_statistic
     np.testing.assert_array_equal(twin.moving_mean.numpy(), [1.0, 2.0, 3.0, 4.0])
 
 
+def test_standing_statistics_are_the_moments_each_layer_sees_in_inference_mode():
+    """Two BatchNorm layers in a row: after standing_statistics each one's moving mean and
+    variance are the moments of its input over the batches with the model in inference mode,
+    the second one's taken after the first was set (so it normalises what it now gets)."""
+    z = keras.Input((3,), name="noise")
+    first = keras.layers.BatchNormalization(name="first")
+    second = keras.layers.BatchNormalization(name="second")
+    hidden = keras.layers.Dense(5, activation="relu", name="hidden")
+    dropout = keras.layers.Dropout(0.5)  # off in inference mode, so off while measuring
+    inner = keras.layers.Dense(4, name="inner")
+    out = keras.layers.Dense(2)(second(dropout(hidden(first(inner(z))))))
+    model = keras.Model(z, out)
+    rng = np.random.default_rng(0)
+    batches = [rng.normal(2.0, 3.0, (64, 3)).astype(np.float32) for _ in range(4)]
+    assert [layer.name for layer in ema.standing_statistics(model, batches)] == ["first", "second"]
+    inner = np.concatenate([model.get_layer("inner")(b).numpy() for b in batches])
+    np.testing.assert_allclose(first.moving_mean.numpy(), inner.mean(0), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(first.moving_variance.numpy(), inner.var(0), rtol=1e-4)
+    # the second layer's input in inference mode, with the first layer's new statistics
+    normalised = np.concatenate([hidden(first(model.get_layer("inner")(b), training=False)).numpy()
+                                 for b in batches])
+    np.testing.assert_allclose(second.moving_mean.numpy(), normalised.mean(0), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(second.moving_variance.numpy(), normalised.var(0), rtol=1e-4)
+    assert abs(normalised.mean(0)).max() > 0.1  # not trivially the defaults (0, 1)
+    assert (dropout.rate, first.momentum, second.momentum) == (0.5, 0.99, 0.99)  # put back
+    assert ema.standing_statistics(_tiny_generator(), batches) == []  # no BatchNorm: nothing
+
+
+def test_the_sampled_generator_gets_standing_statistics_each_epoch(tmp_path):
+    """A conv_cgan run with an EMA: after the epoch, the average's BatchNorm statistics are its
+    own standing ones (not G's), and they are what the checkpoint holds."""
+    cfg = config.resolve(recipe="conv_cgan", dataset="mnist", max_images=256, batch_size=64,
+                         epochs=1, run_dir=str(tmp_path), progress=False, eval_every=0,
+                         ema_half_life=500)
+    trainer = loop.train(cfg, data.for_config(cfg))
+    averaged = ema.batch_norm_layers(trainer.sampler)
+    assert len(averaged) == 3
+    before = [layer.moving_mean.numpy().copy() for layer in averaged]
+    own = [layer.moving_mean.numpy() for layer in ema.batch_norm_layers(trainer.generator)]
+    assert max(np.abs(a - b).max() for a, b in zip(before, own)) > 1e-4
+    trainer.refresh_sampler_statistics()  # the same draws again: the same statistics
+    for layer, value in zip(averaged, before):
+        np.testing.assert_allclose(layer.moving_mean.numpy(), value, rtol=1e-5, atol=1e-6)
+    restored, *_ = run_dir_lib.restore_generator(str(tmp_path))
+    for layer, value in zip(ema.batch_norm_layers(restored), before):
+        np.testing.assert_allclose(layer.moving_mean.numpy(), value, rtol=1e-5, atol=1e-6)
+
+
 @pytest.fixture(scope="module")
 def ema_run(tmp_path_factory):
     """A 1-epoch maxout_cgan run on 2,560 images with every option of this file turned on."""
@@ -260,13 +308,49 @@ def test_diffaugment_reaches_every_image_d_judges(monkeypatch):
         config.resolve(diffaugment="colour")
 
 
+# --- mode seeking ----------------------------------------------------------------------------
+def test_mode_seeking_term_equals_its_formula_and_punishes_ignored_noise():
+    rng = np.random.default_rng(0)
+    fake = rng.normal(size=(7, 4, 4, 1)).astype(np.float32)
+    z = rng.normal(size=(7, 3)).astype(np.float32)
+    # pairs (i, i + 3) for i < 3; the 7th example has no partner and is left out
+    ratio = np.abs(fake[:3] - fake[3:6]).mean() / np.abs(z[:3] - z[3:6]).mean()
+    assert float(losses.mode_seeking_penalty(fake, z)) == pytest.approx(1 / (ratio + 1e-5), rel=1e-5)
+    collapsed = np.concatenate([fake[:3], fake[:3], fake[6:]])  # the same image for both noises
+    assert float(losses.mode_seeking_penalty(collapsed, z)) == pytest.approx(1e5)
+
+
+def test_mode_seeking_pairs_share_a_condition_and_reach_g_loss(monkeypatch):
+    settings = dict(model="mlp_cgan", dataset="fashion_mnist", max_images=128, batch_size=64)
+    cfg = config.resolve(**settings, mode_seeking=2.0)
+    trainer = Trainer(cfg, data.for_config(cfg))
+    images, condition = next(iter(trainer.source.epoch_batches(64, 0, 0)))
+    fake, z, paired = trainer.steps._fake(images, condition, steps.G_NOISE)
+    np.testing.assert_array_equal(paired[32:].numpy(), paired[:32].numpy())
+    np.testing.assert_array_equal(paired[:32].numpy(), condition[:32].numpy())
+    assert np.abs(z[32:].numpy() - z[:32].numpy()).min() > 0  # two noise vectors per condition
+    penalties = []
+    real_penalty = losses.mode_seeking_penalty
+    monkeypatch.setattr(losses, "mode_seeking_penalty", lambda f, n: penalties.append(f) or real_penalty(f, n))
+    logits = models.judge(trainer.discriminator, fake, paired)
+    with_term = trainer.steps.generator_loss(logits, fake, images, z)
+    assert len(penalties) == 1 and penalties[0] is fake
+    without = Trainer(config.resolve(**settings), data.for_config(cfg)).steps.generator_loss(
+        logits, fake, images, z)
+    assert float(with_term - without) == pytest.approx(2.0 * float(real_penalty(fake, z)), rel=1e-5)
+    with pytest.raises(UserError, match="--mode_seeking needs a generator that draws from noise"):
+        config.resolve(model="img2img", mode_seeking=1.0)
+    with pytest.raises(UserError, match="--mode_seeking must be >= 0"):
+        config.resolve(mode_seeking=-1.0)
+
+
 # --- the matching-aware term -----------------------------------------------------------------
 def test_gan_cls_weights_and_wrong_labels_that_are_always_wrong():
     cfg = config.resolve(model="mlp_cgan", dataset="fashion_mnist", max_images=256,
                          batch_size=256, mismatch_weight=0.5, real_label=1.0)
     trainer = Trainer(cfg, data.for_config(cfg))
     images, condition = next(iter(trainer.source.epoch_batches(256, 0, 0)))
-    fake = trainer.steps._fake(images, condition, steps.D_NOISE)
+    fake, _, _ = trainer.steps._fake(images, condition, steps.D_NOISE)
     wrongs = []
     real_judge = trainer.steps._judge
 

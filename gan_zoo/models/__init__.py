@@ -53,12 +53,16 @@ def is_paired(name):
 
 
 def generate(generator, noise, condition=None, training=False):
-    """generator(noise[, condition]): conditional generators take both, unconditional ones noise
+    """generator(noise[, condition]) as float32 images."""
+    return _float32(generator(generator_inputs(generator, noise, condition), training=training))
+
+
+def generator_inputs(generator, noise, condition=None):
+    """What `generator` takes: conditional generators both, unconditional ones the noise
     alone, image-to-image ones (no noise input) the condition image alone."""
     if len(generator.inputs) == 1:
-        alone = noise if generator.inputs[0].name == "noise" else condition
-        return _float32(generator(alone, training=training))
-    return _float32(generator([noise, condition], training=training))
+        return noise if generator.inputs[0].name == "noise" else condition
+    return [noise, condition]
 
 
 def judge(discriminator, images, condition=None, training=False):
