@@ -31,6 +31,18 @@ VARIANTS = {
             mismatch_weight=0.0, loss="hinge", real_label=1.0, g_lr=2e-4, d_lr=2e-4),
         "concat D, GAN-CLS 0.5, EMA, 40 epochs, linear decay over the second half": dict(
             d_conditioning="concat", epochs=40, lr_linear_decay=0.5, eval_every=5),
+        "recipe + spectral norm in D": dict(spectral_norm=True),
+        "recipe + spectral norm, hinge": dict(spectral_norm=True, loss="hinge", real_label=1.0),
+        "recipe, batch 64": dict(batch_size=64),
+        "recipe, lr 2e-4": dict(g_lr=2e-4, d_lr=2e-4),
+        "recipe + mode seeking 1": dict(mode_seeking=1.0),
+        "recipe + mode seeking 1, concat D": dict(mode_seeking=1.0, d_conditioning="concat"),
+        "recipe + mode seeking 5": dict(mode_seeking=5.0),
+    },
+    "mlp_cgan": {
+        "recipe: projection D, GAN-CLS 0.5, EMA": {},
+        "recipe + mode seeking 1": dict(mode_seeking=1.0),
+        "recipe + mode seeking 5": dict(mode_seeking=5.0),
     },
 }
 SCORES = ("label_accuracy", "FID", "recall", "worst_class_coverage")
