@@ -234,7 +234,8 @@ def write_speed_table(path, results, arguments):
         chosen[model] = {"jit_compile": jit, "mixed_precision": precision,
                          "speedup": round(med[best] / med["trainer_keras_adam"], 2)}
     klass = speed_defaults.machine_class()
-    table["classes"][klass] = {"measured": f"{datetime.date.today()}, {os.cpu_count()} cores, ISA {' '.join(measure.isa_flags())}",
+    table["classes"][klass] = {
+        "measured": f"{datetime.date.today()}, {os.cpu_count()} cores, ISA {' '.join(measure.isa_flags())}",
         "command": f"python bench/side_by_side.py {arguments}", "models": chosen}
     with open(path, "w") as f:
         json.dump(table, f, indent=1, sort_keys=True)

@@ -41,7 +41,7 @@ def test_auto_takes_the_measured_winner_of_each_class_and_model():
         for model, best in entry["models"].items():
             choice = speed_defaults.choose(model, "auto", "auto", klass=klass)
             assert choice.jit_compile == best["jit_compile"]
-            kept = speed_defaults.measured()["bfloat16_quality"].get(model, {}).get("kept", False)
+            kept = speed_defaults.bfloat16_kept_quality(model)
             expected = "off" if best["mixed_precision"] == "bfloat16" and not kept else best["mixed_precision"]
             assert choice.precision == expected
             assert model in choice.why and klass in choice.why
