@@ -155,6 +155,15 @@ def mode_seeking_penalty(fake, z, eps=1e-5):
     return 1.0 / (images / noises + eps)
 
 
+def conditioning_kl(mean, log_variance):
+    """KL(N(mean, exp(log_variance)) || N(0, I)), summed over the dimensions and averaged over
+    the batch: StackGAN's conditioning-augmentation term, which keeps the condition's Gaussian
+    near the unit one so nearby conditions overlap (Zhang et al. 2017)."""
+    mean, log_variance = tf.cast(mean, tf.float32), tf.cast(log_variance, tf.float32)
+    per_dim = 0.5 * (tf.square(mean) + tf.exp(log_variance) - log_variance - 1.0)
+    return tf.reduce_mean(tf.reduce_sum(per_dim, axis=-1))
+
+
 # --- the objective: one table --------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class Objective:

@@ -1,0 +1,168 @@
+"""StackGAN's networks (Zhang et al. 2017): a coarse image, then the same scene refined at a
+higher resolution.
+
+Stage I: the condition's conditioning augmentation (a Gaussian around its embedding, sampled
+with the reparametrisation trick) joined with noise -> Dense -> nearest-upsample + conv blocks
+-> the stage-I image (the data's size / `factor`). Stage II: the stage-I image -> conv features
+downsampled once -> joined with the condition's own augmentation -> residual blocks -> upsample
++ conv blocks to the data's size. Each D: stride-2 convs to 4x4 at its stage's size, the
+condition as label channels (concat) or in the logit (projection).
+
+G is deterministic given its inputs: augmentation's standard-normal draw is the first
+`ca_dim` numbers of the noise vector (stage II's its last `ca_dim`), so a served model gives
+the same images for the same request. Unconditional data switches the condition path off.
+Not registered yet (issue 21): the trainer's stage-2 start from a stage-1 run is still to do.
+"""
+import keras
+from keras import ops
+
+from gan_zoo import losses
+from gan_zoo.models import spectral_norm as sn
+from gan_zoo.models.conv_cgan import BroadcastCondition
+from gan_zoo.models.layers import batch_norm, conditional_logit, normal_init, normalization
+
+
+@keras.saving.register_keras_serializable(package="gan_zoo")
+class ConditioningAugmentation(keras.layers.Layer):
+    """c = mu(y) + sigma(y) * epsilon, [mu, log sigma^2] = Dense(2 dim)(y): a smooth condition
+    manifold from few conditions. While trainable it adds its KL to N(0, I)
+    (losses.conditioning_kl) as a loss of the model, which G's step weighs by --kl_weight."""
+
+    def __init__(self, dim, **kwargs):
+        super().__init__(**kwargs)
+        self.dim = dim
+        self.moments = keras.layers.Dense(2 * dim, kernel_initializer=normal_init(), name="moments")
+
+    def build(self, condition_shape, epsilon_shape):
+        self.moments.build(condition_shape)
+
+    def call(self, condition, epsilon):
+        stats = ops.cast(self.moments(ops.cast(condition, self.compute_dtype)), "float32")
+        mean, log_variance = stats[:, :self.dim], stats[:, self.dim:]
+        if self.trainable:
+            self.add_loss(losses.conditioning_kl(mean, log_variance))
+        sample = mean + ops.exp(0.5 * log_variance) * ops.cast(epsilon, "float32")
+        return ops.cast(sample, self.compute_dtype)
+
+    def compute_output_shape(self, condition_shape, epsilon_shape):
+        return (condition_shape[0], self.dim)
+
+    def get_config(self):
+        return {**super().get_config(), "dim": self.dim}
+
+
+def _upsampling_plan(size):
+    """(base, doublings): the smallest map (<= 7 pixels) doubling `doublings` times to `size`."""
+    base, doublings = size, 0
+    while base % 2 == 0 and base > 7:
+        base, doublings = base // 2, doublings + 1
+    return base, doublings
+
+
+def _up_block(h, filters):
+    h = keras.layers.UpSampling2D(2, interpolation="nearest")(h)
+    h = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False,
+                            kernel_initializer=normal_init())(h)
+    return keras.layers.ReLU()(batch_norm()(h))
+
+
+def _split(noise, start, stop, name):
+    return keras.layers.Lambda(lambda x: x[:, start:stop], output_shape=(stop - start,),
+                               name=name)(noise)
+
+
+def build_stage1_generator(size, channels, condition_dim, noise_dim, ca_dim, ngf=64):
+    """(noise[, condition]) -> the stage-I image, size x size x channels."""
+    base, doublings = _upsampling_plan(size)
+    noise = keras.Input((noise_dim,), name="noise")
+    inputs, h = [noise], noise
+    if condition_dim:
+        condition = keras.Input((condition_dim,), name="condition")
+        inputs.append(condition)
+        augmented = ConditioningAugmentation(ca_dim, name="augmentation")(
+            condition, _split(noise, 0, ca_dim, "augmentation_draw"))
+        h = keras.layers.Concatenate()([augmented, _split(noise, ca_dim, noise_dim, "z")])
+    width = ngf * 2 ** doublings
+    h = keras.layers.Dense(base * base * width, use_bias=False, kernel_initializer=normal_init())(h)
+    h = keras.layers.Reshape((base, base, width))(keras.layers.ReLU()(batch_norm()(h)))
+    for i in range(doublings):
+        h = _up_block(h, ngf * 2 ** (doublings - i - 1))
+    image = keras.layers.Conv2D(channels, 3, padding="same", activation="tanh",
+                                kernel_initializer=normal_init(), name="image")(h)
+    return keras.Model(inputs if condition_dim else noise, image, name="stage1_generator")
+
+
+def _residual_block(h, name):
+    filters = h.shape[-1]
+    r = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False,
+                            kernel_initializer=normal_init())(h)
+    r = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False,
+                            kernel_initializer=normal_init())(keras.layers.ReLU()(batch_norm()(r)))
+    return keras.layers.ReLU()(keras.layers.Add(name=name)([h, batch_norm()(r)]))
+
+
+def build_stage2_generator(stage1, size, ca_dim, ngf=64, residual_blocks=2):
+    """(noise[, condition]) -> the size x size image refined from `stage1`'s (frozen here: its
+    weights are not trained). The noise is stage I's followed by stage II's augmentation draw."""
+    stage1.trainable = False
+    stage1_noise = stage1.inputs[0].shape[-1]
+    conditional = len(stage1.inputs) == 2
+    noise = keras.Input((stage1_noise + (ca_dim if conditional else 0),), name="noise")
+    inputs = [noise]
+    first = _split(noise, 0, stage1_noise, "stage1_noise")
+    if conditional:
+        condition = keras.Input((stage1.inputs[1].shape[-1],), name="condition")
+        inputs.append(condition)
+        coarse = stage1([first, condition])
+    else:
+        coarse = stage1(first)
+    coarse = keras.layers.Identity(name="stage1_image")(coarse)
+    width = 2 * ngf
+    h = keras.layers.ReLU()(keras.layers.Conv2D(ngf, 3, padding="same",
+                                                kernel_initializer=normal_init())(coarse))
+    strides = 2 if coarse.shape[1] % 2 == 0 and coarse.shape[1] >= 8 else 1
+    h = keras.layers.Conv2D(width, 4, strides, padding="same", use_bias=False,
+                            kernel_initializer=normal_init())(h)
+    h = keras.layers.ReLU()(batch_norm()(h))
+    if conditional:
+        augmented = ConditioningAugmentation(ca_dim, name="stage2_augmentation")(
+            condition, _split(noise, stage1_noise, stage1_noise + ca_dim, "stage2_draw"))
+        h = BroadcastCondition(name="joined")(h, augmented)
+        h = keras.layers.Conv2D(width, 3, padding="same", use_bias=False,
+                                kernel_initializer=normal_init())(h)
+        h = keras.layers.ReLU()(batch_norm()(h))
+    for i in range(residual_blocks):
+        h = _residual_block(h, name=f"residual_{i}")
+    while h.shape[1] < size:
+        width = max(width // 2, 16)
+        h = _up_block(h, width)
+    if h.shape[1] != size:
+        raise ValueError(f"stage II cannot reach {size}x{size} from a {coarse.shape[1]}x"
+                         f"{coarse.shape[1]} stage-I image by doublings")
+    image = keras.layers.Conv2D(coarse.shape[-1], 3, padding="same", activation="tanh",
+                                kernel_initializer=normal_init(), name="image")(h)
+    return keras.Model(inputs, image, name="stage2_generator")
+
+
+def build_discriminator(size, channels, condition_dim, conditioning="projection",
+                        spectral_norm=False, ndf=64, norm="batch", name="discriminator"):
+    """(image[, condition]) -> one logit: stride-2 convs down to 4x4, as conv_cgan's D."""
+    image = keras.Input((size, size, channels), name="image")
+    inputs, h = [image], image
+    if condition_dim:
+        condition = keras.Input((condition_dim,), name="condition")
+        inputs.append(condition)
+        if conditioning == "concat":
+            h = BroadcastCondition(name="label_channels")(h, condition)
+    filters, first = ndf, True
+    while h.shape[1] > 4:
+        h = sn.conv2d(filters, 4, 2, "same", spectral_norm, use_bias=first or norm == "none",
+                      kernel_initializer=normal_init())(h)
+        h = keras.layers.LeakyReLU(0.2)(h if first else normalization(norm)(h))
+        filters, first = filters * 2, False
+    features = keras.layers.Flatten()(h)
+    if condition_dim:
+        logit = conditional_logit(features, condition, conditioning, spectral_norm, normal_init())
+    else:
+        logit = sn.dense(1, spectral_norm, kernel_initializer=normal_init(), name="logit")(features)
+    return keras.Model(inputs if condition_dim else image, logit, name=name)
