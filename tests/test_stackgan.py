@@ -101,3 +101,12 @@ def test_training_stage2_leaves_the_frozen_stage1_alone(stages):
         np.testing.assert_array_equal(b, v.numpy())
     assert any(np.abs(o - v.numpy()).max() > 0 for o, v in zip(own, second.trainable_variables))
     assert len(second.losses) == 1  # stage II's KL only: frozen stage I adds none
+
+
+def test_both_stages_reload_in_keras_safe_mode_and_draw_the_same(stages, tmp_path):
+    _, second = stages
+    path = str(tmp_path / "stage2.keras")
+    second.save(path)
+    reloaded = keras.saving.load_model(path)  # safe mode: a Lambda layer would be refused
+    noise, condition = _inputs(3, NOISE + CA)
+    np.testing.assert_allclose(reloaded([noise, condition]), second([noise, condition]), atol=1e-6)

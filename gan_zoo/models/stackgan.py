@@ -67,8 +67,8 @@ def _up_block(h, filters):
 
 
 def _split(noise, start, stop, name):
-    return keras.layers.Lambda(lambda x: x[:, start:stop], output_shape=(stop - start,),
-                               name=name)(noise)
+    """noise[:, start:stop] as a named layer (a Lambda would not reload in Keras' safe mode)."""
+    return keras.layers.Identity(name=name)(noise[:, start:stop])
 
 
 def build_stage1_generator(size, channels, condition_dim, noise_dim, ca_dim, ngf=64):
