@@ -11,9 +11,8 @@ import os
 import re
 import types
 
-from absl import flags as absl_flags
-
 from gan_zoo import config_rules, distribute, losses, models, recipes, speed_defaults
+from gan_zoo.config_switches import SwitchParser, switch
 from gan_zoo.errors import UserError
 from gan_zoo.noise import NOISE_CHOICES
 
@@ -40,10 +39,11 @@ SECTION_OF = {
                  "download", "max_images", "image_size", "center_crop", "direction", "jitter",
                  "mirror"),
     **_fields_of("model", "model", "noise_dim", "noise", "ngf", "ndf", "generator", "discriminator",
-                 "patch_layers", "g_dropout", "d_norm", "d_conditioning", "spectral_norm"),
+                 "patch_layers", "g_dropout", "d_norm", "d_conditioning", "spectral_norm",
+                 "stage", "stage_factor", "ca_dim", "stage1_run"),
     **_fields_of("loss", "loss", "adv_weight", "l1_weight", "gp_weight", "clip", "real_label",
                  "fake_label", "mismatch_weight", "mismatch_epochs", "mode_seeking", "r1_gamma",
-                 "r1_every", "diffaugment"),
+                 "r1_every", "diffaugment", "kl_weight"),
     **_fields_of("optimizer", "optimizer", "g_lr", "d_lr", "beta1", "beta2", "fused_adam", "lr_decay_epochs",
                  "lr_decay_factor", "lr_linear_decay", "n_critic", "adaptive_schedule",
                  "adaptive_burst", "ema_half_life", "ema_rampup"),
@@ -118,6 +118,15 @@ class TrainConfig:
                                  choices=CONDITIONING_CHOICES)
     spectral_norm: bool = _field(False, "Spectral normalisation of every D layer (Miyato et al. "
                                  "2018): W / sigma(W) by power iteration.")
+    stage: int = _field(1, "stackgan: which stage to train, 1 (the coarse image) or 2 (its "
+                        "refinement, stage I frozen, read from --stage1_run).")
+    stage_factor: int = _field(2, "stackgan: the data's size over stage I's (2 or 4).")
+    ca_dim: int = _field(32, "stackgan: length of the conditioning augmentation's sample (taken "
+                         "from the noise's first numbers, so --noise_dim must be larger).")
+    stage1_run: str = _field("", "stackgan --stage=2: the run dir of the stage-1 run whose "
+                             "generator (its best checkpoint, else its latest) is frozen under stage II.")
+    kl_weight: float = _field(2.0, "stackgan: weight of the conditioning augmentation's KL to "
+                              "N(0, I) in G's loss (StackGAN's code: 2); 0 turns it off.")
     loss: str = _field("bce", "Adversarial loss: bce (non-saturating), hinge, wgan (weight "
                        "clipping) or wgan_gp (gradient penalty); brings the settings it trains with.",
                        choices=losses.LOSS_CHOICES)
@@ -257,34 +266,12 @@ def define_flags(flag_values=None):
         definer = {int: flags.DEFINE_integer, float: flags.DEFINE_float,
                    str: flags.DEFINE_string, bool: flags.DEFINE_boolean}[_type_of(f)]
         if f.metadata["choices"] == speed_defaults.SWITCH_CHOICES:  # --name, --noname, --name=auto
-            flags.DEFINE_flag(flags.Flag(_SwitchParser(), flags.ArgumentSerializer(), f.name, None,
+            flags.DEFINE_flag(flags.Flag(SwitchParser(), flags.ArgumentSerializer(), f.name, None,
                                          help_text, boolean=True), flag_values=fv)
         elif f.metadata["choices"]:
             flags.DEFINE_enum(f.name, None, f.metadata["choices"], help_text, flag_values=fv)
         else:
             definer(f.name, None, help_text, flag_values=fv)
-
-
-def _switch(value):
-    """on / off / auto from a switch setting given as a bool (Python, an older config.json)
-    or a string (true/false/1/0/yes/no too); other values are left for validate() to refuse."""
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    word = str(value).strip().lower()
-    return {"true": "on", "1": "on", "yes": "on", "false": "off", "0": "off", "no": "off"}.get(word, word)
-
-
-class _SwitchParser(absl_flags.ArgumentParser):
-    """--name (on), --noname (off), --name=auto|on|off|true|false."""
-
-    def parse(self, argument):
-        value = _switch(argument)
-        if value not in speed_defaults.SWITCH_CHOICES:
-            raise ValueError(f"must be auto, on or off, got {argument!r}")
-        return value
-
-    def flag_type(self):
-        return "auto|on|off"
 
 
 # on / off / auto settings (also given as bools: Python, an older config.json)
@@ -310,7 +297,7 @@ def resolve(**given):
     if unknown:
         raise UserError(f"Unknown setting(s): {', '.join(sorted(unknown))}.")
     chosen = {**(recipe_settings(given["recipe"]) if given.get("recipe") else {}), **given}
-    chosen.update({name: _switch(chosen[name]) for name in _SWITCHES if name in chosen})
+    chosen.update({name: switch(chosen[name]) for name in _SWITCHES if name in chosen})
     model = chosen.get("model", TrainConfig.model)
     defaults = {**getattr(models.get(model), "DEFAULTS", {}), **recipe_settings(models.recipe_name(model))}
     loss = chosen.get("loss")

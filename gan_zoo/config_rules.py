@@ -62,7 +62,34 @@ def check(config):
     if config.l1_weight == 0 and config.adv_weight == 0:
         raise UserError("--l1_weight=0 and --adv_weight=0 leave the generator nothing to "
                         "learn: give one of them a positive weight.")
+    _check_stages(config)
     paired = models.is_paired(config.model)
     if config.l1_weight and not paired:
         raise UserError(f"--l1_weight needs a target image for each output: use it with "
                         f"--model=img2img on paired images, not with {config.model}.")
+
+
+def _check_stages(config):
+    """StackGAN's settings: a stage that exists, an augmentation the noise can feed, and stage
+    2 with the stage-1 run it refines; other models take none of them."""
+    if config.model != "stackgan":
+        if config.stage != 1 or config.stage1_run:
+            raise UserError(f"--stage and --stage1_run are StackGAN's: {config.model} trains in "
+                            "one stage. Pass --model=stackgan, or leave them out.")
+        return
+    if config.stage not in (1, 2):
+        raise UserError(f"--stage must be 1 (the coarse image) or 2 (its refinement), got {config.stage}.")
+    if config.stage_factor not in (2, 4):
+        raise UserError(f"--stage_factor must be 2 or 4 (the data's size over stage I's), got "
+                        f"{config.stage_factor}.")
+    if not 0 < config.ca_dim < config.noise_dim:
+        raise UserError(f"--ca_dim={config.ca_dim} must be positive and below --noise_dim="
+                        f"{config.noise_dim}: the augmentation's draw is the noise's first "
+                        "--ca_dim numbers, the rest is z.")
+    if config.kl_weight < 0:
+        raise UserError(f"--kl_weight must be >= 0, got {config.kl_weight}.")
+    if config.stage == 2 and not config.stage1_run:
+        raise UserError("--stage=2 refines a trained stage I: pass --stage1_run=DIR, the run "
+                        "dir of a --model=stackgan --stage=1 run on the same data.")
+    if config.stage == 1 and config.stage1_run:
+        raise UserError("--stage1_run is read by --stage=2 only: leave it out of a stage-1 run.")

@@ -1,5 +1,6 @@
 """The pictures a run writes each epoch: the sample grid of fixed noise (a column per class or
-grid condition), and for paired data the reference's figure of (generated, input, target)."""
+grid condition; for a two-stage model the stage-I grid beside it), and for paired data the
+reference's figure of (generated, input, target)."""
 import functools
 
 import numpy as np
@@ -12,6 +13,7 @@ from gan_zoo.images import grid
 SAMPLE_ROWS = 20  # the reference grids: 20 rows of fixed noise, one column per class or tag set
 UNCONDITIONAL_GRID = 8  # unconditional models: an 8 x 8 grid of fixed noise
 FIGURE_PAIRS = 6  # paired data: rows of (generated, input, target) in the per-epoch figure
+STAGE_GAP = 6  # two-stage models: white columns between the stage-I grid and the refined one
 
 
 class EpochFigures:
@@ -37,8 +39,23 @@ class EpochFigures:
         k = len(columns)
         z = np.repeat(self.fixed_noise, k, axis=0)
         condition = np.tile(columns, (len(self.fixed_noise), 1))
+        two_stage = models.with_stage1_image(generator)
+        if two_stage is not None:
+            return self._stages_figure(two_stage, z, condition, k)
         images = to_uint8(models.generate(generator, z, condition, training=False)).numpy()
         return grid(images, len(self.fixed_noise), k), images
+
+    def _stages_figure(self, two_stage, z, condition, k):
+        """A two-stage G (StackGAN's stage II): the stage-I grid (each pixel a block, at the
+        data's size) on the left, its refinement for the same noise and condition on the right."""
+        final, coarse = two_stage(models.generator_inputs(two_stage, z, condition), training=False)
+        images, coarse = to_uint8(final).numpy(), to_uint8(coarse).numpy()
+        factor = images.shape[1] // coarse.shape[1]
+        coarse = coarse.repeat(factor, axis=1).repeat(factor, axis=2)
+        rows = len(self.fixed_noise)
+        left, right = grid(coarse, rows, k), grid(images, rows, k)
+        gap = np.full((left.shape[0], STAGE_GAP, left.shape[2]), 255, np.uint8)
+        return np.concatenate([left, gap, right], axis=1), images
 
     @functools.cached_property
     def pairs(self):

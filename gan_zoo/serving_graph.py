@@ -39,6 +39,8 @@ class GeneratorModule(tf.Module):
     def __init__(self, generator, spec, noise_dim, noise):
         super().__init__()
         self.generator, self.noise_dim, self.noise = generator, noise_dim, noise
+        # a two-stage G (StackGAN) also serves the stage-I image each image was refined from
+        self.two_stage = models.with_stage1_image(generator)
         self.tf_variables = tf_variables(generator)
         self.condition_dim = spec.condition_dim
         noise_spec = tf.TensorSpec([None, noise_dim], tf.float32, name="noise")
@@ -127,6 +129,11 @@ class GeneratorModule(tf.Module):
                 tf.shape(condition)[0], tf.shape(noise)[0],
                 message="condition and noise must have the same batch size"))
         with tf.control_dependencies(checks):
+            if self.two_stage is not None:
+                images, coarse = self.two_stage(models.generator_inputs(self.two_stage, noise, condition),
+                                                training=False)
+                return {"images": to_uint8(tf.cast(images, tf.float32)),
+                        "stage1_images": to_uint8(tf.cast(coarse, tf.float32))}
             images = models.generate(self.generator, noise, condition, training=False)
         return {"images": to_uint8(images)}
 

@@ -75,7 +75,8 @@ class Steps:
     def generator_loss(self, fake_logits, fake, targets, z=None):
         """--adv_weight x the adversarial loss, plus --l1_weight x L1 to the target (paired
         data: the reference's 0.3 / 0.7, pix2pix's 1 / 100), plus --mode_seeking x MSGAN's
-        term on the batch's pairs (see _fake). A zero weight leaves its term out."""
+        term on the batch's pairs (see _fake), plus --kl_weight x the losses G's layers added
+        in the call that drew `fake` (StackGAN's KL). A zero weight leaves its term out."""
         cfg = self.config
         g_loss = tf.constant(0.0)
         if cfg.adv_weight:
@@ -84,6 +85,8 @@ class Steps:
             g_loss += cfg.l1_weight * losses.l1_loss(targets, fake)
         if cfg.mode_seeking:
             g_loss += cfg.mode_seeking * losses.mode_seeking_penalty(fake, z)
+        if cfg.kl_weight and self.generator.losses:  # StackGAN's conditioning augmentation
+            g_loss += cfg.kl_weight * tf.add_n([tf.cast(x, tf.float32) for x in self.generator.losses])
         return g_loss
 
     def discriminator_loss(self, images, fake, condition, fake_condition=None):

@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from gan_zoo import distribute, losses, models, noise, records, speed_defaults
+from gan_zoo import distribute, losses, models, noise, records, speed_defaults, warm_start
 from gan_zoo.ema import GeneratorAverage, batch_norm_layers, standing_statistics
 from gan_zoo.errors import UserError
 from gan_zoo.faults import fault_point
@@ -50,6 +50,7 @@ class Trainer:
         with self.strategy.scope():
             with distribute.dtype_policy(self.policy):
                 self.generator, self.discriminator = models.build(self.spec, config)
+            warm_start.from_earlier_stage(self.generator, config, self.spec)  # before the EMA's clone
             self.objective.check_discriminator(self.discriminator)
             self._build_state()
         self.steps = Steps(config, self.spec, self)

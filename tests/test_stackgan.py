@@ -1,6 +1,8 @@
 """StackGAN's networks (gan_zoo/models/stackgan.py): shapes at both stages, conditioning
 augmentation's KL in closed form, stage II's dependence on the stage-I image, and a frozen
 stage I that stage II's training leaves alone."""
+import os
+
 import keras
 import numpy as np
 import pytest
@@ -29,10 +31,10 @@ def _inputs(n, noise_dim, seed=0):
 
 def test_shapes_at_both_stages_and_both_discriminators(stages):
     first, second = stages
-    noise, condition = _inputs(5, NOISE + CA)
-    assert first([noise[:, :NOISE], condition]).shape == (5, 14, 14, 1)
+    noise, condition = _inputs(5, NOISE)
+    assert first([noise, condition]).shape == (5, 14, 14, 1)
     assert second([noise, condition]).shape == (5, 28, 28, 1)
-    assert second.inputs[0].shape[-1] == NOISE + CA  # stage I's noise, then stage II's draw
+    assert second.inputs[0].shape[-1] == NOISE  # stage I's noise: stage II reuses its draw
     for size in (14, 28):
         for conditioning in ("concat", "projection"):
             d = stackgan.build_discriminator(size, 1, CLASSES, conditioning, ndf=8)
@@ -68,17 +70,20 @@ def test_augmentation_samples_by_the_reparametrisation_and_adds_its_kl():
     np.testing.assert_array_equal(first([noise, condition]), first([noise, condition]))
 
 
-def test_stage2_output_depends_on_the_stage1_image_and_its_own_draw(stages):
+def test_stage2_output_depends_on_the_stage1_image(stages):
     _, second = stages
-    noise, condition = _inputs(4, NOISE + CA)
+    noise, condition = _inputs(4, NOISE)
     with tf.GradientTape() as tape:
         tape.watch(noise)
         image = second([noise, condition], training=False)
     grad = tape.gradient(image, noise).numpy()
-    # the first NOISE numbers reach stage II only through the stage-I image
-    assert np.abs(grad[:, :NOISE]).sum() > 0 and np.abs(grad[:, NOISE:]).sum() > 0
-    other = tf.concat([noise[:, :NOISE], -noise[:, NOISE:]], axis=1)
-    assert np.abs(second([other, condition]) - image).max() > 1e-4
+    # z (past the augmentation's draw) reaches stage II only through the stage-I image
+    assert np.abs(grad[:, CA:]).sum() > 0 and np.abs(grad[:, :CA]).sum() > 0
+    # another z, the same augmentation draw: a different image (batch statistics, so an
+    # untrained net's small activations are scaled up to be seen)
+    other = tf.concat([noise[:, :CA], -noise[:, CA:]], axis=1)
+    assert np.abs(second([other, condition], training=True)
+                  - second([noise, condition], training=True)).max() > 1e-3
 
 
 def test_training_stage2_leaves_the_frozen_stage1_alone(stages):
@@ -89,7 +94,7 @@ def test_training_stage2_leaves_the_frozen_stage1_alone(stages):
     before = [v.numpy().copy() for v in first.variables]
     own = [v.numpy().copy() for v in second.trainable_variables]
     optimizer = keras.optimizers.Adam(1e-2)
-    noise, condition = _inputs(8, NOISE + CA)
+    noise, condition = _inputs(8, NOISE)
     for _ in range(2):
         with tf.GradientTape() as tape:
             image = second([noise, condition], training=True)
@@ -108,5 +113,120 @@ def test_both_stages_reload_in_keras_safe_mode_and_draw_the_same(stages, tmp_pat
     path = str(tmp_path / "stage2.keras")
     second.save(path)
     reloaded = keras.saving.load_model(path)  # safe mode: a Lambda layer would be refused
-    noise, condition = _inputs(3, NOISE + CA)
+    noise, condition = _inputs(3, NOISE)
     np.testing.assert_allclose(reloaded([noise, condition]), second([noise, condition]), atol=1e-6)
+
+
+# --- the registered model: stage 1, then stage 2 over it, through the trainer ----------------
+@pytest.fixture(scope="module")
+def two_stage_runs(tmp_path_factory):
+    """A tiny stage-1 run and a stage-2 run over it (one epoch each), trained once."""
+    from gan_zoo import config, data, loop
+    base = tmp_path_factory.mktemp("stackgan")
+    common = dict(recipe="stackgan", dataset="fashion_mnist", max_images=256, batch_size=64,
+                  noise_dim=NOISE + 8, ca_dim=CA, ngf=8, ndf=8, epochs=1, eval_every=0,
+                  progress=False, ema_half_life=500)
+    first = config.resolve(**common, run_dir=str(base / "stage1"))
+    loop.train(first, data.for_config(first))
+    second = config.resolve(**common, stage=2, stage1_run=first.run_dir, run_dir=str(base / "stage2"))
+    trainer = loop.train(second, data.for_config(second))
+    return common, first, second, trainer
+
+
+def _stage1_weights(generator):
+    return [w.numpy() for w in generator.get_layer("stage1_generator").weights]
+
+
+def test_stage2_starts_from_the_stage1_run_and_leaves_it_frozen(two_stage_runs):
+    from gan_zoo.run_dir import restore_generator
+    _, first, second, trainer = two_stage_runs
+    stage1 = restore_generator(first.run_dir)[0]  # the EMA of the stage-1 run: what it sampled
+    trained = restore_generator(second.run_dir)[0]
+    for a, b, c in zip(_stage1_weights(stage1), _stage1_weights(trainer.generator), _stage1_weights(trained)):
+        np.testing.assert_array_equal(a, b)  # copied in, then not trained
+        np.testing.assert_array_equal(a, c)  # and so in the stage-2 checkpoint's EMA too
+    assert not {id(v) for v in trainer.generator.get_layer("stage1_generator").variables} & {
+        id(v) for v in trainer.generator.trainable_variables}
+    # D judges 28x28 images at stage II, 14x14 ones (pooled from 28x28) at stage I
+    assert trainer.discriminator.name == "stage2_discriminator"
+
+
+def test_stage2_resumes_to_the_same_step_and_refuses_a_wrong_stage1_run(two_stage_runs, tmp_path):
+    from gan_zoo import config, data, loop
+    from gan_zoo.errors import UserError
+    common, first, second, _ = two_stage_runs
+    steps = 256 // 64
+    resumed = loop.train(config.resolve(**{**common, "epochs": 2}, stage=2, stage1_run=first.run_dir,
+                                        run_dir=second.run_dir), data.for_config(second))
+    assert int(resumed.step.numpy()) == 2 * steps
+    from gan_zoo.run_files import RunFiles, read_csv
+    assert list(read_csv(RunFiles(second.run_dir).loss_csv)["steps"]) == [steps, 2 * steps]
+    wrong = config.resolve(**{**common, "noise_dim": NOISE + 16}, stage=2, stage1_run=first.run_dir,
+                           run_dir=str(tmp_path / "wrong"))
+    with pytest.raises(UserError, match="noise_dim"):
+        loop.train(wrong, data.for_config(wrong))
+    with pytest.raises(UserError, match="stage1_run"):
+        config.resolve(**common, stage=2)
+    not_stage1 = config.resolve(**common, stage=2, stage1_run=second.run_dir,
+                                run_dir=str(tmp_path / "other"))
+    with pytest.raises(UserError, match="stage=1 run"):
+        loop.train(not_stage1, data.for_config(not_stage1))
+
+
+def test_stage2_grid_shows_stage1_beside_its_refinement(two_stage_runs):
+    from PIL import Image
+    from gan_zoo.epoch_figures import SAMPLE_ROWS, STAGE_GAP
+    _, first, second, _ = two_stage_runs
+    stage2 = np.asarray(Image.open(os.path.join(second.run_dir, "samples", "epoch_0001.png")))
+    stage1 = np.asarray(Image.open(os.path.join(first.run_dir, "samples", "epoch_0001.png")))
+    one_grid = 10 * 29 - 1  # ten classes of 28x28 images, 1-pixel gaps
+    assert stage1.shape[:2] == (SAMPLE_ROWS * 29 - 1, one_grid)
+    assert stage2.shape[:2] == (SAMPLE_ROWS * 29 - 1, 2 * one_grid + STAGE_GAP)
+    left = stage2[:, :one_grid].astype(int)
+    assert (stage2[:, one_grid:one_grid + STAGE_GAP] == 255).all()
+    # the left half is made of 2x2 blocks (the 14x14 stage-I images), the right half is not
+    cell = left[:28, :28]
+    np.testing.assert_array_equal(cell[::2, ::2], cell[1::2, 1::2])
+    right = stage2[:28, one_grid + STAGE_GAP:one_grid + STAGE_GAP + 28].astype(int)
+    assert (right[::2, ::2] != right[1::2, 1::2]).any()
+
+
+def test_stage2_export_serves_both_stages_and_matches_the_checkpoint(two_stage_runs, tmp_path):
+    from gan_zoo import export, models
+    from gan_zoo.data import to_uint8
+    from gan_zoo.run_dir import restore_generator
+    _, _, second, _ = two_stage_runs
+    export.export(second.run_dir, str(tmp_path / "export"))
+    loaded, meta = export.load(str(tmp_path / "export"))
+    noise, _ = _inputs(4, NOISE + 8, seed=5)
+    labels = tf.constant([0, 3, 3, 9], tf.int32)
+    out = loaded.signatures["serving_default"](labels=labels, noise=noise)
+    assert out["images"].shape == (4, 28, 28, 1) and out["stage1_images"].shape == (4, 14, 14, 1)
+    generator = restore_generator(second.run_dir)[0]
+    two = models.with_stage1_image(generator)
+    final, coarse = two([noise, tf.one_hot(labels, 10)], training=False)
+    np.testing.assert_array_equal(out["images"], to_uint8(final))
+    np.testing.assert_array_equal(out["stage1_images"], to_uint8(coarse))
+    assert meta["model"] == "stackgan"
+
+
+def test_kl_of_the_augmentation_is_in_the_generator_loss():
+    """G's loss is the adversarial term plus --kl_weight x the KL its augmentation added."""
+    import types
+    from gan_zoo import config, losses as losses_lib
+    from gan_zoo.data.spec import DataSpec
+    from gan_zoo.steps import Steps
+    spec = DataSpec(image_shape=(28, 28, 1), condition_dim=CLASSES)
+    first = stackgan.build_stage1_generator(14, 1, CLASSES, NOISE, CA, ngf=8)
+    noise, condition = _inputs(6, NOISE)
+    fake = first([noise, condition], training=True)
+    kl = float(tf.add_n(first.losses))
+    assert kl > 0
+    logits = tf.constant(np.linspace(-2, 2, 6)[:, None], tf.float32)
+    loss = {}
+    for weight in (0.0, 3.0):
+        cfg = config.resolve(recipe="stackgan", noise_dim=NOISE, ca_dim=CA, kl_weight=weight)
+        state = types.SimpleNamespace(objective=losses_lib.for_config(cfg), generator=first,
+                                      discriminator=None)
+        loss[weight] = float(Steps(cfg, spec, state).generator_loss(logits, fake, None))
+    np.testing.assert_allclose(loss[3.0] - loss[0.0], 3.0 * kl, rtol=1e-5)

@@ -22,6 +22,7 @@ _MODULES = {
     "conv_cgan": "gan_zoo.models.conv_cgan",
     "dcgan": "gan_zoo.models.dcgan",
     "img2img": "gan_zoo.models.img2img",
+    "stackgan": "gan_zoo.models.stackgan",
 }
 
 
@@ -63,6 +64,20 @@ def generator_inputs(generator, noise, condition=None):
     if len(generator.inputs) == 1:
         return noise if generator.inputs[0].name == "noise" else condition
     return [noise, condition]
+
+
+STAGE1_IMAGE = "stage1_image"  # a two-stage generator's layer holding its first stage's image
+
+
+def with_stage1_image(generator):
+    """A model giving (image, the stage-I image it was refined from) for a two-stage
+    generator (StackGAN: the layer STAGE1_IMAGE), sharing its weights; None for any other."""
+    import keras
+    names = {layer.name for layer in generator.layers}
+    if STAGE1_IMAGE not in names:
+        return None
+    return keras.Model(generator.inputs, [generator.output, generator.get_layer(STAGE1_IMAGE).output],
+                       name=generator.name + "_with_stage1")
 
 
 def judge(discriminator, images, condition=None, training=False):

@@ -8,15 +8,23 @@ downsampled once -> joined with the condition's own augmentation -> residual blo
 + conv blocks to the data's size. Each D: stride-2 convs to 4x4 at its stage's size, the
 condition as label channels (concat) or in the logit (projection).
 
-G is deterministic given its inputs: augmentation's standard-normal draw is the first
-`ca_dim` numbers of the noise vector (stage II's its last `ca_dim`), so a served model gives
-the same images for the same request. Unconditional data switches the condition path off.
-Not registered yet (issue 21): the trainer's stage-2 start from a stage-1 run is still to do.
+G is deterministic given its inputs: the augmentation's standard-normal draw is the first
+`ca_dim` numbers of the noise vector (stage II's augmentation, with its own mean and variance,
+reuses that draw), so both stages take the same noise and a served model gives the same
+images for the same request. Unconditional data switches the condition path off.
+
+As a registered model (`build`): --stage=1 trains stage I alone, its G's image
+nearest-upsampled to the data's size and its D average-pooling back to stage I's (so D judges
+stage I's own pixels while runs, grids, scores and exports see images of the data's size);
+--stage=2 trains stage II over a frozen stage I, which the trainer fills from --stage1_run
+(gan_zoo.warm_start). Its layer "stage1_image" holds what stage I drew, which the grids show
+beside the refinement and the export serves as a second output.
 """
 import keras
 from keras import ops
 
 from gan_zoo import losses
+from gan_zoo.errors import UserError
 from gan_zoo.models import spectral_norm as sn
 from gan_zoo.models.conv_cgan import BroadcastCondition
 from gan_zoo.models.layers import batch_norm, conditional_logit, normal_init, normalization
@@ -103,19 +111,17 @@ def _residual_block(h, name):
 
 def build_stage2_generator(stage1, size, ca_dim, ngf=64, residual_blocks=2):
     """(noise[, condition]) -> the size x size image refined from `stage1`'s (frozen here: its
-    weights are not trained). The noise is stage I's followed by stage II's augmentation draw."""
+    weights are not trained). The noise is stage I's; stage II's augmentation reuses its draw."""
     stage1.trainable = False
-    stage1_noise = stage1.inputs[0].shape[-1]
     conditional = len(stage1.inputs) == 2
-    noise = keras.Input((stage1_noise + (ca_dim if conditional else 0),), name="noise")
+    noise = keras.Input((stage1.inputs[0].shape[-1],), name="noise")
     inputs = [noise]
-    first = _split(noise, 0, stage1_noise, "stage1_noise")
     if conditional:
         condition = keras.Input((stage1.inputs[1].shape[-1],), name="condition")
         inputs.append(condition)
-        coarse = stage1([first, condition])
+        coarse = stage1([noise, condition])
     else:
-        coarse = stage1(first)
+        coarse = stage1(noise)
     coarse = keras.layers.Identity(name="stage1_image")(coarse)
     width = 2 * ngf
     h = keras.layers.ReLU()(keras.layers.Conv2D(ngf, 3, padding="same",
@@ -126,7 +132,7 @@ def build_stage2_generator(stage1, size, ca_dim, ngf=64, residual_blocks=2):
     h = keras.layers.ReLU()(batch_norm()(h))
     if conditional:
         augmented = ConditioningAugmentation(ca_dim, name="stage2_augmentation")(
-            condition, _split(noise, stage1_noise, stage1_noise + ca_dim, "stage2_draw"))
+            condition, _split(noise, 0, ca_dim, "stage2_draw"))
         h = BroadcastCondition(name="joined")(h, augmented)
         h = keras.layers.Conv2D(width, 3, padding="same", use_bias=False,
                                 kernel_initializer=normal_init())(h)
@@ -137,8 +143,9 @@ def build_stage2_generator(stage1, size, ca_dim, ngf=64, residual_blocks=2):
         width = max(width // 2, 16)
         h = _up_block(h, width)
     if h.shape[1] != size:
-        raise ValueError(f"stage II cannot reach {size}x{size} from a {coarse.shape[1]}x"
-                         f"{coarse.shape[1]} stage-I image by doublings")
+        raise UserError(f"stackgan's stage II cannot reach {size}x{size} from a "
+                        f"{coarse.shape[1]}x{coarse.shape[1]} stage-I image by doublings: pass "
+                        "--image_size=N with N / --stage_factor a size stage I can draw.")
     image = keras.layers.Conv2D(coarse.shape[-1], 3, padding="same", activation="tanh",
                                 kernel_initializer=normal_init(), name="image")(h)
     return keras.Model(inputs, image, name="stage2_generator")
@@ -166,3 +173,45 @@ def build_discriminator(size, channels, condition_dim, conditioning="projection"
     else:
         logit = sn.dense(1, spectral_norm, kernel_initializer=normal_init(), name="logit")(features)
     return keras.Model(inputs if condition_dim else image, logit, name=name)
+
+
+def build(spec, config):
+    """(generator, discriminator) of --stage=1 or 2 at the data's size (see the top)."""
+    height, width, channels = spec.image_shape
+    stage1_size = height // config.stage_factor
+    if height != width or height % config.stage_factor or _upsampling_plan(stage1_size)[0] < 3:
+        raise UserError(f"stackgan needs square images whose side is --stage_factor="
+                        f"{config.stage_factor} x a stage-I size that halves down to 3-7 pixels "
+                        f"(28 -> 14, 64 -> 32); the data is {height}x{width}: pass --image_size "
+                        "(e.g. 28 or 64).")
+    condition_dim = spec.condition_dim if spec.is_conditional else 0
+    stage1 = build_stage1_generator(stage1_size, channels, condition_dim, config.noise_dim,
+                                    config.ca_dim, config.ngf)
+    if config.stage == 2:
+        generator = build_stage2_generator(stage1, height, config.ca_dim, config.ngf)
+        return generator, build_discriminator(
+            height, channels, condition_dim, config.d_conditioning, config.spectral_norm,
+            config.ndf, config.d_norm, name="stage2_discriminator")
+    return _at_data_size(stage1, config.stage_factor), _judging_stage1_pixels(
+        build_discriminator(stage1_size, channels, condition_dim, config.d_conditioning,
+                            config.spectral_norm, config.ndf, config.d_norm,
+                            name="stage1_discriminator"), config.stage_factor)
+
+
+def _at_data_size(stage1, factor):
+    """Stage I's G with its image nearest-upsampled by `factor` (each pixel a factor^2 block)."""
+    inputs = [keras.Input(x.shape[1:], name=x.name) for x in stage1.inputs]
+    coarse = stage1(inputs if len(inputs) > 1 else inputs[0])
+    image = keras.layers.UpSampling2D(factor, interpolation="nearest", name="data_size")(coarse)
+    return keras.Model(inputs if len(inputs) > 1 else inputs[0], image, name="stackgan_stage1")
+
+
+def _judging_stage1_pixels(discriminator, factor):
+    """Stage I's D on data-size images average-pooled by `factor`: a nearest-upsampled stage-I
+    image pools back to itself exactly, real images to stage I's size."""
+    image = keras.Input((discriminator.inputs[0].shape[1] * factor,) * 2
+                        + (discriminator.inputs[0].shape[-1],), name="image")
+    inputs = [image] + [keras.Input(x.shape[1:], name=x.name) for x in discriminator.inputs[1:]]
+    pooled = keras.layers.AveragePooling2D(factor, name="to_stage1_size")(image)
+    logit = discriminator([pooled, *inputs[1:]] if len(inputs) > 1 else pooled)
+    return keras.Model(inputs if len(inputs) > 1 else image, logit, name="stackgan_stage1_critic")
