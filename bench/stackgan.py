@@ -26,7 +26,10 @@ flags.DEFINE_string("one_stage_model", "conv_cgan", "The one-stage model.")
 flags.DEFINE_integer("eval_samples", 2000, "Samples per score.")
 flags.DEFINE_integer("max_images", 0, "Train on the first N images only (0: all; a quick check).")
 flags.DEFINE_string("out_dir", "runs/stackgan_bench", "Where the runs go.")
-flags.DEFINE_bool("retrain", True, "Train again (else score the runs already in --out_dir).")
+flags.DEFINE_list("train", ["stage1", "stage2", "one_stage"], "Which runs to train again (the "
+                  "others are scored as they are in --out_dir).")
+flags.DEFINE_string("mixed_precision", "off", "Every arm's --mixed_precision (off: float32 for all, "
+                    "so the time budget buys the same arithmetic).")
 FLAGS = flags.FLAGS
 ARMS = ("stage II", "stage I, bicubic upsampling", "stage I as trained (nearest)", "one stage")
 
@@ -36,12 +39,13 @@ def isa():
         return " ".join(sorted(set(re.findall(r"\b(avx2|avx512f|avx512_bf16|amx_bf16)\b", f.read()))))
 
 
-def _train(**settings):
+def _train(arm, **settings):
     from gan_zoo import config, data, loop
     cfg = config.resolve(dataset=FLAGS.dataset, progress=False, eval_every=settings["epochs"],
+                         mixed_precision=FLAGS.mixed_precision,
                          eval_samples=FLAGS.eval_samples, save_every=settings["epochs"],
                          max_images=FLAGS.max_images, **settings)
-    if FLAGS.retrain:
+    if arm in FLAGS.train:
         shutil.rmtree(cfg.run_dir, ignore_errors=True)
         loop.train(cfg, data.for_config(cfg))
     from gan_zoo.run_files import RunFiles, read_csv
@@ -56,10 +60,10 @@ def main(argv):
     from gan_zoo.loop import scorer_for
     from gan_zoo.run_dir import restore_generator
     dirs = {k: os.path.join(FLAGS.out_dir, k) for k in ("stage1", "stage2", "one_stage")}
-    seconds = {"stage1": _train(recipe="stackgan", run_dir=dirs["stage1"], epochs=FLAGS.stage1_epochs)}
-    seconds["stage2"] = _train(recipe="stackgan", stage=2, stage1_run=dirs["stage1"],
+    seconds = {"stage1": _train("stage1", recipe="stackgan", run_dir=dirs["stage1"], epochs=FLAGS.stage1_epochs)}
+    seconds["stage2"] = _train("stage2", recipe="stackgan", stage=2, stage1_run=dirs["stage1"],
                                run_dir=dirs["stage2"], epochs=FLAGS.stage2_epochs)
-    seconds["one_stage"] = _train(model=FLAGS.one_stage_model, run_dir=dirs["one_stage"],
+    seconds["one_stage"] = _train("one_stage", model=FLAGS.one_stage_model, run_dir=dirs["one_stage"],
                                   epochs=FLAGS.one_stage_epochs)
     stage2, cfg, spec, _ = restore_generator(dirs["stage2"])
     one_stage = restore_generator(dirs["one_stage"])[0]
