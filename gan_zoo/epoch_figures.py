@@ -33,26 +33,26 @@ class EpochFigures:
         if self.spec.is_paired:
             return self._pairs_figure(generator)
         if not self.spec.is_conditional:
-            images = to_uint8(models.generate(generator, self.fixed_noise, training=False)).numpy()
-            return grid(images, UNCONDITIONAL_GRID, len(self.fixed_noise) // UNCONDITIONAL_GRID), images
-        columns = self.spec.grid_condition_matrix()
-        k = len(columns)
-        z = np.repeat(self.fixed_noise, k, axis=0)
-        condition = np.tile(columns, (len(self.fixed_noise), 1))
+            z, condition = self.fixed_noise, None
+            rows, k = UNCONDITIONAL_GRID, len(self.fixed_noise) // UNCONDITIONAL_GRID
+        else:
+            columns = self.spec.grid_condition_matrix()
+            rows, k = len(self.fixed_noise), len(columns)
+            z = np.repeat(self.fixed_noise, k, axis=0)
+            condition = np.tile(columns, (len(self.fixed_noise), 1))
         two_stage = models.with_stage1_image(generator)
         if two_stage is not None:
-            return self._stages_figure(two_stage, z, condition, k)
+            return self._stages_figure(two_stage, z, condition, rows, k)
         images = to_uint8(models.generate(generator, z, condition, training=False)).numpy()
-        return grid(images, len(self.fixed_noise), k), images
+        return grid(images, rows, k), images
 
-    def _stages_figure(self, two_stage, z, condition, k):
+    def _stages_figure(self, two_stage, z, condition, rows, k):
         """A two-stage G (StackGAN's stage II): the stage-I grid (each pixel a block, at the
         data's size) on the left, its refinement for the same noise and condition on the right."""
         final, coarse = two_stage(models.generator_inputs(two_stage, z, condition), training=False)
         images, coarse = to_uint8(final).numpy(), to_uint8(coarse).numpy()
         factor = images.shape[1] // coarse.shape[1]
         coarse = coarse.repeat(factor, axis=1).repeat(factor, axis=2)
-        rows = len(self.fixed_noise)
         left, right = grid(coarse, rows, k), grid(images, rows, k)
         gap = np.full((left.shape[0], STAGE_GAP, left.shape[2]), 255, np.uint8)
         return np.concatenate([left, gap, right], axis=1), images

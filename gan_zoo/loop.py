@@ -77,7 +77,8 @@ def scorer_for(config, spec):
                        condition_csv=config.condition_csv,
                        condition_feature=config.condition_feature,
                        center_crop=config.center_crop,
-                       conditional=models.is_conditional(config.model), direction=config.direction)
+                       conditional=models.is_conditional(config.model), direction=config.direction,
+                       unlabelled_ok=models.labels_optional(config.model))
     return scoring.Scorer(config.dataset, spec, config.noise_dim, config.noise,
                           num_samples=config.eval_samples, seed=config.seed + 3,
                           load_kwargs=load_kwargs)

@@ -1,6 +1,7 @@
-"""StackGAN's networks (gan_zoo/models/stackgan.py): shapes at both stages, conditioning
-augmentation's KL in closed form, stage II's dependence on the stage-I image, and a frozen
-stage I that stage II's training leaves alone."""
+"""StackGAN (gan_zoo/models/stackgan.py): the networks (shapes at both stages, the conditioning
+augmentation's KL in closed form, stage II's dependence on the stage-I image, a frozen stage I
+that stage II's training leaves alone), and the registered model trained in its two runs
+(the warm start, resume, refusals, the two-stage grid, export, KL in G's loss, faces)."""
 import os
 
 import keras
@@ -230,3 +231,29 @@ def test_kl_of_the_augmentation_is_in_the_generator_loss():
                                       discriminator=None)
         loss[weight] = float(Steps(cfg, spec, state).generator_loss(logits, fake, None))
     np.testing.assert_allclose(loss[3.0] - loss[0.0], 3.0 * kl, rtol=1e-5)
+
+
+def test_unconditional_faces_train_both_stages_and_export(tmp_path):
+    """Images alone (LFW faces): no condition anywhere; stage 2 still shows and serves stage I."""
+    from conftest import LFW
+    from gan_zoo import config, data, export, loop
+    from gan_zoo.epoch_figures import STAGE_GAP, UNCONDITIONAL_GRID
+    from PIL import Image
+    common = dict(recipe="stackgan", dataset=f"folder:{LFW}", max_images=64, image_size=32,
+                  batch_size=32, noise_dim=NOISE + 8, ca_dim=CA, ngf=8, ndf=8, epochs=1,
+                  eval_every=1, eval_samples=64, progress=False)
+    first = config.resolve(**common, run_dir=str(tmp_path / "stage1"))
+    trained = loop.train(first, data.for_config(first))
+    assert trained.spec.condition_dim == 0 and len(trained.generator.inputs) == 1
+    second = config.resolve(**common, stage=2, stage1_run=first.run_dir, run_dir=str(tmp_path / "stage2"))
+    refined = loop.train(second, data.for_config(second))
+    assert refined.generator.output_shape == (None, 32, 32, 1)
+    figure = np.asarray(Image.open(os.path.join(second.run_dir, "samples", "epoch_0001.png")))
+    side = UNCONDITIONAL_GRID * 33 - 1
+    assert figure.shape[:2] == (side, 2 * side + STAGE_GAP)
+    from gan_zoo.run_files import RunFiles, read_csv
+    assert "SWD" in read_csv(RunFiles(second.run_dir).metrics_csv)
+    export.export(second.run_dir, str(tmp_path / "export"))
+    loaded, _ = export.load(str(tmp_path / "export"))
+    out = loaded.signatures["generate_from_seed"](count=tf.constant(3), seed=tf.constant(1, tf.int64))
+    assert out["images"].shape == (3, 32, 32, 1) and out["stage1_images"].shape == (3, 16, 16, 1)

@@ -23,14 +23,16 @@ FOLDER_PREFIX = "folder:"
 
 def load(dataset, data_dir="", download=True, split="train", max_images=0, image_size=0,
          class_tags="", condition_csv="", condition_feature="", center_crop=0.0, conditional=True,
-         paired=False, direction="AtoB", jitter=0.0, mirror=False):
+         paired=False, direction="AtoB", jitter=0.0, mirror=False, unlabelled_ok=False):
     """A `Source` for a tfds name, `olivetti`, `folder:PATH` or `idx:PATH` (MNIST-format files);
     UserError with the fix when it cannot.
 
     `paired=True` (image-to-image models) reads pairs instead: facades, edges2fashion or
     paired:PATH, with `direction`, and `jitter` / `mirror` on training batches (paired.py).
 
-    `conditional=False` drops labels (unconditional models; tfds sets need no label then).
+    `conditional=False` drops labels (unconditional models; tfds sets need no label then);
+    `unlabelled_ok=True` takes images without labels as they are (a model that is conditional
+    only on labelled data: StackGAN).
     `center_crop` keeps a centred square first, its side that fraction of the shorter side
     (the LFW reference keeps the middle half: 0.5).
     `image_size` > 0 brings images to that square size: padded with background when at
@@ -73,7 +75,7 @@ def load(dataset, data_dir="", download=True, split="train", max_images=0, image
     if not conditional:
         if source.spec.is_conditional:
             source = source.without_conditions()
-    elif not source.spec.is_conditional:
+    elif not source.spec.is_conditional and not unlabelled_ok:
         raise UserError(f"{dataset!r} has no labels, and this model is conditional. Use an "
                         "unconditional model (--model=dcgan), or give the images classes "
                         "(one sub-folder per class) or tags (--condition_csv).")
@@ -111,6 +113,7 @@ def for_config(config, split="train"):
                 class_tags=config.class_tags, condition_csv=config.condition_csv,
                 condition_feature=config.condition_feature, center_crop=config.center_crop,
                 conditional=models.is_conditional(config.model),
+                unlabelled_ok=models.labels_optional(config.model),
                 paired=models.is_paired(config.model), direction=config.direction,
                 jitter=config.jitter, mirror=config.mirror)
 

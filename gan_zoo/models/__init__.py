@@ -5,7 +5,8 @@ is the model section of the settings, and may set `DEFAULTS` (settings its archi
 that differ from the general defaults) and `RECIPE` (its own recipe in gan_zoo/recipes, by
 default the model's name). Adding a model is one file here plus one recipe.
 Conditional models take [noise, condition] and [image, condition]; an unconditional one
-(`CONDITIONAL = False` in its module) takes noise and image alone; an image-to-image one
+(`CONDITIONAL = False` in its module) takes noise and image alone, one with `CONDITIONAL =
+"optional"` is conditional on labelled data and unconditional on images alone; an image-to-image one
 (`PAIRED = True`: it trains on paired images) maps an input image to an image, with no noise
 input. `generate` and `judge` call any kind, so trainers, export and plots need not care.
 """
@@ -40,7 +41,13 @@ def recipe_name(name):
 
 
 def is_conditional(name):
-    return getattr(get(name), "CONDITIONAL", True)
+    """Whether the model takes a condition (on labelled data, for an "optional" one)."""
+    return getattr(get(name), "CONDITIONAL", True) is not False
+
+
+def labels_optional(name):
+    """Whether the model also trains on images alone, unconditional then (CONDITIONAL = "optional")."""
+    return getattr(get(name), "CONDITIONAL", True) == "optional"
 
 
 def takes_vector_condition(name):
@@ -76,7 +83,7 @@ def with_stage1_image(generator):
     names = {layer.name for layer in generator.layers}
     if STAGE1_IMAGE not in names:
         return None
-    return keras.Model(generator.inputs, [generator.output, generator.get_layer(STAGE1_IMAGE).output],
+    return keras.Model(generator.input, [generator.output, generator.get_layer(STAGE1_IMAGE).output],
                        name=generator.name + "_with_stage1")
 
 

@@ -11,7 +11,7 @@ condition as label channels (concat) or in the logit (projection).
 G is deterministic given its inputs: the augmentation's standard-normal draw is the first
 `ca_dim` numbers of the noise vector (stage II's augmentation, with its own mean and variance,
 reuses that draw), so both stages take the same noise and a served model gives the same
-images for the same request. Unconditional data switches the condition path off.
+images for the same request. Unconditional data (images alone, e.g. faces) switches the condition path off.
 
 As a registered model (`build`): --stage=1 trains stage I alone, its G's image
 nearest-upsampled to the data's size and its D average-pooling back to stage I's (so D judges
@@ -28,6 +28,8 @@ from gan_zoo.errors import UserError
 from gan_zoo.models import spectral_norm as sn
 from gan_zoo.models.conv_cgan import BroadcastCondition
 from gan_zoo.models.layers import batch_norm, conditional_logit, normal_init, normalization
+
+CONDITIONAL = "optional"  # class-conditional on labelled data; on images alone (faces), not
 
 
 @keras.saving.register_keras_serializable(package="gan_zoo")
@@ -148,7 +150,7 @@ def build_stage2_generator(stage1, size, ca_dim, ngf=64, residual_blocks=2):
                         "--image_size=N with N / --stage_factor a size stage I can draw.")
     image = keras.layers.Conv2D(coarse.shape[-1], 3, padding="same", activation="tanh",
                                 kernel_initializer=normal_init(), name="image")(h)
-    return keras.Model(inputs, image, name="stage2_generator")
+    return keras.Model(inputs if conditional else noise, image, name="stage2_generator")
 
 
 def build_discriminator(size, channels, condition_dim, conditioning="projection",
