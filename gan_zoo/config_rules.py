@@ -56,7 +56,7 @@ def check(config):
                         f"neighbours), got {config.eval_samples}.")
     for name in ("clip", "gp_weight", "r1_gamma", "ema_half_life", "ema_rampup",
                  "mismatch_epochs", "keep_every", "eval_every", "collapse_threshold", "max_nan_recoveries",
-                 "cpu_devices", "jitter", "l1_weight", "adv_weight", "mode_seeking"):
+                 "cpu_devices", "jitter", "l1_weight", "adv_weight", "mode_seeking", "kl_weight"):
         if getattr(config, name) < 0:
             raise UserError(f"--{name} must be >= 0, got {getattr(config, name)}.")
     if config.l1_weight == 0 and config.adv_weight == 0:
@@ -86,8 +86,6 @@ def _check_stages(config):
         raise UserError(f"--ca_dim={config.ca_dim} must be positive and below --noise_dim="
                         f"{config.noise_dim}: the augmentation's draw is the noise's first "
                         "--ca_dim numbers, the rest is z.")
-    if config.kl_weight < 0:
-        raise UserError(f"--kl_weight must be >= 0, got {config.kl_weight}.")
     if config.stage == 2 and not config.stage1_run:
         raise UserError("--stage=2 refines a trained stage I: pass --stage1_run=DIR, the run "
                         "dir of a --model=stackgan --stage=1 run on the same data.")
