@@ -38,6 +38,8 @@ VARIANTS = {
         "recipe + mode seeking 1": dict(mode_seeking=1.0),
         "recipe + mode seeking 1, concat D": dict(mode_seeking=1.0, d_conditioning="concat"),
         "recipe + mode seeking 5": dict(mode_seeking=5.0),
+        "recipe + spectral norm, R1 1": dict(spectral_norm=True, r1_gamma=1.0),
+        "recipe + spectral norm, batch 128": dict(spectral_norm=True, batch_size=128),
     },
     "mlp_cgan": {
         "recipe: projection D, GAN-CLS 0.5, EMA": {},

@@ -94,8 +94,9 @@ class Run:
         """Export a checkpoint as the next version under `export_dir` and return its Generator.
         which: "best" (the default where the run scored itself) or "latest"."""
         from gan_zoo import export
+        from gan_zoo.run_dir import default_checkpoint
         if which is None:
-            which = "best" if os.path.isfile(os.path.join(self.run_dir, "best.json")) else "latest"
+            which = default_checkpoint(self.run_dir)
         export.export(self.run_dir, export_dir, which=which, inference_mode=inference_mode)
         return load(export_dir)
 

@@ -72,10 +72,11 @@ def check(config):
 def _check_stages(config):
     """StackGAN's settings: a stage that exists, an augmentation the noise can feed, and stage
     2 with the stage-1 run it refines; other models take none of them."""
-    if config.model != "stackgan":
+    if not models.is_staged(config.model):
         if config.stage != 1 or config.stage1_run:
-            raise UserError(f"--stage and --stage1_run are StackGAN's: {config.model} trains in "
-                            "one stage. Pass --model=stackgan, or leave them out.")
+            raise UserError(f"--stage and --stage1_run are for models trained in stages "
+                            f"(stackgan): {config.model} trains in one. Pass --model=stackgan, "
+                            "or leave them out.")
         return
     if config.stage not in (1, 2):
         raise UserError(f"--stage must be 1 (the coarse image) or 2 (its refinement), got {config.stage}.")

@@ -52,6 +52,12 @@ def best_record(run_dir):
     return load_json(path)
 
 
+def default_checkpoint(run_dir):
+    """"best" where the run scored itself and kept one, else "latest": the checkpoint to use
+    when the user names none (export from the API, a stage-2 run's frozen stage I)."""
+    return "best" if os.path.exists(RunFiles(run_dir).best_json) else "latest"
+
+
 def restore_generator(run_dir, epoch=None, which="latest"):
     """(generator, config, data spec, step) rebuilt from a run dir's config and latest checkpoint,
     the one kept at `epoch` (--keep_every), or with which="best" the one that scored best."""

@@ -6,13 +6,11 @@ The weights are copied into the new generator before the trainer clones it for i
 both hold them; a resumed run then restores its own checkpoint over them (which holds the
 same frozen values). Below the trainer, above the model builders and run_dir.
 """
-import os
-
 from absl import logging
 
+from gan_zoo import models
 from gan_zoo.errors import UserError
-from gan_zoo.run_dir import restore_generator
-from gan_zoo.run_files import RunFiles
+from gan_zoo.run_dir import default_checkpoint, restore_generator
 
 STAGE1_LAYER = "stage1_generator"
 # Settings stage I was built with that a stage-2 run must share to hold its weights.
@@ -22,15 +20,15 @@ _SHARED = ("dataset", "noise_dim", "noise", "ca_dim", "ngf", "stage_factor", "im
 
 def from_earlier_stage(generator, config, spec):
     """Fill `generator`'s frozen stage I from --stage1_run (stackgan --stage=2); else nothing."""
-    if config.model != "stackgan" or config.stage != 2:
+    if not models.is_staged(config.model) or config.stage != 2:
         return
     run_dir = config.stage1_run
-    which = "best" if os.path.exists(RunFiles(run_dir).best_json) else "latest"
+    which = default_checkpoint(run_dir)
     stage1, stage1_config, stage1_spec, step = restore_generator(run_dir, which=which)
-    if stage1_config.model != "stackgan" or stage1_config.stage != 1:
+    if stage1_config.model != config.model or stage1_config.stage != 1:
         raise UserError(f"--stage1_run={run_dir!r} is a {stage1_config.model} run"
-                        f"{' of stage 2' if stage1_config.model == 'stackgan' else ''}: pass the "
-                        "run dir of a --model=stackgan --stage=1 run.")
+                        f"{' of stage 2' if stage1_config.model == config.model else ''}: pass the "
+                        f"run dir of a --model={config.model} --stage=1 run.")
     clashes = [f"--{k}={getattr(stage1_config, k)!r} there, {getattr(config, k)!r} here"
                for k in _SHARED if getattr(stage1_config, k) != getattr(config, k)]
     if tuple(stage1_spec.image_shape) != tuple(spec.image_shape) or \

@@ -192,7 +192,7 @@ def test_stage2_grid_shows_stage1_beside_its_refinement(two_stage_runs):
     assert (right[::2, ::2] != right[1::2, 1::2]).any()
 
 
-def test_stage2_export_serves_both_stages_and_matches_the_checkpoint(two_stage_runs, tmp_path):
+def test_stage2_export_serves_both_stages_matches_the_checkpoint_and_explores(two_stage_runs, tmp_path):
     from gan_zoo import export, models
     from gan_zoo.data import to_uint8
     from gan_zoo.run_dir import restore_generator
@@ -209,6 +209,12 @@ def test_stage2_export_serves_both_stages_and_matches_the_checkpoint(two_stage_r
     np.testing.assert_array_equal(out["images"], to_uint8(final))
     np.testing.assert_array_equal(out["stage1_images"], to_uint8(coarse))
     assert meta["model"] == "stackgan"
+    # the latent explorer serves it as any label model: its /render is the export's image
+    from gan_zoo import explore
+    explorer = explore.Explorer(loaded, meta, directions=2)
+    assert explorer.info()["noise_dim"] == NOISE + 8 and len(explorer.info()["class_names"]) == 10
+    png = explorer.render({"noise": [float(v) for v in noise.numpy()[1]], "label": 3})
+    np.testing.assert_array_equal(tf.io.decode_png(png).numpy(), out["images"].numpy()[1])
 
 
 def test_kl_of_the_augmentation_is_in_the_generator_loss():

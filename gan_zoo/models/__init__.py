@@ -8,7 +8,8 @@ Conditional models take [noise, condition] and [image, condition]; an unconditio
 (`CONDITIONAL = False` in its module) takes noise and image alone, one with `CONDITIONAL =
 "optional"` is conditional on labelled data and unconditional on images alone; an image-to-image one
 (`PAIRED = True`: it trains on paired images) maps an input image to an image, with no noise
-input. `generate` and `judge` call any kind, so trainers, export and plots need not care.
+input. A model with `STAGES = 2` trains stage by stage (`--stage`, `--stage1_run`).
+`generate` and `judge` call any kind, so trainers, export and plots need not care.
 """
 import difflib
 import importlib
@@ -53,6 +54,11 @@ def labels_optional(name):
 def takes_vector_condition(name):
     """Whether the model is conditioned on a class or vector (not unconditional, not paired)."""
     return is_conditional(name) and not is_paired(name)
+
+
+def is_staged(name):
+    """Whether the model trains in stages (StackGAN: --stage=1, then --stage=2 over it)."""
+    return getattr(get(name), "STAGES", 1) > 1
 
 
 def is_paired(name):

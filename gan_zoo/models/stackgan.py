@@ -30,6 +30,7 @@ from gan_zoo.models.conv_cgan import BroadcastCondition
 from gan_zoo.models.layers import batch_norm, conditional_logit, normal_init, normalization
 
 CONDITIONAL = "optional"  # class-conditional on labelled data; on images alone (faces), not
+STAGES = 2  # trained stage by stage: --stage=1, then --stage=2 over the stage-1 run (warm_start)
 
 
 @keras.saving.register_keras_serializable(package="gan_zoo")
