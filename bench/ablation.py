@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # name -> settings over the model's recipe
 VARIANTS = {
     "maxout_cgan": {
-        "recipe: projection D, GAN-CLS 0.5, EMA": {},
+        "recipe: projection D, GAN-CLS 0.5, EMA (spectral norm, batch 128 since 2026-12-03)": {},
         "concat D (the paper's), GAN-CLS 0.5, EMA": dict(d_conditioning="concat"),
         "projection D, no matching-aware term, EMA": dict(mismatch_weight=0.0),
         "recipe, matching-aware term off after 8 epochs": dict(mismatch_epochs=8),
@@ -31,20 +31,39 @@ VARIANTS = {
             mismatch_weight=0.0, loss="hinge", real_label=1.0, g_lr=2e-4, d_lr=2e-4),
         "concat D, GAN-CLS 0.5, EMA, 40 epochs, linear decay over the second half": dict(
             d_conditioning="concat", epochs=40, lr_linear_decay=0.5, eval_every=5),
-        "recipe + spectral norm in D": dict(spectral_norm=True),
-        "recipe + spectral norm, hinge": dict(spectral_norm=True, loss="hinge", real_label=1.0),
+        "batch 256 + spectral norm in D": dict(spectral_norm=True, batch_size=256),
+        "batch 256 + spectral norm, hinge": dict(spectral_norm=True, batch_size=256, loss="hinge",
+                                                 real_label=1.0),
         "recipe, batch 64": dict(batch_size=64),
         "recipe, lr 2e-4": dict(g_lr=2e-4, d_lr=2e-4),
         "recipe + mode seeking 1": dict(mode_seeking=1.0),
         "recipe + mode seeking 1, concat D": dict(mode_seeking=1.0, d_conditioning="concat"),
         "recipe + mode seeking 5": dict(mode_seeking=5.0),
-        "recipe + spectral norm, R1 1": dict(spectral_norm=True, r1_gamma=1.0),
-        "recipe + spectral norm, batch 128": dict(spectral_norm=True, batch_size=128),
+        "batch 256 + spectral norm, R1 1": dict(spectral_norm=True, batch_size=256, r1_gamma=1.0),
+        "spectral norm, batch 128 (the recipe since 2026-12-03)": dict(spectral_norm=True, batch_size=128),
+        "batch 256 + spectral norm, minibatch stddev": dict(spectral_norm=True, batch_size=256,
+                                                            minibatch_stddev=True),
+        "spectral norm, batch 128, minibatch stddev": dict(
+            spectral_norm=True, batch_size=128, minibatch_stddev=True),
+        "spectral norm, batch 64": dict(spectral_norm=True, batch_size=64),
+        "the recipe before 2026-12-03: batch 256, no spectral norm": dict(batch_size=256,
+                                                                          spectral_norm=False),
+    },
+    "conv_cgan": {
+        "recipe: label channels, EMA": {},
+        "recipe + projection D, spectral norm, no BatchNorm in D": dict(
+            d_conditioning="projection", spectral_norm=True, d_norm="none"),
+        "recipe + projection D, spectral norm, no BatchNorm in D, GAN-CLS 0.5": dict(
+            d_conditioning="projection", spectral_norm=True, d_norm="none", mismatch_weight=0.5),
+        "recipe + projection D (BatchNorm in D kept)": dict(d_conditioning="projection"),
     },
     "mlp_cgan": {
         "recipe: projection D, GAN-CLS 0.5, EMA": {},
         "recipe + mode seeking 1": dict(mode_seeking=1.0),
         "recipe + mode seeking 5": dict(mode_seeking=5.0),
+        "recipe + spectral norm, no BatchNorm in D": dict(spectral_norm=True, d_norm="none"),
+        "recipe + spectral norm, no BatchNorm in D, minibatch stddev": dict(
+            spectral_norm=True, d_norm="none", minibatch_stddev=True),
     },
 }
 SCORES = ("label_accuracy", "FID", "recall", "worst_class_coverage")

@@ -40,7 +40,7 @@ SECTION_OF = {
                  "mirror"),
     **_fields_of("model", "model", "noise_dim", "noise", "ngf", "ndf", "generator", "discriminator",
                  "patch_layers", "g_dropout", "d_norm", "d_conditioning", "spectral_norm",
-                 "stage", "stage_factor", "ca_dim", "stage1_run"),
+                 "minibatch_stddev", "stage", "stage_factor", "ca_dim", "stage1_run"),
     **_fields_of("loss", "loss", "adv_weight", "l1_weight", "gp_weight", "clip", "real_label",
                  "fake_label", "mismatch_weight", "mismatch_epochs", "mode_seeking", "r1_gamma",
                  "r1_every", "diffaugment", "kl_weight"),
@@ -118,6 +118,8 @@ class TrainConfig:
                                  choices=CONDITIONING_CHOICES)
     spectral_norm: bool = _field(False, "Spectral normalisation of every D layer (Miyato et al. "
                                  "2018): W / sigma(W) by power iteration.")
+    minibatch_stddev: bool = _field(False, "Label models: D's logit also sees the batch's spread "
+                                    "(Salimans et al. 2016's minibatch features), against collapse.")
     stage: int = _field(1, "stackgan: which stage to train, 1 (the coarse image) or 2 (its "
                         "refinement, stage I frozen, read from --stage1_run).")
     stage_factor: int = _field(2, "stackgan: the data's size over stage I's (2 or 4).")

@@ -44,6 +44,9 @@ def check(config):
     if config.d_conditioning == "projection" and not models.takes_vector_condition(config.model):
         raise UserError(f"--d_conditioning=projection needs a class or vector condition, "
                         f"which {config.model} does not take: leave it at concat.")
+    if config.minibatch_stddev and not models.takes_minibatch_stddev(config.model):
+        raise UserError(f"--minibatch_stddev is built into the MLP label models' D (maxout_cgan, "
+                        f"mlp_cgan), not {config.model}'s: leave it out.")
     if not 0.0 <= config.fake_label < config.real_label:
         raise UserError(f"--fake_label must be in [0, --real_label), got {config.fake_label}.")
     for f in dataclasses.fields(config):

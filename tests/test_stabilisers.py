@@ -193,6 +193,31 @@ def test_projection_is_refused_where_there_is_no_vector_condition():
         config.resolve(model="img2img", d_conditioning="projection")
 
 
+# --- minibatch standard deviation ---------------------------------------------------------
+@pytest.mark.parametrize("name", ["maxout_cgan", "mlp_cgan"])
+def test_minibatch_stddev_gives_psi_the_batchs_spread(name):
+    """The appended feature is the mean over features of the batch's standard deviation, so an
+    example's logit depends on its batch with the option and on itself alone without it."""
+    rng = np.random.default_rng(2)
+    h = rng.normal(size=(6, 5)).astype(np.float32)
+    spread = layers.MinibatchStddev()(h).numpy()
+    np.testing.assert_allclose(spread[:, :5], h)
+    np.testing.assert_allclose(spread[:, 5], np.sqrt(h.var(axis=0) + 1e-8).mean(), rtol=1e-5)
+    assert layers.MinibatchStddev()(h[:1]).numpy()[0, 5] < 1e-3  # a batch of one: no spread
+    spec = DataSpec(image_shape=(28, 28, 1), condition_dim=10)
+    images = tf.random.normal((6, 28, 28, 1), seed=1)
+    labels = tf.one_hot([0, 1, 2, 3, 4, 5], 10)
+    for on in (False, True):
+        keras.utils.set_random_seed(0)
+        cfg = config.resolve(model=name, d_conditioning="projection", minibatch_stddev=on,
+                             d_norm="none" if name == "mlp_cgan" else "batch")
+        d = models.build(spec, cfg)[1]
+        alone, in_batch = d([images[:2], labels[:2]]).numpy(), d([images, labels]).numpy()[:2]
+        assert (np.abs(alone - in_batch).max() > 1e-4) == on, on
+    with pytest.raises(UserError, match="minibatch_stddev.*not conv_cgan"):
+        config.resolve(model="conv_cgan", minibatch_stddev=True)
+
+
 # --- spectral normalisation ---------------------------------------------------------------
 @pytest.mark.parametrize("kind", ["dense", "conv"])
 def test_spectral_norm_finds_the_largest_singular_value_and_leaves_the_kernel(kind, tmp_path):
@@ -404,7 +429,8 @@ def _all_layers(model):
 def test_a_run_dir_from_before_these_options_is_not_resumed_with_them(tmp_path):
     from gan_zoo.run_files import RunFiles, save_json
     old = config.resolve(model="maxout_cgan", d_conditioning="concat", ema_half_life=0.0).to_json()
-    for key in ("d_conditioning", "spectral_norm", "ema_half_life", "mismatch_epochs"):
+    for key in ("d_conditioning", "spectral_norm", "ema_half_life", "mismatch_epochs",
+                "minibatch_stddev"):
         old.pop(key)
     files = RunFiles(str(tmp_path))
     files.create()
@@ -412,7 +438,9 @@ def test_a_run_dir_from_before_these_options_is_not_resumed_with_them(tmp_path):
     save_json(files.config_json, {"config": old, "data_spec": spec.to_json()})
     recipe = config.resolve(model="maxout_cgan", run_dir=str(tmp_path))
     with pytest.raises(UserError, match=r"d_conditioning: 'concat' there, 'projection' now.*"
+                                        r"spectral_norm: False there, True now.*"
                                         r"ema_half_life: 0.0 there, 20000.0 now"):
         run_dir_lib.check_run_dir(files, recipe, spec)
-    same = config.resolve(model="maxout_cgan", d_conditioning="concat", ema_half_life=0.0)
+    same = config.resolve(model="maxout_cgan", d_conditioning="concat", ema_half_life=0.0,
+                          spectral_norm=False)
     assert run_dir_lib.check_run_dir(files, same, spec)["config"] == old

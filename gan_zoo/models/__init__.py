@@ -8,7 +8,8 @@ Conditional models take [noise, condition] and [image, condition]; an unconditio
 (`CONDITIONAL = False` in its module) takes noise and image alone, one with `CONDITIONAL =
 "optional"` is conditional on labelled data and unconditional on images alone; an image-to-image one
 (`PAIRED = True`: it trains on paired images) maps an input image to an image, with no noise
-input. A model with `STAGES = 2` trains stage by stage (`--stage`, `--stage1_run`).
+input. `MINIBATCH_STDDEV = True` marks a D that can see its batch's spread
+(`--minibatch_stddev`). A model with `STAGES = 2` trains stage by stage (`--stage`, `--stage1_run`).
 `generate` and `judge` call any kind, so trainers, export and plots need not care.
 """
 import difflib
@@ -54,6 +55,11 @@ def labels_optional(name):
 def takes_vector_condition(name):
     """Whether the model is conditioned on a class or vector (not unconditional, not paired)."""
     return is_conditional(name) and not is_paired(name)
+
+
+def takes_minibatch_stddev(name):
+    """Whether the model's D can take --minibatch_stddev (the batch's spread before its logit)."""
+    return getattr(get(name), "MINIBATCH_STDDEV", False)
 
 
 def is_staged(name):

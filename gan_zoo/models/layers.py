@@ -128,13 +128,32 @@ class Projection(keras.layers.Layer):
         return {**super().get_config(), "spectral_norm": self.spectral_norm}
 
 
+@keras.saving.register_keras_serializable(package="gan_zoo")
+class MinibatchStddev(keras.layers.Layer):
+    """The batch's spread as one more feature (Salimans et al. 2016's minibatch features, in
+    Karras et al. 2018's form): each feature's standard deviation across the batch, averaged
+    over the features, appended to every example. A collapsed G's batch is less spread than
+    the data's, which D then sees at once. D judges real and fake batches in separate calls,
+    so the two are never mixed; a batch of one gets 0."""
+
+    def call(self, features):
+        spread = ops.mean(ops.sqrt(ops.var(ops.cast(features, "float32"), axis=0) + 1e-8))
+        column = ops.ones_like(features[:, :1]) * ops.cast(spread, features.dtype)
+        return ops.concatenate([features, column], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + 1)
+
+
 def conditional_logit(features, condition, conditioning, spectral_norm=False,
-                      kernel_initializer="glorot_uniform", name="logit"):
+                      kernel_initializer="glorot_uniform", name="logit", minibatch_stddev=False):
     """D's logit from its last hidden features: psi(h) alone (concat conditioning, where the
-    condition entered earlier), or psi(h) + <embed(y), h> (projection)."""
+    condition entered earlier), or psi(h) + <embed(y), h> (projection); with minibatch_stddev
+    psi also sees the batch's spread."""
     projection = conditioning == "projection"
+    psi_input = MinibatchStddev(name=f"{name}_spread")(features) if minibatch_stddev else features
     logit = sn.dense(1, spectral_norm, kernel_initializer=kernel_initializer,
-                     name=f"{name}_psi" if projection else name)(features)
+                     name=f"{name}_psi" if projection else name)(psi_input)
     if projection:
         logit = keras.layers.Add(name=name)([logit, Projection(spectral_norm, name="projection")(
             features, condition)])

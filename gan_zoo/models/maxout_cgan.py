@@ -11,11 +11,13 @@ import keras
 
 from gan_zoo.models.layers import Maxout, conditional_logit, normal_init
 
+MINIBATCH_STDDEV = True  # --minibatch_stddev: the batch's spread before D's logit
+
 
 def build(spec, config):
     """Returns (generator, discriminator) for `spec` (image shape, condition size)."""
     return build_generator(spec, config.noise_dim), build_discriminator(
-        spec, config.d_conditioning, config.spectral_norm)
+        spec, config.d_conditioning, config.spectral_norm, config.minibatch_stddev)
 
 
 def build_generator(spec, noise_dim):
@@ -34,7 +36,7 @@ def build_generator(spec, noise_dim):
     return keras.Model([noise, condition], image, name="maxout_cgan_generator")
 
 
-def build_discriminator(spec, conditioning="concat", spectral_norm=False):
+def build_discriminator(spec, conditioning="concat", spectral_norm=False, minibatch_stddev=False):
     """Mirza & Osindero's D: image and label through their own Maxout layers, then a joint one
     (concat); with projection the label skips the Maxout layers and meets D's last features
     in the logit."""
@@ -45,5 +47,6 @@ def build_discriminator(spec, conditioning="concat", spectral_norm=False):
         y = Maxout(50, 5, spectral_norm=spectral_norm, name="condition_maxout")(condition)
         x = keras.layers.Concatenate()([x, y])
     h = Maxout(240, 4, spectral_norm=spectral_norm, name="joint_maxout")(x)
-    logit = conditional_logit(h, condition, conditioning, spectral_norm)
+    logit = conditional_logit(h, condition, conditioning, spectral_norm,
+                              minibatch_stddev=minibatch_stddev)
     return keras.Model([image, condition], logit, name="maxout_cgan_discriminator")

@@ -10,6 +10,8 @@ import keras
 from gan_zoo.models import spectral_norm as sn
 from gan_zoo.models.layers import batch_norm, conditional_logit, normal_init, normalization
 
+MINIBATCH_STDDEV = True  # --minibatch_stddev: the batch's spread before D's logit
+
 
 def _dense(units, name, spectral_norm=False):
     return sn.dense(units, spectral_norm, kernel_initializer=normal_init(), name=name)
@@ -23,7 +25,7 @@ def _dense_bn(x, units, activation, name):
 
 def build(spec, config):
     return build_generator(spec, config.noise_dim), build_discriminator(
-        spec, config.d_conditioning, config.spectral_norm, config.d_norm)
+        spec, config.d_conditioning, config.spectral_norm, config.d_norm, config.minibatch_stddev)
 
 
 def build_generator(spec, noise_dim):
@@ -39,7 +41,8 @@ def build_generator(spec, noise_dim):
     return keras.Model([noise, condition], image, name="mlp_cgan_generator")
 
 
-def build_discriminator(spec, conditioning="concat", spectral_norm=False, norm="batch"):
+def build_discriminator(spec, conditioning="concat", spectral_norm=False, norm="batch",
+                        minibatch_stddev=False):
     """The reference's D (image and label each through Dense 1024, joined, 512, 256 with
     BatchNorm); with projection the label meets the last features in the logit instead."""
     def leaky():
@@ -60,5 +63,6 @@ def build_discriminator(spec, conditioning="concat", spectral_norm=False, norm="
         h = keras.layers.Concatenate()([h, y])
     h = hidden(h, 512, "joint_512")
     h = hidden(h, 256, "joint_256")
-    logit = conditional_logit(h, condition, conditioning, spectral_norm, normal_init())
+    logit = conditional_logit(h, condition, conditioning, spectral_norm, normal_init(),
+                              minibatch_stddev=minibatch_stddev)
     return keras.Model([image, condition], logit, name="mlp_cgan_discriminator")
