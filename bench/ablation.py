@@ -50,12 +50,12 @@ VARIANTS = {
                                                                           spectral_norm=False),
     },
     "conv_cgan": {
-        "recipe: label channels, EMA": {},
+        "recipe: label channels and projection D (since 2026-12-03), EMA": {},
         "recipe + projection D, spectral norm, no BatchNorm in D": dict(
             d_conditioning="projection", spectral_norm=True, d_norm="none"),
         "recipe + projection D, spectral norm, no BatchNorm in D, GAN-CLS 0.5": dict(
             d_conditioning="projection", spectral_norm=True, d_norm="none", mismatch_weight=0.5),
-        "recipe + projection D (BatchNorm in D kept)": dict(d_conditioning="projection"),
+        "the recipe before 2026-12-03: label channels into D only": dict(d_conditioning="concat"),
     },
     "mlp_cgan": {
         "recipe: projection D, GAN-CLS 0.5, EMA": {},
