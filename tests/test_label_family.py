@@ -54,10 +54,13 @@ def test_conv_cgan_discriminator_sees_the_label():
 
     Measured per held-out image: does D score it higher with its own label than with a
     wrong one (chance 0.5)? A ranking, so BatchNorm's still-settling moving averages after
-    100 steps do not matter the way a fixed 0 threshold would."""
+    100 steps do not matter the way a fixed 0 threshold would. The label channels alone
+    (--d_conditioning=concat): the recipe's projection path, which also reaches the logit,
+    is tested in test_stabilisers.py."""
     source = data.load("fashion_mnist", max_images=6400, image_size=32)
     keras.utils.set_random_seed(0)
-    _, disc = models.get("conv_cgan").build(source.spec, config.resolve(model="conv_cgan"))
+    _, disc = models.get("conv_cgan").build(
+        source.spec, config.resolve(model="conv_cgan", d_conditioning="concat"))
     optimizer = keras.optimizers.Adam(4e-4, beta_1=0.5)
 
     def wrong(condition):  # every label moved to another class
@@ -79,7 +82,7 @@ def test_conv_cgan_discriminator_sees_the_label():
     right_logits = disc([images, condition], training=False).numpy()
     wrong_logits = disc([images, wrong(condition)], training=False).numpy()
     accuracy = np.mean(right_logits > wrong_logits)
-    assert accuracy > 0.9, accuracy  # measured 0.96 after these 100 steps
+    assert accuracy > 0.9, accuracy  # measured 0.96 (AVX2), 0.937 (AMX, 2026-12-04)
 
 
 def test_pipeline_pads_28_to_32_with_background():

@@ -2,7 +2,7 @@
 trains, and keep (and export) its best checkpoint.
 
 As published, this model's samples are recognised as the requested class ~10% of the
-time (chance). The threshold below was set from measurement (see README), with margin.
+time (chance). The thresholds below were set from measurement, with margin.
 """
 import numpy as np
 import pytest
@@ -16,11 +16,13 @@ from gan_zoo.run_files import RunFiles, read_csv
 # the 3-epoch run to FID 542 -> 489 (recall 0.0); at 4 epochs 542 -> 258, recall 0.019 (and with
 # TF_ENABLE_ONEDNN_OPTS=0: 594 -> 304, recall 0.021). The bars below are unchanged.
 EPOCHS = 4
-MIN_LABEL_ACCURACY = 0.35  # chance is 0.10; bench/results.py's run measured 0.585 after epoch 3
-# Recall after 3 epochs of the recipe (EMA samples, 1,000 of them): measured 0.018 on
-# 2026-12-02 (AVX2), 0.0 after epochs 1 and 2; one image per class scores 0 (test_eval.py's
-# calibration). A weak bound: this model's recall stays low (docs/quality.md).
-MIN_RECALL = 0.005
+# Label accuracy of the last epoch (chance is 0.10). The recipe since 2026-12-03 (spectral norm
+# in a projection D, batch 128) learns the labels within the first epoch: 1.0, 0.972, 0.968,
+# 0.951 by epoch (AMX, 2026-12-04), so the bar is on the last epoch, not on a rise.
+MIN_LABEL_ACCURACY = 0.85
+# Recall of the last epoch (EMA samples, 1,000 of them): measured 0.0, 0.022, 0.039, 0.077 by
+# epoch (AMX, 2026-12-04); one image per class scores 0 (test_eval.py's calibration).
+MIN_RECALL = 0.03
 
 
 def test_maxout_cgan_learns_its_labels_and_keeps_its_best_checkpoint(tmp_path):
@@ -31,11 +33,10 @@ def test_maxout_cgan_learns_its_labels_and_keeps_its_best_checkpoint(tmp_path):
     rows = read_csv(RunFiles(run_dir).metrics_csv)
     print({k: np.round(v, 3).tolist() for k, v in rows.items()})
     assert rows["epoch"].tolist() == list(range(1, EPOCHS + 1))
-    assert rows["label_accuracy"].max() > MIN_LABEL_ACCURACY
-    assert rows["label_accuracy"][-1] > rows["label_accuracy"][0]
+    assert rows["label_accuracy"][-1] > MIN_LABEL_ACCURACY
     assert rows["FID"][-1] < 0.7 * rows["FID"][0]
     assert rows["coverage"][-1] > 2 * rows["coverage"][0]
-    assert rows["recall"][-1] > MIN_RECALL
+    assert rows["recall"][-1] > max(MIN_RECALL, rows["recall"][0])
 
     best = run_dir_lib.best_record(run_dir)
     assert best["metric"] == "FID" and best["value"] == pytest.approx(rows["FID"].min(), rel=1e-5)
