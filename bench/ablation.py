@@ -23,7 +23,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # name -> settings over the model's recipe
 VARIANTS = {
     "maxout_cgan": {
-        "recipe: projection D, GAN-CLS 0.5, EMA (spectral norm, batch 128 since 2026-12-03)": {},
+        "recipe: projection D, GAN-CLS 0.5, EMA (spectral norm, batch 128 since 2026-12-03; "
+        "2 D steps per G step, the label modulating G since 2026-12-04)": {},
         "concat D (the paper's), GAN-CLS 0.5, EMA": dict(d_conditioning="concat"),
         "projection D, no matching-aware term, EMA": dict(mismatch_weight=0.0),
         "recipe, matching-aware term off after 8 epochs": dict(mismatch_epochs=8),
@@ -48,6 +49,32 @@ VARIANTS = {
         "spectral norm, batch 64": dict(spectral_norm=True, batch_size=64),
         "the recipe before 2026-12-03: batch 256, no spectral norm": dict(batch_size=256,
                                                                           spectral_norm=False),
+        "recipe, hinge, no matching-aware term": dict(loss="hinge", mismatch_weight=0.0),
+        "recipe, hinge, TTUR (G 1e-4, D 4e-4, Adam 0 / 0.9), no matching-aware term": dict(
+            loss="hinge", mismatch_weight=0.0, g_lr=1e-4, d_lr=4e-4, beta1=0.0, beta2=0.9),
+        "WGAN-GP critic (no spectral norm), no matching-aware term": dict(
+            loss="wgan_gp", spectral_norm=False, mismatch_weight=0.0),
+        "recipe, G twice as wide (--ngf=128)": dict(ngf=128),
+        "recipe, G four times as wide (--ngf=256)": dict(ngf=256),
+        "recipe, --ngf=128, no matching-aware term": dict(ngf=128, mismatch_weight=0.0),
+        "the recipe before 2026-12-04: 1 D step per G step, the label beside the noise": dict(
+            n_critic=1, g_conditioning="concat"),
+        "recipe + the label modulating G (--g_conditioning=modulation)": dict(
+            g_conditioning="modulation"),
+        "recipe + the label modulating G, no matching-aware term": dict(
+            g_conditioning="modulation", mismatch_weight=0.0),
+        "recipe, 2 D steps per G step": dict(n_critic=2),
+        "recipe, D lr 2e-3": dict(d_lr=2e-3),
+        "recipe, G lr 5e-4": dict(g_lr=5e-4),
+        "recipe, matching-aware weight 0.25": dict(mismatch_weight=0.25),
+        "recipe, EMA half-life 5,000 images": dict(ema_half_life=5000),
+        "recipe, uniform noise": dict(noise="uniform"),
+        "recipe, no label smoothing": dict(real_label=1.0),
+        "recipe, EMA half-life 50,000 images": dict(ema_half_life=50000),
+        "recipe, 2 D steps per G step, EMA half-life 50,000 images": dict(
+            n_critic=2, ema_half_life=50000),
+        "recipe, 2 D steps per G step, the label modulating G": dict(
+            n_critic=2, g_conditioning="modulation"),
     },
     "conv_cgan": {
         "recipe: label channels and projection D (since 2026-12-03), EMA": {},
@@ -58,12 +85,28 @@ VARIANTS = {
         "the recipe before 2026-12-03: label channels into D only": dict(d_conditioning="concat"),
     },
     "mlp_cgan": {
-        "recipe: projection D, GAN-CLS 0.5, EMA": {},
+        "recipe (since 2026-12-04: maxout_cgan's training, 2 D steps per G step, conditional "
+        "BatchNorm in G)": {},
+        "the recipe before 2026-12-04: published settings, projection D, GAN-CLS 0.5, EMA": dict(
+            g_lr=2e-4, d_lr=2e-4, noise="uniform", real_label=1.0, spectral_norm=False,
+            d_norm="batch", n_critic=1, g_conditioning="concat", ema_half_life=10000,
+            lr_decay_epochs="30,40"),
         "recipe + mode seeking 1": dict(mode_seeking=1.0),
         "recipe + mode seeking 5": dict(mode_seeking=5.0),
         "recipe + spectral norm, no BatchNorm in D": dict(spectral_norm=True, d_norm="none"),
         "recipe + spectral norm, no BatchNorm in D, minibatch stddev": dict(
             spectral_norm=True, d_norm="none", minibatch_stddev=True),
+        "recipe + spectral norm, no BatchNorm in D, conditional BatchNorm in G": dict(
+            spectral_norm=True, d_norm="none", g_conditioning="modulation"),
+        "recipe + conditional BatchNorm in G": dict(g_conditioning="modulation"),
+        "maxout_cgan's training (Adam 1e-3, normal noise, real target 0.9, spectral norm in a "
+        "D without BatchNorm, EMA 20,000)": dict(
+            g_lr=1e-3, d_lr=1e-3, noise="normal", real_label=0.9, spectral_norm=True,
+            d_norm="none", ema_half_life=20000, lr_decay_epochs=""),
+        "the same, 2 D steps per G step, conditional BatchNorm in G": dict(
+            g_lr=1e-3, d_lr=1e-3, noise="normal", real_label=0.9, spectral_norm=True,
+            d_norm="none", ema_half_life=20000, lr_decay_epochs="", n_critic=2,
+            g_conditioning="modulation"),
     },
 }
 SCORES = ("label_accuracy", "FID", "recall", "worst_class_coverage")
@@ -74,7 +117,8 @@ flags.DEFINE_integer("epochs", 20, "Epochs per variant.")
 flags.DEFINE_integer("eval_every", 4, "Score every N epochs.")
 flags.DEFINE_integer("eval_samples", 2000, "Samples per score.")
 flags.DEFINE_string("variants", "", "Comma-separated indices or name prefixes (default: all).")
-flags.DEFINE_string("settings", "{}", "JSON settings added to every variant.")
+flags.DEFINE_string("settings", "{}", "JSON settings under every variant's own (e.g. an earlier "
+                    "recipe's, or a seed).")
 flags.DEFINE_string("out_dir", "runs/ablation", "Where the variants' run dirs go.")
 FLAGS = flags.FLAGS
 
@@ -101,7 +145,7 @@ def main(argv):
         run = dict(model=FLAGS.model, dataset=FLAGS.dataset, epochs=FLAGS.epochs,
                    eval_every=FLAGS.eval_every, eval_samples=FLAGS.eval_samples,
                    run_dir=run_dir, progress=False)
-        run.update({**settings, **json.loads(FLAGS.settings)})
+        run.update({**json.loads(FLAGS.settings), **settings})  # the variant's own win
         cfg = config.resolve(save_every=run["epochs"], **run)
         start = time.perf_counter()
         loop.train(cfg, data.for_config(cfg))

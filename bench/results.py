@@ -35,8 +35,7 @@ DATA_LICENSES = {
 RECIPES = {
     "maxout_cgan/fashion_mnist": ("flags/maxout_cgan.flags", {"dataset": "fashion_mnist", "epochs": 20}),
     "maxout_cgan/mnist": ("flags/maxout_cgan.flags", {"dataset": "mnist", "epochs": 20}),
-    "mlp_cgan/fashion_mnist": ("flags/mlp_cgan.flags", {"dataset": "fashion_mnist", "epochs": 10,
-                                                        "lr_decay_epochs": "8"}),
+    "mlp_cgan/fashion_mnist": ("flags/mlp_cgan.flags", {"dataset": "fashion_mnist", "epochs": 10}),
     "conv_cgan/fashion_mnist": ("flags/conv_cgan.flags", {"dataset": "fashion_mnist", "epochs": 5}),
     "dcgan/lfw_gray": ("flags/dcgan.flags", {"dataset": FACES, "center_crop": 0.5, "ngf": 32,
                                              "ndf": 32, "epochs": 30}),

@@ -23,6 +23,7 @@ DIRECTION_CHOICES = ("AtoB", "BtoA")
 GENERATOR_CHOICES = ("encoder_decoder", "unet")  # img2img
 DISCRIMINATOR_CHOICES = ("global", "patch")
 CONDITIONING_CHOICES = ("concat", "projection")
+G_CONDITIONING_CHOICES = ("concat", "modulation")
 
 
 def _field(default, help, choices=None):
@@ -39,7 +40,8 @@ SECTION_OF = {
                  "download", "max_images", "image_size", "center_crop", "direction", "jitter",
                  "mirror"),
     **_fields_of("model", "model", "noise_dim", "noise", "ngf", "ndf", "generator", "discriminator",
-                 "patch_layers", "g_dropout", "d_norm", "d_conditioning", "spectral_norm",
+                 "patch_layers", "g_dropout", "d_norm", "d_conditioning", "g_conditioning",
+                 "spectral_norm",
                  "minibatch_stddev", "stage", "stage_factor", "ca_dim", "stage1_run"),
     **_fields_of("loss", "loss", "adv_weight", "l1_weight", "gp_weight", "clip", "real_label",
                  "fake_label", "mismatch_weight", "mismatch_epochs", "mode_seeking", "r1_gamma",
@@ -93,7 +95,8 @@ class TrainConfig:
     noise_dim: int = _field(100, "Length of the generator's noise vector.")
     noise: str = _field("normal", "Noise distribution: normal N(0,1) or uniform [0,1).",
                         choices=NOISE_CHOICES)
-    ngf: int = _field(64, "Conv models: generator width (channels of its last hidden layer).")
+    ngf: int = _field(64, "Generator width: conv models' channels of the last hidden layer; "
+                      "the MLP models' hidden widths scale with it (64: the papers').")
     ndf: int = _field(64, "Conv models: discriminator width (channels of its first layer).")
     generator: str = _field("encoder_decoder", "img2img: the generator, encoder_decoder (the "
                             "TensorFlow 1 image-to-image tutorial's) or unet (pix2pix's, with skip connections).",
@@ -116,6 +119,11 @@ class TrainConfig:
                                  "concat (its own input branch, the papers') or projection (Miyato "
                                  "& Koyama 2018: its embedding dotted with D's last features).",
                                  choices=CONDITIONING_CHOICES)
+    g_conditioning: str = _field("concat", "MLP label models: how the condition reaches G: "
+                                 "concat (its own input branch, the papers') or modulation (also "
+                                 "a class gain and bias on the hidden units the noise reaches, as "
+                                 "conditional BatchNorm: de Vries et al. 2017).",
+                                 choices=G_CONDITIONING_CHOICES)
     spectral_norm: bool = _field(False, "Spectral normalisation of every D layer (Miyato et al. "
                                  "2018): W / sigma(W) by power iteration.")
     minibatch_stddev: bool = _field(False, "Label models: D's logit also sees the batch's spread "

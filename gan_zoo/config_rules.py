@@ -44,6 +44,9 @@ def check(config):
     if config.d_conditioning == "projection" and not models.takes_vector_condition(config.model):
         raise UserError(f"--d_conditioning=projection needs a class or vector condition, "
                         f"which {config.model} does not take: leave it at concat.")
+    if config.g_conditioning == "modulation" and not models.takes_g_modulation(config.model):
+        raise UserError(f"--g_conditioning=modulation is built into the MLP label models' G "
+                        f"(maxout_cgan, mlp_cgan), not {config.model}'s: leave it at concat.")
     if config.minibatch_stddev and not models.takes_minibatch_stddev(config.model):
         raise UserError(f"--minibatch_stddev is built into the MLP label models' D (maxout_cgan, "
                         f"mlp_cgan), not {config.model}'s: leave it out.")

@@ -16,10 +16,10 @@ RESUME_KEYS = ("model", "dataset", "noise_dim", "batch_size", "max_images", "ima
                "class_tags", "condition_csv", "condition_feature", "center_crop", "ngf", "ndf",
                "d_norm", "loss", "optimizer", "direction", "generator", "discriminator",
                "patch_layers", "d_conditioning", "spectral_norm", "ema_half_life", "stage",
-               "stage_factor", "ca_dim", "stage1_run", "minibatch_stddev")
+               "stage_factor", "ca_dim", "stage1_run", "minibatch_stddev", "g_conditioning")
 # What a run dir written before these settings existed trained with.
 _BEFORE_THEY_EXISTED = {"d_conditioning": "concat", "spectral_norm": False, "ema_half_life": 0.0,
-                        "minibatch_stddev": False}
+                        "minibatch_stddev": False, "g_conditioning": "concat"}
 
 
 def check_run_dir(files, config, spec):

@@ -12,8 +12,9 @@ def dense_params(n_in, n_out):
 
 
 def test_maxout_cgan_shapes_and_parameter_counts():
-    # the paper's D
-    cfg = config.resolve(model="maxout_cgan", d_conditioning="concat", spectral_norm=False)
+    # the paper's G and D
+    cfg = config.resolve(model="maxout_cgan", d_conditioning="concat", spectral_norm=False,
+                         g_conditioning="concat")
     g, d = models.get("maxout_cgan").build(MNIST_SPEC, cfg)
     assert g.output_shape == (None, 28, 28, 1)
     assert d.output_shape == (None, 1)
@@ -23,7 +24,10 @@ def test_maxout_cgan_shapes_and_parameter_counts():
                                 + dense_params(240 + 50, 240 * 4) + dense_params(240, 1))
     # the recipe's projection D: no label branch; a bias-free 10 -> 240 embedding instead (and
     # spectral norm, whose power-iteration vectors are weights but not trained)
-    _, projected = models.get("maxout_cgan").build(MNIST_SPEC, config.resolve(model="maxout_cgan"))
+    modulated, projected = models.get("maxout_cgan").build(MNIST_SPEC,
+                                                           config.resolve(model="maxout_cgan"))
+    # the recipe's G: a class gain and bias for each of the two hidden layers the noise reaches
+    assert modulated.count_params() == g.count_params() + 2 * 10 * (256 + 512)
     trained = sum(int(np.prod(w.shape)) for w in projected.trainable_weights)
     assert trained == (dense_params(784, 240 * 5) + dense_params(240, 240 * 4)
                        + dense_params(240, 1) + 10 * 240)

@@ -113,7 +113,8 @@ def ema_run(tmp_path_factory):
                          eval_samples=200, ema_half_life=2000, d_conditioning="projection",
                          spectral_norm=True, loss="hinge", r1_gamma=0.1, r1_every=4,
                          diffaugment="translation,cutout", mismatch_weight=0.5,
-                         mismatch_epochs=1, lr_linear_decay=0.5)
+                         mismatch_epochs=1, lr_linear_decay=0.5,
+                         n_critic=1)  # one D step per G step: the lr arithmetic below counts 40
     trainer = loop.train(cfg, data.for_config(cfg))
     return trainer, run_dir
 
@@ -281,7 +282,8 @@ def test_r1_is_lazy_and_scaled_and_refuses_a_batchnorm_discriminator():
     assert lazy[0] == pytest.approx(0.5 * 2.0 * 4 * exact, rel=1e-5)
     with pytest.raises(UserError, match="r1_gamma=1 with a BatchNorm discriminator"):
         Trainer(config.resolve(model="mlp_cgan", dataset="fashion_mnist", max_images=256,
-                               r1_gamma=1.0), data.load("fashion_mnist", max_images=256))
+                               r1_gamma=1.0, d_norm="batch"),
+                data.load("fashion_mnist", max_images=256))
 
 
 # --- DiffAugment ---------------------------------------------------------------------------
@@ -371,8 +373,11 @@ def test_mode_seeking_pairs_share_a_condition_and_reach_g_loss(monkeypatch):
 
 # --- the matching-aware term -----------------------------------------------------------------
 def test_gan_cls_weights_and_wrong_labels_that_are_always_wrong():
+    # without spectral norm: its power iteration moves sigma at each training-mode call of D,
+    # so the recomputation below would not see the same D
     cfg = config.resolve(model="mlp_cgan", dataset="fashion_mnist", max_images=256,
-                         batch_size=256, mismatch_weight=0.5, real_label=1.0)
+                         batch_size=256, mismatch_weight=0.5, real_label=1.0,
+                         spectral_norm=False, d_norm="batch")
     trainer = Trainer(cfg, data.for_config(cfg))
     images, condition = next(iter(trainer.source.epoch_batches(256, 0, 0)))
     fake, _, _ = trainer.steps._fake(images, condition, steps.D_NOISE)
@@ -430,7 +435,7 @@ def test_a_run_dir_from_before_these_options_is_not_resumed_with_them(tmp_path):
     from gan_zoo.run_files import RunFiles, save_json
     old = config.resolve(model="maxout_cgan", d_conditioning="concat", ema_half_life=0.0).to_json()
     for key in ("d_conditioning", "spectral_norm", "ema_half_life", "mismatch_epochs",
-                "minibatch_stddev"):
+                "minibatch_stddev", "g_conditioning"):
         old.pop(key)
     files = RunFiles(str(tmp_path))
     files.create()
@@ -439,8 +444,9 @@ def test_a_run_dir_from_before_these_options_is_not_resumed_with_them(tmp_path):
     recipe = config.resolve(model="maxout_cgan", run_dir=str(tmp_path))
     with pytest.raises(UserError, match=r"d_conditioning: 'concat' there, 'projection' now.*"
                                         r"spectral_norm: False there, True now.*"
-                                        r"ema_half_life: 0.0 there, 20000.0 now"):
+                                        r"ema_half_life: 0.0 there, 20000.0 now.*"
+                                        r"g_conditioning: 'concat' there, 'modulation' now"):
         run_dir_lib.check_run_dir(files, recipe, spec)
     same = config.resolve(model="maxout_cgan", d_conditioning="concat", ema_half_life=0.0,
-                          spectral_norm=False)
+                          spectral_norm=False, g_conditioning="concat")
     assert run_dir_lib.check_run_dir(files, same, spec)["config"] == old

@@ -9,7 +9,8 @@ Conditional models take [noise, condition] and [image, condition]; an unconditio
 "optional"` is conditional on labelled data and unconditional on images alone; an image-to-image one
 (`PAIRED = True`: it trains on paired images) maps an input image to an image, with no noise
 input. `MINIBATCH_STDDEV = True` marks a D that can see its batch's spread
-(`--minibatch_stddev`). A model with `STAGES = 2` trains stage by stage (`--stage`, `--stage1_run`).
+(`--minibatch_stddev`), `G_MODULATION = True` a G whose hidden units the label can scale
+(`--g_conditioning=modulation`). A model with `STAGES = 2` trains stage by stage (`--stage`, `--stage1_run`).
 `generate` and `judge` call any kind, so trainers, export and plots need not care.
 """
 import difflib
@@ -55,6 +56,11 @@ def labels_optional(name):
 def takes_vector_condition(name):
     """Whether the model is conditioned on a class or vector (not unconditional, not paired)."""
     return is_conditional(name) and not is_paired(name)
+
+
+def takes_g_modulation(name):
+    """Whether the model's G can take --g_conditioning=modulation (a class gain and bias)."""
+    return getattr(get(name), "G_MODULATION", False)
 
 
 def takes_minibatch_stddev(name):

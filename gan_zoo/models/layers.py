@@ -129,6 +129,34 @@ class Projection(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="gan_zoo")
+class ClassModulation(keras.layers.Layer):
+    """A class-dependent gain and bias on G's hidden units: h * (1 + y G) + y B, with G and B
+    (condition x units) starting at zero, so training starts from the plain network. The
+    conditional BatchNorm of de Vries et al. 2017 and Miyato & Koyama 2018 without the
+    normalisation: the label multiplies the noise's features instead of only being added
+    beside them, so each class can use the noise in its own way (variety within a class)."""
+
+    def build(self, features_shape, condition_shape):
+        shape = (condition_shape[-1], features_shape[-1])
+        self.gain = self.add_weight(shape=shape, initializer="zeros", name="gain")
+        self.bias = self.add_weight(shape=shape, initializer="zeros", name="bias")
+
+    def call(self, features, condition):
+        condition = ops.cast(condition, features.dtype)
+        gain = ops.matmul(condition, ops.cast(self.gain, features.dtype))
+        bias = ops.matmul(condition, ops.cast(self.bias, features.dtype))
+        return features * (1.0 + gain) + bias
+
+    def compute_output_shape(self, features_shape, condition_shape):
+        return features_shape
+
+
+def modulated(features, condition, on, name):
+    """`features` through a ClassModulation by `condition` where `on`, else unchanged."""
+    return ClassModulation(name=f"{name}_modulation")(features, condition) if on else features
+
+
+@keras.saving.register_keras_serializable(package="gan_zoo")
 class MinibatchStddev(keras.layers.Layer):
     """The batch's spread as one more feature (Salimans et al. 2016's minibatch features, in
     Karras et al. 2018's form): each feature's standard deviation across the batch, averaged

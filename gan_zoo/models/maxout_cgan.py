@@ -9,24 +9,35 @@ import math
 
 import keras
 
-from gan_zoo.models.layers import Maxout, conditional_logit, normal_init
+from gan_zoo.models.layers import Maxout, conditional_logit, modulated, normal_init
 
 MINIBATCH_STDDEV = True  # --minibatch_stddev: the batch's spread before D's logit
+G_MODULATION = True  # --g_conditioning=modulation: the label also scales G's hidden units
 
 
 def build(spec, config):
     """Returns (generator, discriminator) for `spec` (image shape, condition size)."""
-    return build_generator(spec, config.noise_dim), build_discriminator(
+    modulation = config.g_conditioning == "modulation"
+    return build_generator(spec, config.noise_dim, config.ngf, modulation), build_discriminator(
         spec, config.d_conditioning, config.spectral_norm, config.minibatch_stddev)
 
 
-def build_generator(spec, noise_dim):
+def build_generator(spec, noise_dim, ngf=64, modulation=False):
+    """The tutorial's ReLU MLP: noise and label each to 4 x ngf units, joined, 8 x ngf, pixels
+    (ngf 64: its 256 / 256 / 512; a larger ngf widens it and keeps its shape). With
+    `modulation` the label also scales and shifts the two hidden layers that see the noise."""
     noise = keras.Input((noise_dim,), name="noise")
     condition = keras.Input((spec.condition_dim,), name="condition")
-    x = keras.layers.Dense(256, activation="relu", name="noise_dense")(noise)
-    y = keras.layers.Dense(256, activation="relu", name="condition_dense")(condition)
+
+    def hidden(x, units, name):
+        if not modulation:  # the published layers, as checkpoints written before hold them
+            return keras.layers.Dense(units, activation="relu", name=name)(x)
+        x = modulated(keras.layers.Dense(units, name=name)(x), condition, True, name)
+        return keras.layers.ReLU()(x)
+    x = hidden(noise, 4 * ngf, "noise_dense")
+    y = keras.layers.Dense(4 * ngf, activation="relu", name="condition_dense")(condition)
     h = keras.layers.Concatenate()([x, y])
-    h = keras.layers.Dense(512, activation="relu", name="joint_dense")(h)
+    h = hidden(h, 8 * ngf, "joint_dense")
     # N(0, 0.02) for G's 512->pixels layer: G starts near grey instead of the high-frequency
     # noise a Glorot-initialised output layer draws (hidden layers keep Glorot, so the samples
     # depend on noise and label from the start).

@@ -8,34 +8,43 @@ import math
 import keras
 
 from gan_zoo.models import spectral_norm as sn
-from gan_zoo.models.layers import batch_norm, conditional_logit, normal_init, normalization
+from gan_zoo.models.layers import (batch_norm, conditional_logit, modulated, normal_init,
+                                   normalization)
 
 MINIBATCH_STDDEV = True  # --minibatch_stddev: the batch's spread before D's logit
+G_MODULATION = True  # --g_conditioning=modulation: conditional BatchNorm in G
 
 
 def _dense(units, name, spectral_norm=False):
     return sn.dense(units, spectral_norm, kernel_initializer=normal_init(), name=name)
 
 
-def _dense_bn(x, units, activation, name):
+def _dense_bn(x, units, activation, name, condition=None):
+    """Dense, BatchNorm, then (given a condition) its class's gain and bias: conditional
+    BatchNorm."""
     x = _dense(units, name)(x)
     x = batch_norm(name=f"{name}_bn")(x)
-    return activation()(x)
+    return activation()(modulated(x, condition, condition is not None, name))
 
 
 def build(spec, config):
-    return build_generator(spec, config.noise_dim), build_discriminator(
+    modulation = config.g_conditioning == "modulation"
+    return build_generator(spec, config.noise_dim, config.ngf, modulation), build_discriminator(
         spec, config.d_conditioning, config.spectral_norm, config.d_norm, config.minibatch_stddev)
 
 
-def build_generator(spec, noise_dim):
+def build_generator(spec, noise_dim, ngf=64, modulation=False):
+    """The tutorial's G: noise and label each to 4 x ngf units, joined, 8 x ngf, 16 x ngf,
+    pixels (ngf 64: its 256 / 256 / 512 / 1024; a larger ngf widens it and keeps its shape).
+    With `modulation` the BatchNorms that see the noise are conditional ones."""
     noise = keras.Input((noise_dim,), name="noise")
     condition = keras.Input((spec.condition_dim,), name="condition")
-    x = _dense_bn(noise, 256, keras.layers.ReLU, "noise_dense")
-    y = _dense_bn(condition, 256, keras.layers.ReLU, "condition_dense")
+    by_class = condition if modulation else None
+    x = _dense_bn(noise, 4 * ngf, keras.layers.ReLU, "noise_dense", by_class)
+    y = _dense_bn(condition, 4 * ngf, keras.layers.ReLU, "condition_dense")
     h = keras.layers.Concatenate()([x, y])
-    h = _dense_bn(h, 512, keras.layers.ReLU, "joint_512")
-    h = _dense_bn(h, 1024, keras.layers.ReLU, "joint_1024")
+    h = _dense_bn(h, 8 * ngf, keras.layers.ReLU, "joint_512", by_class)
+    h = _dense_bn(h, 16 * ngf, keras.layers.ReLU, "joint_1024", by_class)
     h = keras.layers.Activation("tanh")(_dense(math.prod(spec.image_shape), "pixels")(h))
     image = keras.layers.Reshape(spec.image_shape, name="image")(h)
     return keras.Model([noise, condition], image, name="mlp_cgan_generator")
