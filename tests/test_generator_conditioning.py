@@ -40,7 +40,7 @@ def test_with_modulation_the_label_reaches_the_noise_features(name, first_layer)
     noise = np.random.default_rng(1).normal(size=(2, 100)).astype(np.float32)
     shirts, bags = np.eye(10, dtype=np.float32)[[6, 6]], np.eye(10, dtype=np.float32)[[8, 8]]
     keras.utils.set_random_seed(0)
-    plain = models.build(SPEC, config.resolve(model=name))[0]
+    plain = models.build(SPEC, config.resolve(model=name, g_conditioning="concat"))[0]
     keras.utils.set_random_seed(0)
     modulated = models.build(SPEC, config.resolve(model=name, g_conditioning="modulation"))[0]
     added = {w.path for w in modulated.weights} - {w.path for w in plain.weights}
