@@ -130,8 +130,8 @@ class Projection(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="gan_zoo")
 class ClassModulation(keras.layers.Layer):
-    """A class-dependent gain and bias on G's hidden units: h * (1 + y G) + y B, with G and B
-    (condition x units) starting at zero, so training starts from the plain network. The
+    """A class-dependent gain and bias on G's hidden units: h * (1 + y Gamma) + y B, with Gamma
+    and B (condition x units) starting at zero, so training starts from the plain network. The
     conditional BatchNorm of de Vries et al. 2017 and Miyato & Koyama 2018 without the
     normalisation: the label multiplies the noise's features instead of only being added
     beside them, so each class can use the noise in its own way (variety within a class)."""
