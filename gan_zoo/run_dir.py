@@ -4,9 +4,10 @@ of it imports training code."""
 import os
 
 import tensorflow as tf
+from absl import logging
 
 from gan_zoo import checkpoints, models
-from gan_zoo.config import from_saved
+from gan_zoo.config import SECTION_OF, from_saved
 from gan_zoo.data.spec import DataSpec
 from gan_zoo.errors import UserError
 from gan_zoo.run_files import RunFiles, load_json
@@ -40,7 +41,20 @@ def check_run_dir(files, config, spec):
     if clashes:
         raise UserError(f"Run dir {files.run_dir!r} holds a different run ({'; '.join(clashes)}). "
                         "Pass a new --run_dir, or the same settings to resume it.")
+    changed = changed_training_settings(old, config)
+    if changed:
+        logging.warning("Resuming %s with other training settings than it had (%s): they apply "
+                        "from its last checkpoint on. For a fresh run, pass a new --run_dir.",
+                        files.run_dir, "; ".join(changed))
     return previous
+
+
+def changed_training_settings(old, config):
+    """'name: old -> new' for the loss and optimizer settings a resume would change (they may
+    change, unlike RESUME_KEYS; a user who meant a fresh run should hear of it)."""
+    return [f"{k}: {old[k]!r} -> {getattr(config, k)!r}" for k, section in SECTION_OF.items()
+            if section in ("loss", "optimizer") and k not in RESUME_KEYS and k in old
+            and old[k] != getattr(config, k)]
 
 
 def best_record(run_dir):

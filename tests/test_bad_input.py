@@ -88,6 +88,16 @@ def test_resuming_with_rgb_images_where_the_run_had_grayscale(tmp_path):
         loop.train(cfg2, data.for_config(cfg2))
 
 
+def test_resuming_with_other_loss_settings_is_allowed_and_named():
+    """A resume may change the loss and optimizer settings (not the networks or data); the
+    changes are listed in a warning, so a re-run meant to start afresh does not pass silently."""
+    from gan_zoo.run_dir import changed_training_settings
+    before = config.resolve(model="maxout_cgan").to_json()
+    now = config.resolve(model="maxout_cgan", mismatch_weight=0.25, epochs=40)
+    assert changed_training_settings(before, now) == ["mismatch_weight: 0.5 -> 0.25"]
+    assert changed_training_settings(now.to_json(), now) == []
+
+
 def test_a_run_dir_with_another_models_checkpoint(tmp_path):
     run_dir = tmp_path / "run"
     cfg = tiny_faces_config(run_dir)

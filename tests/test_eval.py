@@ -110,6 +110,20 @@ def test_swd_on_faces_ranks_real_above_blur_above_noise():
     assert values[0] < values[1] < values[2], values
 
 
+def test_faces_are_scored_on_diversity_too_one_face_repeated_has_none():
+    """The face scorer's diversity: about 1 for other real faces, 0 for one face repeated."""
+    source = data.load("olivetti", data_dir=OLIVETTI, conditional=False)
+    scorer = scoring.Scorer("olivetti", source.spec, noise_dim=4, num_samples=200,
+                            load_kwargs=dict(data_dir=OLIVETTI))
+    assert scorer.kind == "images" and "diversity" in scorer.metric_names
+    faces = data.scale_images(np.concatenate([x for x, _ in source.images_and_labels.batch(400)
+                                              .as_numpy_iterator()])).numpy()
+    others = scorer.score_samples(faces[200:])
+    repeated = scorer.score_samples(np.repeat(faces[250:251], 200, axis=0))
+    assert 0.8 < others["diversity"] < 1.2, others
+    assert repeated["diversity"] < 0.01 and repeated["SWD"] > others["SWD"], (repeated, others)
+
+
 # --- in training: metrics.csv, the best checkpoint, --select_by ----------------------------------
 def _short_config(run_dir, **overrides):
     from gan_zoo import config

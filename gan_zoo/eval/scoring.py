@@ -5,7 +5,8 @@ What is measured depends on the data:
 - labelled data with a reference classifier (gan_zoo.eval.classifier): label accuracy
   (class-conditional models), FID in the classifier's feature space, precision, recall,
   coverage (mean over classes, and the worst class);
-- other images (faces): the sliced Wasserstein distance (needs no network);
+- other images (faces): the sliced Wasserstein distance and the sample diversity relative to
+  the real images (gan_zoo.eval.diversity; neither needs a network);
 - image pairs: L1, PSNR and SSIM of outputs to the held-out targets.
 The real reference is the test split where the data has one, else the training images.
 The samples are drawn from fixed noise with the reference's own conditions, so two
@@ -20,13 +21,15 @@ from absl import logging
 from gan_zoo.data import scale_images
 from gan_zoo.errors import UserError
 from gan_zoo.eval import metrics as M
+from gan_zoo.eval.diversity import relative_diversity
 from gan_zoo.noise import numpy_noise
 
 LABEL_METRICS = ("label_accuracy", "FID", "precision", "recall", "coverage", "worst_class_coverage")
-IMAGE_METRICS = ("SWD",)
+IMAGE_METRICS = ("SWD", "diversity")
 PAIR_METRICS = ("L1", "PSNR", "SSIM")
 LOWER_IS_BETTER = frozenset({"FID", "SWD", "L1", "KID", "FID_inception", "KID_inception"})
 DEFAULT_SELECTION = ("FID", "SWD", "L1")  # --select_by=auto: the first one measured
+DIVERSITY_IMAGES = 2000  # of each side: all pairs of 2,000 images are 4 million distances
 
 
 def better(name, value, best):
@@ -181,7 +184,9 @@ class Scorer:
             return dict(zip(PAIR_METRICS, (float(np.mean(v)) for v in
                                            _pair_distances(targets, fake))))
         if self.kind == "images":
-            return {"SWD": M.sliced_wasserstein(scale_images(self.real).numpy(), fake)[1]}
+            real = scale_images(self.real).numpy()
+            return {"SWD": M.sliced_wasserstein(real, fake)[1],
+                    "diversity": relative_diversity(fake[:DIVERSITY_IMAGES], real[:DIVERSITY_IMAGES])}
         return self.score_features(*self._classify(fake))
 
     def score_features(self, fake_logits, fake_features):
