@@ -279,5 +279,5 @@ def test_two_local_workers_train_and_the_chief_checkpoint_restores(tmp_path):
 
     single_cfg = tiny_faces_config(tmp_path / "single", max_images=64, epochs=2, steps_per_call=2)
     single = loop.train(single_cfg, data.for_config(single_cfg), strategy=tf.distribute.get_strategy())
-    assert_trained_alike([w.numpy() for w in single.generator.weights],
+    assert_trained_alike([w.numpy() for w in single.sampler.weights],  # both the EMA of G
                          [w.numpy() for w in generator.weights], _lr(single_cfg), step)

@@ -103,7 +103,7 @@ def test_an_export_of_a_generator_with_non_finite_weights_is_refused(tmp_path):
     from gan_zoo.checkpoints import CheckpointSeries
     cfg = tiny_faces_config(tmp_path / "run", epochs=1, max_images=32)
     trained = loop.train(cfg, data.for_config(cfg))
-    kernel = trained.generator.weights[0]
+    kernel = trained.sampler.weights[0]  # what export writes: the recipe's EMA of G
     kernel.assign(np.where(np.arange(kernel.shape[-1]) == 0, np.nan, kernel.numpy()))
     CheckpointSeries(trained.checkpoint, os.path.join(cfg.run_dir, "checkpoints")).save(99)
     with pytest.raises(UserError, match=r"non-finite weights .*--which=best"):
