@@ -149,13 +149,13 @@ def main(argv):
     del argv
     from gan_zoo import config, data, loop
     from gan_zoo.run_files import RunFiles, read_csv
-    variants = list(VARIANTS[FLAGS.model].items())
+    variants = list(enumerate(VARIANTS[FLAGS.model].items()))
     if FLAGS.variants:
         wanted = FLAGS.variants.split(",")
-        variants = [(n, v) for i, (n, v) in enumerate(variants)
+        variants = [(i, (n, v)) for i, (n, v) in variants
                     if str(i) in wanted or any(n.startswith(w) for w in wanted)]
     rows = []
-    for i, (name, settings) in enumerate(variants):
+    for i, (name, settings) in variants:  # run dir MODEL_i: variant i of the table
         run_dir = os.path.join(FLAGS.out_dir, f"{FLAGS.model}_{i}")
         shutil.rmtree(run_dir, ignore_errors=True)
         run = dict(model=FLAGS.model, dataset=FLAGS.dataset, epochs=FLAGS.epochs,
