@@ -124,7 +124,8 @@ VARIANTS = {
             ema_half_life=10000, diffaugment="translation,cutout", batch_size=32),
     },
 }
-# the scores a table shows, of those the run measured (metrics.csv; diversity from loss.csv)
+# the scores a table shows, of those the run measured (metrics.csv; diversity from loss.csv's
+# 100 samples where the scorer does not measure it)
 SCORES = ("label_accuracy", "FID", "recall", "worst_class_coverage", "SWD", "diversity")
 
 flags.DEFINE_string("model", "maxout_cgan", "Model whose variants to train.")
@@ -167,7 +168,7 @@ def main(argv):
         loop.train(cfg, data.for_config(cfg))
         seconds = time.perf_counter() - start
         files = RunFiles(run_dir)
-        scores = {**read_csv(files.metrics_csv), "diversity": files.read_column("diversity")}
+        scores = {"diversity": files.read_column("diversity"), **read_csv(files.metrics_csv)}
         rows.append((name, {k: float(scores[k][-1]) for k in SCORES if len(scores.get(k, []))},
                      seconds))
         print(name, rows[-1][1], f"{seconds:.0f} s", flush=True)

@@ -62,9 +62,8 @@ FLAGS = flags.FLAGS
 def train_command(name):
     flagfile, overrides = RECIPES[name]
     run_dir = os.path.join(FLAGS.runs, name.replace("/", "_"))
-    settings = {"eval_every": 1, **overrides}  # a recipe may score less often (its time budget)
-    args = [f"--flagfile={flagfile}", *(f"--{k}={v}" for k, v in settings.items()),
-            f"--run_dir={run_dir}", "--progress=false"]
+    args = [f"--flagfile={flagfile}", *(f"--{k}={v}" for k, v in overrides.items()),
+            f"--run_dir={run_dir}", "--eval_every=1", "--progress=false"]
     return ["python", "-m", "gan_zoo.train", *args], run_dir
 
 

@@ -21,7 +21,7 @@ from absl import logging
 from gan_zoo.data import scale_images
 from gan_zoo.errors import UserError
 from gan_zoo.eval import metrics as M
-from gan_zoo.eval.diversity import relative_diversity
+from gan_zoo.eval.diversity import mean_pairwise_distance
 from gan_zoo.noise import numpy_noise
 
 LABEL_METRICS = ("label_accuracy", "FID", "precision", "recall", "coverage", "worst_class_coverage")
@@ -136,6 +136,9 @@ class Scorer:
         self.noise = None
         if not spec.is_paired:
             self.noise = numpy_noise(rng, count, noise_dim, noise)
+        if self.kind == "images":  # the real side of the diversity ratio, once
+            self._real_spread = max(mean_pairwise_distance(
+                scale_images(self.real[:DIVERSITY_IMAGES]).numpy()), 1e-12)
         if self.kind == "labels":
             self._features = classifier_lib.feature_model(self.classifier)
             self.real_logits, self.real_features = self._classify(scale_images(self.real).numpy())
@@ -184,9 +187,8 @@ class Scorer:
             return dict(zip(PAIR_METRICS, (float(np.mean(v)) for v in
                                            _pair_distances(targets, fake))))
         if self.kind == "images":
-            real = scale_images(self.real).numpy()
-            return {"SWD": M.sliced_wasserstein(real, fake)[1],
-                    "diversity": relative_diversity(fake[:DIVERSITY_IMAGES], real[:DIVERSITY_IMAGES])}
+            return {"SWD": M.sliced_wasserstein(scale_images(self.real).numpy(), fake)[1],
+                    "diversity": mean_pairwise_distance(fake[:DIVERSITY_IMAGES]) / self._real_spread}
         return self.score_features(*self._classify(fake))
 
     def score_features(self, fake_logits, fake_features):
