@@ -248,6 +248,33 @@ def test_spectral_norm_finds_the_largest_singular_value_and_leaves_the_kernel(ki
     assert float(twin.spectral_norm_estimate()) == pytest.approx(sigma, rel=1e-4)
 
 
+@pytest.mark.parametrize("batch", [4, 64])  # below the fan-in (16): the output is divided
+def test_spectral_norm_gradients_are_those_of_the_normalised_kernel(batch):
+    """Dividing op(x, W) by sigma, as a batch smaller than the fan-in does, is the same
+    function of W and x as op(x, W / sigma): outputs and both gradients agree."""
+    keras.utils.set_random_seed(3)
+    layer, x = spectral_norm.dense(8, spectral_norm=True), tf.random.normal((batch, 16))
+    layer(x)
+    layer.sn_u.assign(tf.random.normal((1, 8)))
+    u = tf.constant(layer.sn_u.numpy())
+
+    def by_formula(x, kernel):
+        v = tf.stop_gradient(tf.math.l2_normalize(u @ tf.transpose(kernel), axis=None))
+        u_next = tf.stop_gradient(tf.math.l2_normalize(v @ kernel, axis=None))
+        return x @ (kernel / tf.reduce_sum((v @ kernel) * u_next)) + layer.bias
+
+    results = []
+    for call in (lambda x: layer(x, training=False), lambda x: by_formula(x, layer.kernel)):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            out = call(x)
+            loss = tf.reduce_sum(out * tf.sin(out))  # any loss that weighs the outputs unevenly
+        results.append([out, *tape.gradient(loss, [x, layer.kernel])])
+    for ours, formula in zip(*results):
+        np.testing.assert_allclose(ours.numpy(), formula.numpy(), rtol=1e-4, atol=1e-5)
+    assert float(tf.reduce_max(tf.abs(results[0][2]))) > 1e-3  # the kernel's gradient is not nil
+
+
 def test_maxout_dense_is_spectrally_normalised():
     unit = layers.Maxout(4, 3, spectral_norm=True)
     unit(tf.zeros((2, 5)))

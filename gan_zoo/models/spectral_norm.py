@@ -7,6 +7,8 @@ W itself, and the gradient flows through sigma (u and v are constants of the ste
 paper's reference code). Keras 3's SpectralNormalization wrapper instead assigns W / sigma
 into the kernel inside call(), which changes what the optimizer and the checkpoint see.
 """
+import math
+
 import keras
 from keras import ops
 
@@ -23,8 +25,20 @@ class _SpectralNorm:
                                     initializer=keras.initializers.RandomNormal(0.0, 1.0),
                                     aggregation="only_first_replica")
 
-    def normalized_kernel(self, training=False):
-        """W / sigma(W); on a training call u moves one power-iteration step first."""
+    def normalized_call(self, op, inputs, training=False):
+        """op(inputs, W / sigma(W)) for an op linear in W (a matmul, a convolution). Where the
+        output holds fewer numbers per unit than the kernel (a Dense layer whose batch is
+        below its fan-in: maxout_cgan's D, 128 images, 784 inputs) it is computed as
+        op(inputs, W) / sigma: one division of the output instead of the kernel's, in the
+        forward pass and again in the backward one. The same numbers to float error."""
+        sigma = self._sigma(training)
+        outputs_per_unit = self.compute_output_shape(inputs.shape)[:-1]
+        if None not in outputs_per_unit and math.prod(outputs_per_unit) < math.prod(self.kernel.shape[:-1]):
+            return op(inputs, ops.cast(self.kernel, self.compute_dtype)) / ops.cast(sigma, self.compute_dtype)
+        return op(inputs, ops.cast(ops.cast(self.kernel, "float32") / sigma, self.compute_dtype))
+
+    def _sigma(self, training):
+        """sigma(W) by one power-iteration step from u (kept in u on a training call)."""
         kernel = ops.cast(self.kernel, "float32")
         matrix = ops.reshape(kernel, (-1, kernel.shape[-1]))  # [fan_in, units]
         u = ops.convert_to_tensor(self.sn_u)
@@ -33,7 +47,7 @@ class _SpectralNorm:
         sigma = ops.sum(ops.matmul(v, matrix) * u)
         if training:
             self.sn_u.assign(u)
-        return ops.cast(kernel / sigma, self.compute_dtype)
+        return sigma
 
     def spectral_norm_estimate(self):
         """sigma(W) as the current u estimates it (for tests and logging)."""
@@ -55,7 +69,7 @@ class SNDense(_SpectralNorm, keras.layers.Dense):
         self._build_power_iteration()
 
     def call(self, inputs, training=None):
-        x = ops.matmul(inputs, self.normalized_kernel(training))
+        x = self.normalized_call(ops.matmul, inputs, training)
         if self.bias is not None:
             x = ops.add(x, self.bias)
         return self.activation(x) if self.activation is not None else x
@@ -70,7 +84,7 @@ class SNConv2D(_SpectralNorm, keras.layers.Conv2D):
         self._build_power_iteration()
 
     def call(self, inputs, training=None):
-        outputs = self.convolution_op(inputs, self.normalized_kernel(training))
+        outputs = self.normalized_call(self.convolution_op, inputs, training)
         if self.use_bias:
             outputs = ops.add(outputs, ops.reshape(self.bias, (1, 1, 1, self.filters)))
         return self.activation(outputs) if self.activation is not None else outputs
