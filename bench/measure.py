@@ -44,6 +44,18 @@ def step_flops(concrete_fn):
         return None
 
 
+def trainer_flops_per_batch(trainer, specs):
+    """FLOPs the trainer runs per batch of an epoch: every batch's D step and G's step on every
+    n_critic-th (one fused step at n_critic 1), from TF's graph profiler; None where it gives
+    nothing. `specs`: the (images, condition) TensorSpecs of one batch."""
+    import tensorflow as tf
+    steps, n_critic = trainer.steps, trainer.config.n_critic
+    if n_critic == 1:
+        return step_flops(tf.function(steps.fused_step).get_concrete_function(*specs))
+    d, g = (step_flops(tf.function(f).get_concrete_function(*specs)) for f in (steps.d_step, steps.g_step))
+    return d + g / n_critic if d and g else None
+
+
 def isa_flags():
     with open("/proc/cpuinfo") as fh:
         found = set(fh.read().split())

@@ -41,7 +41,9 @@ SIDE_SETTINGS = {"trainer": dict(_PLAIN_PATH, fused_adam=True), "trainer_keras_a
                  "trainer_xla": dict(_PLAIN_PATH, jit_compile="on"),
                  "trainer_bf16": dict(_PLAIN_PATH, mixed_precision="bfloat16"),
                  "trainer_xla_bf16": dict(_PLAIN_PATH, jit_compile="on", mixed_precision="bfloat16"),
-                 "trainer_fused": dict(_PLAIN_PATH, fused_adam=True, fused_batch_norm=True)}
+                 "trainer_fused": dict(_PLAIN_PATH, fused_adam=True, fused_batch_norm=True),
+                 "trainer_fused_bf16": dict(_PLAIN_PATH, fused_adam=True, fused_batch_norm=True,
+                                            mixed_precision="bfloat16")}
 # timed steps per side: about 10 s each on a 2-core CPU (the warm-up is half as many more)
 STEPS = {"maxout_cgan": 120, "mlp_cgan": 100, "conv_cgan": 40, "dcgan": 8, "img2img": 8}
 SETTINGS = {"dcgan": dict(recipe="dcgan"), "img2img": dict(recipe="pix2pix", image_size=64,
@@ -109,7 +111,7 @@ def worker(side, model, steps, faces, facades):
     import tensorflow as tf
 
     from gan_zoo import data, trainer
-    from measure import OtherCores, step_flops
+    from measure import OtherCores, step_flops, trainer_flops_per_batch
     cfg = model_config(model, faces, facades, **SIDE_SETTINGS.get(side, {}))
     source = data.for_config(cfg)
     batches = real_batches(cfg, source)
@@ -126,8 +128,7 @@ def worker(side, model, steps, faces, facades):
             out.numpy()
     else:
         t = trainer.Trainer(cfg, source)
-        per_step = t.steps.fused_step if cfg.n_critic == 1 else t.steps.d_step
-        flops = step_flops(tf.function(per_step).get_concrete_function(*specs))
+        flops = trainer_flops_per_batch(t, specs)
 
         def run(n):
             done = 0
@@ -213,10 +214,11 @@ AUTO_MARGIN = 1.05  # a side must beat the plain float32 trainer by 5% (the roun
 
 
 def write_speed_table(path, results, arguments):
-    """This machine class's entry of gan_zoo/recipes/speed.json: per model, the fastest of the
-    AUTO_SIDES measured (by median), where it beats the float32 trainer by AUTO_MARGIN. The
-    table's `bfloat16_quality` (short runs in both precisions, which auto also requires) and the
-    other classes are kept."""
+    """This machine class's entry of gan_zoo/recipes/speed.json: per model measured, the
+    fastest of the AUTO_SIDES measured (by median), where it beats the float32 trainer by
+    AUTO_MARGIN, with the run that measured it. The table's `bfloat16_quality` (short runs in
+    both precisions, which auto also requires), the models not in this run and the other
+    classes are kept."""
     import datetime
     import measure
     from gan_zoo import speed_defaults
@@ -234,9 +236,13 @@ def write_speed_table(path, results, arguments):
         chosen[model] = {"jit_compile": jit, "mixed_precision": precision,
                          "speedup": round(med[best] / med["trainer_keras_adam"], 2)}
     klass = speed_defaults.machine_class()
-    table["classes"][klass] = {
-        "measured": f"{datetime.date.today()}, {os.cpu_count()} cores, ISA {' '.join(measure.isa_flags())}",
-        "command": f"python bench/side_by_side.py {arguments}", "models": chosen}
+    entry = table["classes"].setdefault(klass, {"models": {}})
+    entry.update({"measured": f"{datetime.date.today()}, {os.cpu_count()} cores, ISA "
+                              f"{' '.join(measure.isa_flags())}",
+                  "command": f"python bench/side_by_side.py {arguments}"})
+    for model in chosen:  # a run of some models leaves the others' choices as they were
+        chosen[model]["measured_by"] = entry["command"] + f" ({datetime.date.today()})"
+    entry["models"].update(chosen)
     with open(path, "w") as f:
         json.dump(table, f, indent=1, sort_keys=True)
         f.write("\n")

@@ -8,8 +8,9 @@ Prints, all measured in this run:
   * steady-state images/s on synthetic batches: a plain step (Keras functional models, one
     @tf.function with two tapes, BCE, Adam, a Python loop over the data), and the trainer's
     step with its options (steps per tf.function call, XLA), with the ratio to the plain one;
-  * a whole epoch on the real data set through `gan_zoo.trainer.train` (input pipeline,
-    loss.csv, sample grid, TensorBoard and progress bar included) vs the synthetic rate.
+  * three whole epochs on the real data set through `gan_zoo.loop.train` (input pipeline,
+    loss.csv, sample grid, TensorBoard and progress bar included, scoring off) vs the synthetic
+    rate, and as a share of the matmul roof at the trainer's own FLOPs per image.
 """
 import dataclasses
 import os
@@ -26,7 +27,7 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from measure import matmul_gflops, step_flops  # noqa: E402
+from measure import matmul_gflops, step_flops, trainer_flops_per_batch  # noqa: E402
 
 flags.DEFINE_string("model", "maxout_cgan", "Registered model.")
 flags.DEFINE_string("dataset", "fashion_mnist", "Real data set for the whole-epoch figure.")
@@ -108,17 +109,27 @@ def _best_rate(run, steps, batch_size):
     return best
 
 
-def real_epoch_rate(cfg):
-    """images/s of epoch 2 of 3 on real data, wall clock from the end of epoch 1 to the end of
-    epoch 2: input pipeline, loss.csv, sample grid, TensorBoard and progress bar included
-    (epoch 1 also fills the data cache and traces the step; epoch 2 saves no checkpoint)."""
+def real_epoch_rates(cfg, epochs=4):
+    """images/s of each epoch after the first on real data, wall clock from the end of one
+    epoch to the end of the next: input pipeline, loss.csv, sample grid, TensorBoard and
+    progress bar included (epoch 1 also fills the data cache and traces the step)."""
     from gan_zoo import data, loop
     source = data.for_config(cfg)
     ends = []
     with tempfile.TemporaryDirectory() as run_dir:
-        run_cfg = type(cfg)(**{**cfg.to_json(), "run_dir": run_dir, "epochs": 3, "progress": True})
+        run_cfg = type(cfg)(**{**cfg.to_json(), "run_dir": run_dir, "epochs": epochs, "progress": True,
+                               "eval_every": 0})
         t = loop.train(run_cfg, source, on_epoch_end=lambda *_: ends.append(time.perf_counter()))
-        return t.steps_per_epoch * cfg.batch_size / (ends[1] - ends[0])
+        return [t.steps_per_epoch * cfg.batch_size / (b - a) for a, b in zip(ends, ends[1:])]
+
+
+def trainer_flops_per_image(cfg, source_like):
+    """FLOPs the trainer runs per image of an epoch (measure.trainer_flops_per_batch)."""
+    from gan_zoo import trainer
+    specs = (tf.TensorSpec((cfg.batch_size, *source_like.spec.image_shape)),
+             tf.TensorSpec((cfg.batch_size, source_like.spec.condition_dim)))
+    per_batch = trainer_flops_per_batch(trainer.Trainer(cfg, source_like), specs)
+    return per_batch / cfg.batch_size if per_batch else None
 
 
 def main(_):
@@ -138,25 +149,33 @@ def main(_):
     flops = step_flops(plain_step.get_concrete_function(*spec_in))
     steps_per_s = plain / cfg.batch_size
 
-    def line(name, rate):
-        frac = f"{rate / cfg.batch_size * flops / 1e9 / peak:6.1%} of peak" if flops else ""
+    # float32 throughout, XLA as each line says (not --jit_compile / --mixed_precision=auto)
+    cfg = type(cfg)(**{**cfg.to_json(), "jit_compile": "off", "mixed_precision": "off"})
+    per_image = trainer_flops_per_image(cfg, source)
+
+    def line(name, rate, flops_per_image):
+        frac = f"{rate * flops_per_image / 1e9 / peak:6.1%} of peak" if flops_per_image else ""
         print(f"{name:42s} {rate:9.0f} img/s  ratio {rate / plain:5.2f}  {frac}")
 
     if flops:
-        print(f"model FLOPs per train step: {flops / 1e9:.2f} GFLOP "
+        print(f"plain step FLOPs per train step: {flops / 1e9:.2f} GFLOP "
               f"({steps_per_s * flops / 1e9:.1f} GFLOP/s in the plain step)")
-    line("plain step (python loop, 1 step/call)", plain)
+    if per_image:
+        print(f"the trainer's own FLOPs per image (its D and G steps as the recipe runs them): "
+              f"{per_image / 1e6:.1f} MFLOP (the plain step's: "
+              f"{flops / cfg.batch_size / 1e6 if flops else float('nan'):.1f})")
+    line("plain step (python loop, 1 step/call)", plain, flops / cfg.batch_size if flops else None)
     results = {}
     for spc in (1, 10):
-        for jit in (False, True):
+        for jit in ("off", "on"):
             variant = type(cfg)(**{**cfg.to_json(), "steps_per_call": spc, "jit_compile": jit})
             results[(spc, jit)] = trainer_rate(variant, source, batches, FLAGS.steps)
-            line(f"gan_zoo trainer steps_per_call={spc} jit={jit}", results[(spc, jit)])
-    synthetic = results[(cfg.steps_per_call, cfg.jit_compile)]
-    epoch = real_epoch_rate(cfg)
-    print(f"{'whole real-data epoch (defaults, all logging)':42s} {epoch:9.0f} img/s  "
-          f"{epoch / synthetic:5.1%} of the trainer's synthetic rate with the same options")
-
+            line(f"gan_zoo trainer steps_per_call={spc} XLA {jit}", results[(spc, jit)], per_image)
+    synthetic = results[(cfg.steps_per_call, "off")]
+    for i, epoch in enumerate(real_epoch_rates(cfg)):
+        roof = f", {epoch * per_image / 1e9 / peak:5.1%} of the matmul roof" if per_image else ""
+        print(f"{f'whole real-data epoch {i + 2} (defaults, all logging)':42s} {epoch:9.0f} img/s  "
+              f"{epoch / synthetic:5.1%} of the trainer's synthetic rate{roof}")
 
 if __name__ == "__main__":
     app.run(main)

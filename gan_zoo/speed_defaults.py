@@ -6,7 +6,8 @@ hardware support and runs several times slower, while on one with AVX512_BF16 or
 faster; XLA speeds some models up on one CPU and slows them on another. So a fixed default
 is wrong somewhere. speed.json holds, per machine class and model, the settings that
 bench/side_by_side.py measured fastest there; bfloat16 is taken only where short runs in
-it also kept float32's label accuracy within 0.02 on average (`bfloat16_quality`, one record
+it also kept float32's label accuracy within 0.02 on average, or for a faces model its SWD
+within 10% (`bfloat16_quality`, one record
 for every CPU with bfloat16 instructions: they round and sum alike, so a model's quality in
 bfloat16 does not depend on which of them ran it). A class or
 model with no measurement gets the plain path: float32 and no XLA on a CPU, float16
@@ -70,8 +71,8 @@ def measured(path=SPEED_TABLE):
 
 
 def bfloat16_kept_quality(model):
-    """Whether short runs of `model` in bfloat16 kept float32's label accuracy (speed.json's
-    `bfloat16_quality`); False where none was run."""
+    """Whether short runs of `model` in bfloat16 kept float32's label accuracy, or SWD for
+    an unconditional model (speed.json's `bfloat16_quality`); False where none was run."""
     return bool(measured().get("bfloat16_quality", {}).get(model, {}).get("kept"))
 
 

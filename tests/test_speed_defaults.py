@@ -50,12 +50,16 @@ def test_auto_takes_the_measured_winner_of_each_class_and_model():
             assert speed_defaults.choose(model, "off", "off", klass=klass) == speed_defaults.Choice(False, "off", "")
             assert not speed_defaults.choose(model, "auto", "off", one_cpu_device=False, klass=klass).jit_compile
     assert len(seen) > 1  # the table does choose differently somewhere: auto is not a constant
-    # bfloat16 is taken where its short runs' mean label accuracy stayed within 0.02
+    # bfloat16 is taken where its short runs' mean label accuracy stayed within 0.02 (a
+    # face model's mean SWD, lower is better, within 10% above float32's)
     quality = speed_defaults.measured()["bfloat16_quality"]
     for model, result in quality.items():
         if isinstance(result, dict):
-            gap = np.mean(result["bfloat16"]) - np.mean(result["float32"])
-            assert result["kept"] == (abs(gap) <= 0.02), model
+            bf16, f32 = np.mean(result["bfloat16"]), np.mean(result["float32"])
+            if result.get("metric") == "SWD":
+                assert result["kept"] == (bf16 <= 1.1 * f32), model
+            else:
+                assert result["kept"] == (abs(bf16 - f32) <= 0.02), model
     plain = speed_defaults.choose("conv_cgan", "auto", "auto", klass="plain")
     assert (plain.jit_compile, plain.precision) == (False, "off")
     unmeasured = speed_defaults.choose("no_such_model", "auto", "auto", klass="cpu-avx512_bf16")
