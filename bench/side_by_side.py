@@ -7,7 +7,7 @@ pix2pix recipe suggests for a CPU) three sides are timed, each in its own proces
   plain    the step a user writes from the keras.io examples: one @tf.function, two tapes,
            BCE (+ the recipe's mismatch term, + L1 for img2img), keras' Adam, one step per call;
   trainer  gan_zoo's trainer with the recipe's settings and --fused_adam (steps per call, EMA, ...);
-  trainer_keras_adam  the same with keras' Adam (the default), so the fused update's gain shows.
+  trainer_keras_adam  the same with keras' Adam (--nofused_adam), so the fused update's gain shows.
 The sides of one model run back to back in a shuffled order, for --rounds rounds; the report
 is the median of each side, the trainer / plain ratio of the medians, the ratio per FLOP
 (each side's own FLOPs per image, from TF's profiler) and the share of the float32 matmul
@@ -36,7 +36,7 @@ SIDES = ("plain", "trainer", "trainer_keras_adam")
 # what each trainer side sets on top of the recipe (--sides picks them; the report's ratios
 # are against `plain` and, for the rest, against `trainer_keras_adam`, the default trainer)
 # not the defaults (auto, fused BatchNorm): each side runs what its name says
-_PLAIN_PATH = dict(jit_compile="off", mixed_precision="off", fused_batch_norm=False)
+_PLAIN_PATH = dict(jit_compile="off", mixed_precision="off", fused_batch_norm=False, fused_adam=False)
 SIDE_SETTINGS = {"trainer": dict(_PLAIN_PATH, fused_adam=True), "trainer_keras_adam": _PLAIN_PATH,
                  "trainer_xla": dict(_PLAIN_PATH, jit_compile="on"),
                  "trainer_bf16": dict(_PLAIN_PATH, mixed_precision="bfloat16"),

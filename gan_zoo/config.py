@@ -146,10 +146,10 @@ class TrainConfig:
     d_lr: float = _field(2e-4, "Discriminator learning rate.")
     beta1: float = _field(0.5, "Adam beta_1 for both networks.")
     beta2: float = _field(0.999, "Adam beta_2 for both networks.")
-    fused_adam: bool = _field(False, "Adam's update as one fused kernel per variable "
+    fused_adam: bool = _field(True, "Adam's update as one fused kernel per variable "
                               "(ResourceApplyAdam) instead of Keras' own Adam: the same "
-                              "arithmetic to float error and the same checkpoints, 1.07-1.16x "
-                              "faster for the BatchNorm conv models (docs/speed.md).")
+                              "arithmetic to float error and the same checkpoints, 1.11-1.31x "
+                              "faster (docs/speed.md); --nofused_adam for Keras' Adam.")
     n_critic: int = _field(1, "Discriminator steps per generator step (each on its own batch).")
     adaptive_schedule: bool = _field(False, "An adaptive schedule instead of --n_critic: on each "
                                      "batch measure D's and G's accuracy and train the weaker "

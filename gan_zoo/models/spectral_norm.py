@@ -33,8 +33,10 @@ class _SpectralNorm:
         forward pass and again in the backward one. The same numbers to float error."""
         sigma = self._sigma(training)
         outputs_per_unit = self.compute_output_shape(inputs.shape)[:-1]
-        if None not in outputs_per_unit and math.prod(outputs_per_unit) < math.prod(self.kernel.shape[:-1]):
-            return op(inputs, ops.cast(self.kernel, self.compute_dtype)) / ops.cast(sigma, self.compute_dtype)
+        kernel_per_unit = self.kernel.shape[:-1]
+        if None not in outputs_per_unit and math.prod(outputs_per_unit) < math.prod(kernel_per_unit):
+            outputs = op(inputs, ops.cast(self.kernel, self.compute_dtype))
+            return outputs / ops.cast(sigma, self.compute_dtype)
         return op(inputs, ops.cast(ops.cast(self.kernel, "float32") / sigma, self.compute_dtype))
 
     def _sigma(self, training):
