@@ -47,7 +47,8 @@ def step_flops(concrete_fn):
 def trainer_flops_per_batch(trainer, specs):
     """FLOPs the trainer runs per batch of an epoch: every batch's D step and G's step on every
     n_critic-th (one fused step at n_critic 1), from TF's graph profiler; None where it gives
-    nothing. `specs`: the (images, condition) TensorSpecs of one batch."""
+    nothing. `specs`: the (images, condition) TensorSpecs of one batch. (--adaptive_schedule,
+    which picks the side per batch, is not modelled.)"""
     import tensorflow as tf
     steps, n_critic = trainer.steps, trainer.config.n_critic
     if n_critic == 1:

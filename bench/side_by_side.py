@@ -34,14 +34,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 MODELS = ("maxout_cgan", "mlp_cgan", "conv_cgan", "dcgan", "img2img")
 SIDES = ("plain", "trainer", "trainer_keras_adam")
 # what each trainer side sets on top of the recipe (--sides picks them; the report's ratios
-# are against `plain` and, for the rest, against `trainer_keras_adam`, the default trainer)
-# not the defaults (auto, fused BatchNorm): each side runs what its name says
+# are against `plain` and, for the rest, against `trainer_keras_adam`, the float32 trainer
+# with keras' Adam and BatchNorm, the default before 2026-12-05), not the defaults (auto,
+# fused Adam and BatchNorm): each side runs what its name says
 _PLAIN_PATH = dict(jit_compile="off", mixed_precision="off", fused_batch_norm=False, fused_adam=False)
 SIDE_SETTINGS = {"trainer": dict(_PLAIN_PATH, fused_adam=True), "trainer_keras_adam": _PLAIN_PATH,
                  "trainer_xla": dict(_PLAIN_PATH, jit_compile="on"),
                  "trainer_bf16": dict(_PLAIN_PATH, mixed_precision="bfloat16"),
                  "trainer_xla_bf16": dict(_PLAIN_PATH, jit_compile="on", mixed_precision="bfloat16"),
                  "trainer_fused": dict(_PLAIN_PATH, fused_adam=True, fused_batch_norm=True),
+                 "trainer_fused_xla": dict(_PLAIN_PATH, fused_adam=True, fused_batch_norm=True,
+                                           jit_compile="on"),
                  "trainer_fused_bf16": dict(_PLAIN_PATH, fused_adam=True, fused_batch_norm=True,
                                             mixed_precision="bfloat16")}
 # timed steps per side: about 10 s each on a 2-core CPU (the warm-up is half as many more)
@@ -250,9 +253,9 @@ def write_speed_table(path, results, arguments):
 
 
 def report(results, sides, roof):
-    """One markdown row per model: each side's median img/s; the default trainer
-    (trainer_keras_adam) against plain, per image and per FLOP, and its share of the roof; every
-    other trainer side against the default trainer."""
+    """One markdown row per model: each side's median img/s; the float32 trainer with keras'
+    Adam (trainer_keras_adam) against plain, per image and per FLOP, and its share of the roof;
+    every other trainer side against it."""
     base = "trainer_keras_adam" if "trainer_keras_adam" in sides else next(s for s in sides if s != "plain")
     others = [s for s in sides if s not in ("plain", base)]
     head = ["model (batch)", *[f"{s} img/s" for s in sides], f"{base} / plain", "per FLOP",

@@ -96,7 +96,8 @@ def choose(model, jit_compile, mixed_precision, one_cpu_device=True, klass=None)
         auto.append("float32" if precision == "off" else precision)
     lines = []
     if auto:
-        evidence = (f"measured fastest for {model} on {klass} ({entry.get('measured', '')})" if best
+        evidence = (f"measured fastest for {model} on {klass} "
+                    f"({best.get('measured_by') or entry.get('measured', '')})" if best
                     else f"no measurement for {model} on {klass}: the plain default")
         lines.append(f"auto: {', '.join(auto)}, {evidence}")
     if precision == "bfloat16" and klass.startswith("cpu") and klass not in BF16_CLASSES:

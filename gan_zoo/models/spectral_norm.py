@@ -30,11 +30,14 @@ class _SpectralNorm:
         output holds fewer numbers per unit than the kernel (a Dense layer whose batch is
         below its fan-in: maxout_cgan's D, 128 images, 784 inputs) it is computed as
         op(inputs, W) / sigma: one division of the output instead of the kernel's, in the
-        forward pass and again in the backward one. The same numbers to float error."""
+        forward pass and again in the backward one. The same numbers to float error, in
+        float32 only: in 16 bits sigma's gradient would be summed over the output in 16 bits
+        (float16 could overflow), so mixed precision keeps the kernel's division in float32."""
         sigma = self._sigma(training)
         outputs_per_unit = self.compute_output_shape(inputs.shape)[:-1]
         kernel_per_unit = self.kernel.shape[:-1]
-        if None not in outputs_per_unit and math.prod(outputs_per_unit) < math.prod(kernel_per_unit):
+        smaller = None not in outputs_per_unit and math.prod(outputs_per_unit) < math.prod(kernel_per_unit)
+        if smaller and self.compute_dtype == "float32":
             outputs = op(inputs, ops.cast(self.kernel, self.compute_dtype))
             return outputs / ops.cast(sigma, self.compute_dtype)
         return op(inputs, ops.cast(ops.cast(self.kernel, "float32") / sigma, self.compute_dtype))
