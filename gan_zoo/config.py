@@ -148,8 +148,9 @@ class TrainConfig:
     beta2: float = _field(0.999, "Adam beta_2 for both networks.")
     fused_adam: bool = _field(True, "Adam's update as one fused kernel per variable "
                               "(ResourceApplyAdam) instead of Keras' own Adam: the same "
-                              "arithmetic to float error and the same checkpoints, 1.11-1.31x "
-                              "faster (docs/speed.md); --nofused_adam for Keras' Adam.")
+                              "arithmetic to float error and the same checkpoints; with the "
+                              "fused BatchNorm 1.12-1.31x faster than Keras' Adam and "
+                              "BatchNorm (docs/speed.md). --nofused_adam for Keras' Adam.")
     n_critic: int = _field(1, "Discriminator steps per generator step (each on its own batch).")
     adaptive_schedule: bool = _field(False, "An adaptive schedule instead of --n_critic: on each "
                                      "batch measure D's and G's accuracy and train the weaker "

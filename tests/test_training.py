@@ -143,6 +143,6 @@ def test_in_memory_batches_are_the_streamed_batches(monkeypatch):
     first = lambda epoch: gathered.epoch_batches(64, epoch, cfg.seed).take(1).get_single_element()[0]
     assert not np.array_equal(first(0).numpy(), first(1).numpy())  # each epoch its own order
     # no autotuning thread: deleting an epoch's iterator waited for its next wake-up (up to
-    # 10 s at the end of an epoch of 10-20 s); see source._no_autotune_thread
+    # 10 s at the end of an epoch of 10-20 s); see source._prefetched
     for source in (gathered, streamed):
         assert source.epoch_batches(64, 0, cfg.seed).options().autotune.enabled is False

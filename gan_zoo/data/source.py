@@ -62,7 +62,7 @@ class Source:
                 lambda index: (scale_images(tf.gather(images, index)),
                                self.conditions(tf.gather(labels, index))),
                 num_parallel_calls=tf.data.AUTOTUNE)
-            return _no_autotune_thread((ds.skip(skip_batches) if skip_batches else ds).prefetch(2))
+            return _prefetched(ds.skip(skip_batches) if skip_batches else ds)
         ds = self.images_and_labels.shuffle(buffer, seed=shuffle_seed, reshuffle_each_iteration=False)
         if self.augment is not None:  # seeded by the example's place in the epoch: resumable
             ds = ds.enumerate().map(
@@ -73,7 +73,7 @@ class Source:
                     num_parallel_calls=tf.data.AUTOTUNE)
         if skip_batches:
             ds = ds.skip(skip_batches)
-        return _no_autotune_thread(ds.prefetch(2))
+        return _prefetched(ds)
 
     def _in_memory(self):
         """(uint8 images [N, H, W, C], labels [N, ...]) of the whole set, read once, when it
@@ -104,13 +104,13 @@ def to_uint8(images):
     return tf.cast(tf.round(tf.clip_by_value((images + 1.0) * 127.5, 0.0, 255.0)), tf.uint8)
 
 
-def _no_autotune_thread(ds):
-    """`ds` without tf.data's autotuning thread. That thread wakes at 10 ms, 20 ms, 40 ms, ...
+def _prefetched(ds):
+    """`ds` two batches ahead, without tf.data's autotuning thread. That thread wakes at 10 ms, 20 ms, 40 ms, ...
     after the iterator starts (so at 10.2 s, then 20.5 s), and deleting an iterator could wait
     for its next wake-up: an epoch that ended 10.2-20.5 s after it began (maxout_cgan's
     Fashion-MNIST epoch takes ~15 s) then sat idle until 20.5 s, a third of the epoch lost,
     in some epochs and not others. The parallel maps keep AUTOTUNE's width (one call per
-    core), and two batches are prefetched."""
+    core)."""
     options = tf.data.Options()
     options.autotune.enabled = False
-    return ds.with_options(options)
+    return ds.prefetch(2).with_options(options)

@@ -38,8 +38,7 @@ class _SpectralNorm:
         kernel_per_unit = self.kernel.shape[:-1]
         smaller = None not in outputs_per_unit and math.prod(outputs_per_unit) < math.prod(kernel_per_unit)
         if smaller and self.compute_dtype == "float32":
-            outputs = op(inputs, ops.cast(self.kernel, self.compute_dtype))
-            return outputs / ops.cast(sigma, self.compute_dtype)
+            return op(inputs, self.kernel) / sigma
         return op(inputs, ops.cast(ops.cast(self.kernel, "float32") / sigma, self.compute_dtype))
 
     def _sigma(self, training):
