@@ -24,7 +24,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VARIANTS = {
     "maxout_cgan": {
         "recipe: projection D, GAN-CLS 0.5, EMA (spectral norm, batch 128 since 2026-12-03; "
-        "2 D steps per G step, the label modulating G since 2026-12-04)": {},
+        "2 D steps per G step, the label modulating G since 2026-12-04; no dropout in D, EMA "
+        "half-life 50,000 since 2026-12-05)": {},
         "concat D (the paper's), GAN-CLS 0.5, EMA": dict(d_conditioning="concat"),
         "projection D, no matching-aware term, EMA": dict(mismatch_weight=0.0),
         "recipe, matching-aware term off after 8 epochs": dict(mismatch_epochs=8),
@@ -75,6 +76,26 @@ VARIANTS = {
             n_critic=2, ema_half_life=50000),
         "recipe, 2 D steps per G step, the label modulating G": dict(
             n_critic=2, g_conditioning="modulation"),
+        # measured over the recipe before 2026-12-05 (D's dropout 0.5, EMA half-life 20,000):
+        # --settings='{"d_dropout": 0.5, "ema_half_life": 20000}' gives it back
+        "recipe, dropout 0.25 in D": dict(d_dropout=0.25),
+        "recipe, no dropout in D": dict(d_dropout=0.0),
+        "recipe, no dropout in D, no matching-aware term": dict(d_dropout=0.0, mismatch_weight=0.0),
+        "recipe, no dropout in D, 1 D step per G step": dict(d_dropout=0.0, n_critic=1),
+        "recipe, no dropout in D, batch 64": dict(d_dropout=0.0, batch_size=64),
+        "recipe, no dropout in D, matching-aware weight 0.25": dict(d_dropout=0.0,
+                                                                    mismatch_weight=0.25),
+        "recipe, no dropout in D, EMA half-life 50,000 images": dict(d_dropout=0.0,
+                                                                     ema_half_life=50000),
+        "recipe, no dropout in D, lr 5e-4 (both)": dict(d_dropout=0.0, g_lr=5e-4, d_lr=5e-4),
+        "recipe, no dropout in D, EMA 50,000, 50 epochs, linear decay over the last 30%": dict(
+            d_dropout=0.0, ema_half_life=50000, epochs=50, lr_linear_decay=0.3),
+        "recipe, no dropout in D, EMA 50,000, G twice as wide (--ngf=128)": dict(
+            d_dropout=0.0, ema_half_life=50000, ngf=128),
+        "recipe, no dropout in D, EMA 50,000, no spectral norm": dict(
+            d_dropout=0.0, ema_half_life=50000, spectral_norm=False),
+        "recipe, no dropout in D, EMA 50,000, R1 0.1": dict(
+            d_dropout=0.0, ema_half_life=50000, r1_gamma=0.1),
     },
     "conv_cgan": {
         "recipe: label channels and projection D (since 2026-12-03), EMA": {},
@@ -87,7 +108,7 @@ VARIANTS = {
     },
     "mlp_cgan": {
         "recipe (since 2026-12-04: maxout_cgan's training, 2 D steps per G step, conditional "
-        "BatchNorm in G)": {},
+        "BatchNorm in G; since 2026-12-05 no spectral norm in D)": {},
         "the recipe before 2026-12-04: published settings, projection D, GAN-CLS 0.5, EMA": dict(
             g_lr=2e-4, d_lr=2e-4, noise="uniform", real_label=1.0, spectral_norm=False,
             d_norm="batch", n_critic=1, g_conditioning="concat", ema_half_life=10000,
@@ -108,6 +129,11 @@ VARIANTS = {
             g_lr=1e-3, d_lr=1e-3, noise="normal", real_label=0.9, spectral_norm=True,
             d_norm="none", ema_half_life=20000, lr_decay_epochs="", n_critic=2,
             g_conditioning="modulation"),
+        # measured over the recipe before 2026-12-05 (spectral norm in D):
+        # --settings='{"spectral_norm": true}' gives it back
+        "recipe, EMA half-life 50,000 images": dict(ema_half_life=50000),
+        "recipe, no spectral norm in D": dict(spectral_norm=False),
+        "recipe, 1 D step per G step": dict(n_critic=1),
     },
     # LFW faces as the results table trains them: pass --dataset=folder:DIR and
     # --settings='{"center_crop": 0.5, "ngf": 32, "ndf": 32}'

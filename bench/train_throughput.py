@@ -9,8 +9,9 @@ Prints, all measured in this run:
     @tf.function with two tapes, BCE, Adam, a Python loop over the data), and the trainer's
     step with its options (steps per tf.function call, XLA), with the ratio to the plain one;
   * three whole epochs on the real data set through `gan_zoo.loop.train` (input pipeline,
-    loss.csv, sample grid, TensorBoard and progress bar included, scoring off) vs the synthetic
-    rate, and as a share of the matmul roof at the trainer's own FLOPs per image.
+    loss.csv, sample grid, TensorBoard and progress bar included, scoring off; XLA as
+    --jit_compile=auto takes it here) vs the synthetic rate, and as a share of the matmul roof
+    at the trainer's own FLOPs per image.
 """
 import dataclasses
 import os
@@ -172,11 +173,14 @@ def main(_):
             variant = type(cfg)(**{**cfg.to_json(), "steps_per_call": spc, "jit_compile": jit})
             results[(spc, jit)] = trainer_rate(variant, source, batches, FLAGS.steps)
             line(f"gan_zoo trainer steps_per_call={spc} XLA {jit}", results[(spc, jit)], per_image)
-    synthetic = results[(cfg.steps_per_call, "off")]
-    for i, epoch in enumerate(real_epoch_rates(cfg)):
+    # the real epochs run XLA as --jit_compile=auto would on this machine (in float32)
+    from gan_zoo import speed_defaults
+    jit = "on" if speed_defaults.choose(cfg.model, "auto", "off").jit_compile else "off"
+    synthetic = results[(cfg.steps_per_call, jit)]
+    for i, epoch in enumerate(real_epoch_rates(type(cfg)(**{**cfg.to_json(), "jit_compile": jit}))):
         roof = f", {epoch * per_image / 1e9 / peak:5.1%} of the matmul roof" if per_image else ""
-        print(f"{f'whole real-data epoch {i + 2} (float32, all logging)':42s} {epoch:9.0f} img/s  "
-              f"{epoch / synthetic:5.1%} of the trainer's synthetic rate{roof}")
+        print(f"{f'whole real-data epoch {i + 2} (float32, XLA {jit}, all logging)':42s} "
+              f"{epoch:9.0f} img/s  {epoch / synthetic:5.1%} of the trainer's synthetic rate{roof}")
 
 if __name__ == "__main__":
     app.run(main)

@@ -40,7 +40,7 @@ SECTION_OF = {
                  "download", "max_images", "image_size", "center_crop", "direction", "jitter",
                  "mirror"),
     **_fields_of("model", "model", "noise_dim", "noise", "ngf", "ndf", "generator", "discriminator",
-                 "patch_layers", "g_dropout", "d_norm", "d_conditioning", "g_conditioning",
+                 "patch_layers", "g_dropout", "d_dropout", "d_norm", "d_conditioning", "g_conditioning",
                  "spectral_norm",
                  "minibatch_stddev", "stage", "stage_factor", "ca_dim", "stage1_run"),
     **_fields_of("loss", "loss", "adv_weight", "l1_weight", "gp_weight", "clip", "real_label",
@@ -108,6 +108,8 @@ class TrainConfig:
                                "field, 2 a 34x34 one, 4 a 142x142 one.")
     g_dropout: float = _field(0.0, "img2img: dropout rate in the generator's decoder (pix2pix: "
                               "0.5, its only source of noise).")
+    d_dropout: float = _field(0.5, "maxout_cgan: dropout rate on the pieces of D's Maxout "
+                              "layers (Mirza & Osindero: 0.5); 0 turns it off.")
     l1_weight: float = _field(0.0, "Paired images: weight of the L1 distance of G's output to the "
                               "target in G's loss (reference 0.7, pix2pix 100); 0 turns it off.")
     adv_weight: float = _field(1.0, "Weight of the adversarial term in G's loss (reference "

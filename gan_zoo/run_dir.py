@@ -20,7 +20,9 @@ RESUME_KEYS = ("model", "dataset", "noise_dim", "batch_size", "max_images", "ima
                "stage_factor", "ca_dim", "stage1_run", "minibatch_stddev", "g_conditioning")
 # What a run dir written before these settings existed trained with.
 _BEFORE_THEY_EXISTED = {"d_conditioning": "concat", "spectral_norm": False, "ema_half_life": 0.0,
-                        "minibatch_stddev": False, "g_conditioning": "concat"}
+                        "minibatch_stddev": False, "g_conditioning": "concat", "d_dropout": 0.5}
+# Model settings a resume may change (no weight depends on them), said as the training ones are.
+RESUMABLE_MODEL_KEYS = ("d_dropout",)
 
 
 def check_run_dir(files, config, spec):
@@ -53,8 +55,8 @@ def changed_training_settings(old, config):
     """'name: old -> new' for the loss and optimizer settings a resume would change (they may
     change, unlike RESUME_KEYS; a user who meant a fresh run should hear of it)."""
     return [f"{k}: {old[k]!r} -> {getattr(config, k)!r}" for k, section in SECTION_OF.items()
-            if section in ("loss", "optimizer") and k not in RESUME_KEYS and k in old
-            and old[k] != getattr(config, k)]
+            if (section in ("loss", "optimizer") or k in RESUMABLE_MODEL_KEYS)
+            and k not in RESUME_KEYS and k in old and old[k] != getattr(config, k)]
 
 
 def best_record(run_dir):

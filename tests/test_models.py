@@ -58,3 +58,25 @@ def test_maxout_takes_the_max_over_pieces():
     assert not np.allclose(out, pieces.mean(axis=1))
     # dropout acts on the pieces during training only
     assert not np.allclose(layer(x, training=True).numpy(), out)
+
+
+def test_d_dropout_sets_the_maxout_ds_dropout_and_is_refused_elsewhere():
+    """--d_dropout=0 gives a D whose training-mode verdict is its inference-mode one; the
+    paper's 0.5 drops pieces in training; other models' Ds have no such dropout to set."""
+    import pytest
+
+    from gan_zoo.errors import UserError
+    rng = np.random.default_rng(3)
+    images = rng.uniform(-1, 1, size=(4, 28, 28, 1)).astype("float32")
+    y = np.eye(10, dtype="float32")[[1, 2, 3, 4]]
+    for rate in (0.0, 0.5):
+        cfg = config.resolve(model="maxout_cgan", d_dropout=rate, spectral_norm=False)
+        d = models.get("maxout_cgan").build(MNIST_SPEC, cfg)[1]
+        rates = {layer.dropout_rate for layer in d.layers if isinstance(layer, Maxout)}
+        assert rates == {rate}
+        same = np.allclose(d([images, y], training=True).numpy(), d([images, y]).numpy())
+        assert same == (rate == 0.0), rate
+    with pytest.raises(UserError, match="d_dropout.*mlp_cgan's D does not have"):
+        config.resolve(model="mlp_cgan", d_dropout=0.0)
+    with pytest.raises(UserError, match=r"--d_dropout must be in \[0, 1\)"):
+        config.resolve(model="maxout_cgan", d_dropout=1.0)

@@ -471,7 +471,7 @@ def test_a_run_dir_from_before_these_options_is_not_resumed_with_them(tmp_path):
     recipe = config.resolve(model="maxout_cgan", run_dir=str(tmp_path))
     with pytest.raises(UserError, match=r"d_conditioning: 'concat' there, 'projection' now.*"
                                         r"spectral_norm: False there, True now.*"
-                                        r"ema_half_life: 0.0 there, 20000.0 now.*"
+                                        r"ema_half_life: 0.0 there, 50000.0 now.*"
                                         r"g_conditioning: 'concat' there, 'modulation' now"):
         run_dir_lib.check_run_dir(files, recipe, spec)
     same = config.resolve(model="maxout_cgan", d_conditioning="concat", ema_half_life=0.0,

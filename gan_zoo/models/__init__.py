@@ -63,6 +63,11 @@ def takes_g_modulation(name):
     return getattr(get(name), "G_MODULATION", False)
 
 
+def takes_d_dropout(name):
+    """Whether the model's D has a dropout rate to set (--d_dropout: maxout_cgan's Maxout D)."""
+    return getattr(get(name), "D_DROPOUT", False)
+
+
 def takes_minibatch_stddev(name):
     """Whether the model's D can take --minibatch_stddev (the batch's spread before its logit)."""
     return getattr(get(name), "MINIBATCH_STDDEV", False)

@@ -13,13 +13,15 @@ from gan_zoo.models.layers import Maxout, conditional_logit, modulated, normal_i
 
 MINIBATCH_STDDEV = True  # --minibatch_stddev: the batch's spread before D's logit
 G_MODULATION = True  # --g_conditioning=modulation: the label also scales G's hidden units
+D_DROPOUT = True  # --d_dropout: the rate of the dropout on D's Maxout pieces
 
 
 def build(spec, config):
     """Returns (generator, discriminator) for `spec` (image shape, condition size)."""
     modulation = config.g_conditioning == "modulation"
     return build_generator(spec, config.noise_dim, config.ngf, modulation), build_discriminator(
-        spec, config.d_conditioning, config.spectral_norm, config.minibatch_stddev)
+        spec, config.d_conditioning, config.spectral_norm, config.minibatch_stddev,
+        config.d_dropout)
 
 
 def build_generator(spec, noise_dim, ngf=64, modulation=False):
@@ -47,17 +49,19 @@ def build_generator(spec, noise_dim, ngf=64, modulation=False):
     return keras.Model([noise, condition], image, name="maxout_cgan_generator")
 
 
-def build_discriminator(spec, conditioning="concat", spectral_norm=False, minibatch_stddev=False):
+def build_discriminator(spec, conditioning="concat", spectral_norm=False, minibatch_stddev=False,
+                        dropout=0.5):
     """Mirza & Osindero's D: image and label through their own Maxout layers, then a joint one
     (concat); with projection the label skips the Maxout layers and meets D's last features
-    in the logit."""
+    in the logit. `dropout` on every Maxout layer's pieces (the paper's 0.5)."""
     image = keras.Input(spec.image_shape, name="image")
     condition = keras.Input((spec.condition_dim,), name="condition")
-    x = Maxout(240, 5, spectral_norm=spectral_norm, name="image_maxout")(keras.layers.Flatten()(image))
+    x = Maxout(240, 5, dropout, spectral_norm=spectral_norm,
+               name="image_maxout")(keras.layers.Flatten()(image))
     if conditioning == "concat":
-        y = Maxout(50, 5, spectral_norm=spectral_norm, name="condition_maxout")(condition)
+        y = Maxout(50, 5, dropout, spectral_norm=spectral_norm, name="condition_maxout")(condition)
         x = keras.layers.Concatenate()([x, y])
-    h = Maxout(240, 4, spectral_norm=spectral_norm, name="joint_maxout")(x)
+    h = Maxout(240, 4, dropout, spectral_norm=spectral_norm, name="joint_maxout")(x)
     logit = conditional_logit(h, condition, conditioning, spectral_norm,
                               minibatch_stddev=minibatch_stddev)
     return keras.Model([image, condition], logit, name="maxout_cgan_discriminator")
