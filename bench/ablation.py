@@ -96,6 +96,8 @@ VARIANTS = {
             d_dropout=0.0, ema_half_life=50000, spectral_norm=False),
         "recipe, no dropout in D, EMA 50,000, R1 0.1": dict(
             d_dropout=0.0, ema_half_life=50000, r1_gamma=0.1),
+        "recipe, no dropout in D, EMA 50,000, --ngf=128, R1 0.1": dict(
+            d_dropout=0.0, ema_half_life=50000, ngf=128, r1_gamma=0.1),
     },
     "conv_cgan": {
         "recipe: label channels and projection D (since 2026-12-03), EMA": {},

@@ -131,6 +131,8 @@ class Trainer:
         self._fused_steps = tf.function(lambda iterator, n: self._loop(self._fused_step, iterator, n))
         self._d_steps = tf.function(lambda iterator, n: self._loop(self._d_step, iterator, n))
         self._d_then_g_step = tf.function(lambda iterator: self._loop(self._d_then_g, iterator, 1))
+        self._critic_groups = tf.function(lambda iterator, groups: self._loop(
+            self._critic_group, iterator, groups, batches=self.config.n_critic))
         self._measure = tf.function(self._measure_step)
         self._g_on_batch = tf.function(lambda images, condition: self._counted(self._g_step, images, condition))
         self._d_on_batch = tf.function(lambda images, condition: self._counted(self._d_step, images, condition))
@@ -139,8 +141,17 @@ class Trainer:
         self._d_step(images, condition)
         self._g_step(images, condition)
 
-    def _loop(self, step, iterator, n):
+    def _critic_group(self, batches):
+        """--n_critic batches: a D step on each, and G's step after the last one's."""
+        for images, condition in batches[:-1]:
+            self._counted(self._d_step, images, condition)
+        self._counted(self._d_then_g, *batches[-1])
+
+    def _loop(self, step, iterator, n, batches=None):
         for _ in tf.range(n):
+            if batches:  # a group of batches, counted by the step itself
+                step([next(iterator) for _ in range(batches)])
+                continue
             images, condition = next(iterator)
             self._counted(step, images, condition)
 
@@ -162,7 +173,8 @@ class Trainer:
         """Train on up to `limit` batches of `iterator`; returns how many it used.
 
         n_critic 1: D and G on every batch, `limit` steps in one graph call.
-        --n_critic: a D step on every batch, and a G step on every n_critic-th as well.
+        --n_critic: a D step on every batch, and a G step on every n_critic-th as well; whole
+        groups of n_critic batches run in one graph call (the rest, one call per batch).
         --adaptive_schedule: measure both sides on the batch; when D is ahead train G,
         otherwise start a burst of --adaptive_burst D steps."""
         cfg = self.config
@@ -171,6 +183,10 @@ class Trainer:
             return limit
         if not cfg.adaptive_schedule:
             until_g = (-int(self.step.numpy()) - 1) % cfg.n_critic  # D-only steps before the next G
+            if until_g == cfg.n_critic - 1 and limit >= cfg.n_critic:  # whole groups, one call
+                groups = limit // cfg.n_critic
+                self._critic_groups(iterator, tf.constant(groups))
+                return groups * cfg.n_critic
             if until_g == 0:
                 self._d_then_g_step(iterator)
                 return 1
