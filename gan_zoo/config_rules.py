@@ -52,7 +52,7 @@ def check(config):
                         f"mlp_cgan), not {config.model}'s: leave it out.")
     if not 0.0 <= config.d_dropout < 1.0:
         raise UserError(f"--d_dropout must be in [0, 1), got {config.d_dropout}.")
-    if config.d_dropout != 0.5 and not models.takes_d_dropout(config.model):
+    if config.d_dropout != type(config).d_dropout and not models.takes_d_dropout(config.model):
         raise UserError(f"--d_dropout is the dropout of maxout_cgan's Maxout D, which "
                         f"{config.model}'s D does not have: leave it out.")
     if not 0.0 <= config.fake_label < config.real_label:

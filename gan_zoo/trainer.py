@@ -131,8 +131,7 @@ class Trainer:
         self._fused_steps = tf.function(lambda iterator, n: self._loop(self._fused_step, iterator, n))
         self._d_steps = tf.function(lambda iterator, n: self._loop(self._d_step, iterator, n))
         self._d_then_g_step = tf.function(lambda iterator: self._loop(self._d_then_g, iterator, 1))
-        self._critic_groups = tf.function(lambda iterator, groups: self._loop(
-            self._critic_group, iterator, groups, batches=self.config.n_critic))
+        self._critic_groups = tf.function(self._critic_group_loop)
         self._measure = tf.function(self._measure_step)
         self._g_on_batch = tf.function(lambda images, condition: self._counted(self._g_step, images, condition))
         self._d_on_batch = tf.function(lambda images, condition: self._counted(self._d_step, images, condition))
@@ -141,17 +140,15 @@ class Trainer:
         self._d_step(images, condition)
         self._g_step(images, condition)
 
-    def _critic_group(self, batches):
-        """--n_critic batches: a D step on each, and G's step after the last one's."""
-        for images, condition in batches[:-1]:
-            self._counted(self._d_step, images, condition)
-        self._counted(self._d_then_g, *batches[-1])
+    def _critic_group_loop(self, iterator, groups):
+        """`groups` times --n_critic batches: a D step on each, and G's after the last one's."""
+        for _ in tf.range(groups):
+            for _ in range(self.config.n_critic - 1):
+                self._counted(self._d_step, *next(iterator))
+            self._counted(self._d_then_g, *next(iterator))
 
-    def _loop(self, step, iterator, n, batches=None):
+    def _loop(self, step, iterator, n):
         for _ in tf.range(n):
-            if batches:  # a group of batches, counted by the step itself
-                step([next(iterator) for _ in range(batches)])
-                continue
             images, condition = next(iterator)
             self._counted(step, images, condition)
 

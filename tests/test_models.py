@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from gan_zoo import config, models
 from gan_zoo.models.layers import Maxout
@@ -63,8 +64,6 @@ def test_maxout_takes_the_max_over_pieces():
 def test_d_dropout_sets_the_maxout_ds_dropout_and_is_refused_elsewhere():
     """--d_dropout=0 gives a D whose training-mode verdict is its inference-mode one; the
     paper's 0.5 drops pieces in training; other models' Ds have no such dropout to set."""
-    import pytest
-
     from gan_zoo.errors import UserError
     rng = np.random.default_rng(3)
     images = rng.uniform(-1, 1, size=(4, 28, 28, 1)).astype("float32")

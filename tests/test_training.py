@@ -40,10 +40,10 @@ def test_discriminator_beats_chance(short_run, fashion_small):
     assert auc > 0.75, auc
 
 
-def _small_config(run_dir, epochs):
+def _small_config(run_dir, epochs, **settings):
     return config.resolve(model="maxout_cgan", dataset="fashion_mnist", max_images=1280,
                           batch_size=64, epochs=epochs, save_every=1, run_dir=str(run_dir),
-                          progress=False)
+                          progress=False, **settings)
 
 
 def _state(t):
@@ -84,11 +84,8 @@ def test_n_critic_groups_in_one_call_train_as_one_batch_per_call(tmp_path, n_cri
     state. 20 steps: at 10 per call, n_critic 3 also runs a group-less remainder."""
     from gan_zoo import data
     source = data.load("fashion_mnist", max_images=1280)
-    runs = [loop.train(config.resolve(model="maxout_cgan", dataset="fashion_mnist",
-                                      max_images=1280, batch_size=64, epochs=1, run_dir=str(
-                                          tmp_path / str(calls)), progress=False,
-                                      n_critic=n_critic, steps_per_call=calls,
-                                      jit_compile="off"), source)
+    runs = [loop.train(_small_config(tmp_path / str(calls), 1, n_critic=n_critic,
+                                     steps_per_call=calls, jit_compile="off"), source)
             for calls in (1, 10)]
     assert int(runs[0].step) == int(runs[1].step) == 20
     for a, b in zip(_state(runs[0]), _state(runs[1]), strict=True):
