@@ -97,7 +97,8 @@ class TrainConfig:
                         choices=NOISE_CHOICES)
     ngf: int = _field(64, "Generator width: conv models' channels of the last hidden layer; "
                       "the MLP models' hidden widths scale with it (64: the papers').")
-    ndf: int = _field(64, "Conv models: discriminator width (channels of its first layer).")
+    ndf: int = _field(64, "Discriminator width: conv models' channels of its first layer; "
+                      "the MLP models' D widths scale with it (64: the papers').")
     generator: str = _field("encoder_decoder", "img2img: the generator, encoder_decoder (the "
                             "TensorFlow 1 image-to-image tutorial's) or unet (pix2pix's, with skip connections).",
                             choices=GENERATOR_CHOICES)

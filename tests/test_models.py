@@ -15,7 +15,7 @@ def dense_params(n_in, n_out):
 def test_maxout_cgan_shapes_and_parameter_counts():
     # the paper's G and D
     cfg = config.resolve(model="maxout_cgan", d_conditioning="concat", spectral_norm=False,
-                         g_conditioning="concat")
+                         g_conditioning="concat", ndf=64)
     g, d = models.get("maxout_cgan").build(MNIST_SPEC, cfg)
     assert g.output_shape == (None, 28, 28, 1)
     assert d.output_shape == (None, 1)
@@ -23,21 +23,36 @@ def test_maxout_cgan_shapes_and_parameter_counts():
                                 + dense_params(512, 512) + dense_params(512, 784))
     assert d.count_params() == (dense_params(784, 240 * 5) + dense_params(10, 50 * 5)
                                 + dense_params(240 + 50, 240 * 4) + dense_params(240, 1))
-    # the recipe's projection D: no label branch; a bias-free 10 -> 240 embedding instead (and
-    # spectral norm, whose power-iteration vectors are weights but not trained)
+    # the recipe's projection D, twice as wide: no label branch; a bias-free 10 -> 480
+    # embedding instead (and spectral norm, whose power-iteration vectors are weights but not
+    # trained)
     modulated, projected = models.get("maxout_cgan").build(MNIST_SPEC,
                                                            config.resolve(model="maxout_cgan"))
     # the recipe's G: a class gain and bias for each of the two hidden layers the noise reaches
     assert modulated.count_params() == g.count_params() + 2 * 10 * (256 + 512)
     trained = sum(int(np.prod(w.shape)) for w in projected.trainable_weights)
-    assert trained == (dense_params(784, 240 * 5) + dense_params(240, 240 * 4)
-                       + dense_params(240, 1) + 10 * 240)
+    assert trained == (dense_params(784, 480 * 5) + dense_params(480, 480 * 4)
+                       + dense_params(480, 1) + 10 * 480)
     assert projected.count_params() > trained
     z = np.random.default_rng(0).normal(size=(3, 100)).astype("float32")
     y = np.eye(10, dtype="float32")[[0, 4, 9]]
     images = g([z, y]).numpy()
     assert images.shape == (3, 28, 28, 1) and np.all(np.abs(images) <= 1)
     assert d([images, y]).shape == (3, 1)
+
+
+def test_ndf_widens_every_layer_of_the_mlp_models_ds_in_proportion():
+    cfg = config.resolve(model="maxout_cgan", d_conditioning="concat", spectral_norm=False,
+                         ndf=96)
+    _, d = models.get("maxout_cgan").build(MNIST_SPEC, cfg)
+    assert d.count_params() == (dense_params(784, 360 * 5) + dense_params(10, 75 * 5)
+                                + dense_params(360 + 75, 360 * 4) + dense_params(360, 1))
+    cfg = config.resolve(model="mlp_cgan", d_conditioning="concat", spectral_norm=False,
+                         d_norm="none", ndf=32)
+    _, d = models.get("mlp_cgan").build(MNIST_SPEC, cfg)
+    assert d.count_params() == (dense_params(784, 512) + dense_params(10, 512)
+                                + dense_params(1024, 256) + dense_params(256, 128)
+                                + dense_params(128, 1))
 
 
 def test_image_size_and_classes_come_from_the_data():

@@ -21,7 +21,7 @@ def build(spec, config):
     modulation = config.g_conditioning == "modulation"
     return build_generator(spec, config.noise_dim, config.ngf, modulation), build_discriminator(
         spec, config.d_conditioning, config.spectral_norm, config.minibatch_stddev,
-        config.d_dropout)
+        config.d_dropout, config.ndf)
 
 
 def build_generator(spec, noise_dim, ngf=64, modulation=False):
@@ -50,18 +50,22 @@ def build_generator(spec, noise_dim, ngf=64, modulation=False):
 
 
 def build_discriminator(spec, conditioning="concat", spectral_norm=False, minibatch_stddev=False,
-                        dropout=0.5):
+                        dropout=0.5, ndf=64):
     """Mirza & Osindero's D: image and label through their own Maxout layers, then a joint one
     (concat); with projection the label skips the Maxout layers and meets D's last features
-    in the logit. `dropout` on every Maxout layer's pieces (the paper's 0.5)."""
+    in the logit. `dropout` on every Maxout layer's pieces (the paper's 0.5); ndf 64 gives the
+    paper's 240 / 50 / 240 units, a larger one widens every layer in proportion."""
+    def units(paper):
+        return max(1, round(paper * ndf / 64))
     image = keras.Input(spec.image_shape, name="image")
     condition = keras.Input((spec.condition_dim,), name="condition")
-    x = Maxout(240, 5, dropout, spectral_norm=spectral_norm,
+    x = Maxout(units(240), 5, dropout, spectral_norm=spectral_norm,
                name="image_maxout")(keras.layers.Flatten()(image))
     if conditioning == "concat":
-        y = Maxout(50, 5, dropout, spectral_norm=spectral_norm, name="condition_maxout")(condition)
+        y = Maxout(units(50), 5, dropout, spectral_norm=spectral_norm,
+                   name="condition_maxout")(condition)
         x = keras.layers.Concatenate()([x, y])
-    h = Maxout(240, 4, dropout, spectral_norm=spectral_norm, name="joint_maxout")(x)
+    h = Maxout(units(240), 4, dropout, spectral_norm=spectral_norm, name="joint_maxout")(x)
     logit = conditional_logit(h, condition, conditioning, spectral_norm,
                               minibatch_stddev=minibatch_stddev)
     return keras.Model([image, condition], logit, name="maxout_cgan_discriminator")

@@ -30,7 +30,8 @@ def _dense_bn(x, units, activation, name, condition=None):
 def build(spec, config):
     modulation = config.g_conditioning == "modulation"
     return build_generator(spec, config.noise_dim, config.ngf, modulation), build_discriminator(
-        spec, config.d_conditioning, config.spectral_norm, config.d_norm, config.minibatch_stddev)
+        spec, config.d_conditioning, config.spectral_norm, config.d_norm, config.minibatch_stddev,
+        config.ndf)
 
 
 def build_generator(spec, noise_dim, ngf=64, modulation=False):
@@ -51,9 +52,13 @@ def build_generator(spec, noise_dim, ngf=64, modulation=False):
 
 
 def build_discriminator(spec, conditioning="concat", spectral_norm=False, norm="batch",
-                        minibatch_stddev=False):
+                        minibatch_stddev=False, ndf=64):
     """The reference's D (image and label each through Dense 1024, joined, 512, 256 with
-    BatchNorm); with projection the label meets the last features in the logit instead."""
+    BatchNorm); with projection the label meets the last features in the logit instead. A
+    larger ndf than 64 widens every layer in proportion."""
+    def width(reference):
+        return max(1, round(reference * ndf / 64))
+
     def leaky():
         return keras.layers.LeakyReLU(0.2)
 
@@ -66,12 +71,12 @@ def build_discriminator(spec, conditioning="concat", spectral_norm=False, norm="
         return leaky()(x)
     image = keras.Input(spec.image_shape, name="image")
     condition = keras.Input((spec.condition_dim,), name="condition")
-    h = leaky()(_dense(1024, "image_dense", spectral_norm)(keras.layers.Flatten()(image)))
+    h = leaky()(_dense(width(1024), "image_dense", spectral_norm)(keras.layers.Flatten()(image)))
     if conditioning == "concat":
-        y = leaky()(_dense(1024, "condition_dense", spectral_norm)(condition))
+        y = leaky()(_dense(width(1024), "condition_dense", spectral_norm)(condition))
         h = keras.layers.Concatenate()([h, y])
-    h = hidden(h, 512, "joint_512")
-    h = hidden(h, 256, "joint_256")
+    h = hidden(h, width(512), "joint_512")
+    h = hidden(h, width(256), "joint_256")
     logit = conditional_logit(h, condition, conditioning, spectral_norm, normal_init(),
                               minibatch_stddev=minibatch_stddev)
     return keras.Model([image, condition], logit, name="mlp_cgan_discriminator")
