@@ -25,7 +25,7 @@ VARIANTS = {
     "maxout_cgan": {
         "recipe: projection D, GAN-CLS 0.5, EMA (spectral norm, batch 128 since 2026-12-03; "
         "2 D steps per G step, the label modulating G since 2026-12-04; no dropout in D, EMA "
-        "half-life 50,000 since 2026-12-05)": {},
+        "half-life 50,000 since 2026-12-05; D twice as wide, D lr 2e-3 since the evening)": {},
         "concat D (the paper's), GAN-CLS 0.5, EMA": dict(d_conditioning="concat"),
         "projection D, no matching-aware term, EMA": dict(mismatch_weight=0.0),
         "recipe, matching-aware term off after 8 epochs": dict(mismatch_epochs=8),
@@ -98,6 +98,15 @@ VARIANTS = {
             d_dropout=0.0, ema_half_life=50000, r1_gamma=0.1),
         "recipe, no dropout in D, EMA 50,000, --ngf=128, R1 0.1": dict(
             d_dropout=0.0, ema_half_life=50000, ngf=128, r1_gamma=0.1),
+        # measured over the recipe of 2026-12-05 (no dropout in D, EMA half-life 50,000)
+        "recipe, D twice as wide (--ndf=128)": dict(ndf=128),
+        "recipe, --ndf=128, 1 D step per G step": dict(ndf=128, n_critic=1),
+        "recipe, 3 D steps per G step": dict(n_critic=3),
+        "recipe, D lr 3e-3": dict(d_lr=3e-3),
+        "recipe, D lr 2e-3, --ndf=96": dict(d_lr=2e-3, ndf=96),
+        "recipe, D lr 2e-3, --ndf=128": dict(d_lr=2e-3, ndf=128),
+        "recipe, lr 2e-3 (both)": dict(d_lr=2e-3, g_lr=2e-3),
+        "recipe, D lr 2e-3, --ndf=128, 30 epochs": dict(d_lr=2e-3, ndf=128, epochs=30),
     },
     "conv_cgan": {
         "recipe: label channels and projection D (since 2026-12-03), EMA": {},
@@ -110,7 +119,7 @@ VARIANTS = {
     },
     "mlp_cgan": {
         "recipe (since 2026-12-04: maxout_cgan's training, 2 D steps per G step, conditional "
-        "BatchNorm in G; since 2026-12-05 no spectral norm in D)": {},
+        "BatchNorm in G; since 2026-12-05 no spectral norm in D, R1 0.1 every 4 D steps)": {},
         "the recipe before 2026-12-04: published settings, projection D, GAN-CLS 0.5, EMA": dict(
             g_lr=2e-4, d_lr=2e-4, noise="uniform", real_label=1.0, spectral_norm=False,
             d_norm="batch", n_critic=1, g_conditioning="concat", ema_half_life=10000,
@@ -136,6 +145,14 @@ VARIANTS = {
         "recipe, EMA half-life 50,000 images": dict(ema_half_life=50000),
         "recipe, no spectral norm in D": dict(spectral_norm=False),
         "recipe, 1 D step per G step": dict(n_critic=1),
+        # measured over the recipe of 2026-12-05 (no spectral norm in D)
+        "recipe, D lr 2e-3": dict(d_lr=2e-3),
+        "recipe, D lr 5e-4": dict(d_lr=5e-4),
+        "recipe, R1 0.1": dict(r1_gamma=0.1),
+        "recipe, R1 0.1 every 4 D steps": dict(r1_gamma=0.1, r1_every=4),
+        "recipe, R1 0.1, D lr 2e-3": dict(r1_gamma=0.1, d_lr=2e-3),
+        # measured over the recipe of the evening (R1 0.1 every 4 D steps)
+        "recipe, D twice as wide (--ndf=128)": dict(ndf=128),
     },
     # LFW faces as the results table trains them: pass --dataset=folder:DIR and
     # --settings='{"center_crop": 0.5, "ngf": 32, "ndf": 32}'
