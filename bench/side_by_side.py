@@ -48,7 +48,7 @@ SIDE_SETTINGS = {"trainer": dict(_PLAIN_PATH, fused_adam=True), "trainer_keras_a
                  "trainer_fused_bf16": dict(_PLAIN_PATH, fused_adam=True, fused_batch_norm=True,
                                             mixed_precision="bfloat16")}
 # timed steps per side: about 10 s each on a 2-core CPU (the warm-up is half as many more)
-STEPS = {"maxout_cgan": 120, "mlp_cgan": 100, "conv_cgan": 40, "dcgan": 8, "img2img": 8}
+STEPS = {"maxout_cgan": 120, "mlp_cgan": 100, "conv_cgan": 40, "dcgan": 8, "img2img": 40}
 SETTINGS = {"dcgan": dict(recipe="dcgan"), "img2img": dict(recipe="pix2pix", image_size=64,
                                                           patch_layers=2, batch_size=4)}
 
