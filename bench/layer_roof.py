@@ -21,7 +21,8 @@ sys.path.insert(0, os.path.dirname(BENCH))
 sys.path.insert(0, BENCH)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-flags.DEFINE_string("model", "maxout_cgan", "Model whose recipe's Dense kernels to time.")
+flags.DEFINE_string("model", "maxout_cgan", "An MLP model (maxout_cgan, mlp_cgan) whose recipe's Dense "
+                    "kernels to time; a conv model's convolutions are not timed.")
 flags.DEFINE_integer("reps", 20, "Passes over every kernel per timing.")
 FLAGS = flags.FLAGS
 
