@@ -204,10 +204,11 @@ class Objective:
                        + [f"--r1_gamma={self.r1_gamma:g}"] * (self.r1_gamma > 0))
         if per_example and any(isinstance(layer, keras.layers.BatchNormalization)
                                for layer in _all_layers(discriminator)):
+            without = "--r1_gamma=0" if not self.gradient_penalty else "another --loss"
             raise UserError(f"{' and '.join(per_example)} with a BatchNorm discriminator "
                             "(--d_norm=batch): BatchNorm mixes the examples of a batch, which "
                             "breaks a per-example gradient penalty. Pass --d_norm=instance (conv "
-                            "models), layer or none.")
+                            f"models), layer or none, or {without} to train without the penalty.")
 
 
 def _table():
