@@ -17,6 +17,11 @@ def normal_init():
     return keras.initializers.RandomNormal(0.0, 0.02)
 
 
+def widened(units, ndf):
+    """A published layer's `units` at discriminator width `ndf` (64: as published)."""
+    return max(1, round(units * ndf / 64))
+
+
 def batch_norm(**kwargs):
     """BatchNormalization whose statistics span the global batch when the model is built under a
     strategy with several replicas, so N replicas train as one device would on the same batch

@@ -9,7 +9,7 @@ import math
 
 import keras
 
-from gan_zoo.models.layers import Maxout, conditional_logit, modulated, normal_init
+from gan_zoo.models.layers import Maxout, conditional_logit, modulated, normal_init, widened
 
 MINIBATCH_STDDEV = True  # --minibatch_stddev: the batch's spread before D's logit
 G_MODULATION = True  # --g_conditioning=modulation: the label also scales G's hidden units
@@ -55,17 +55,15 @@ def build_discriminator(spec, conditioning="concat", spectral_norm=False, miniba
     (concat); with projection the label skips the Maxout layers and meets D's last features
     in the logit. `dropout` on every Maxout layer's pieces (the paper's 0.5); ndf 64 gives the
     paper's 240 / 50 / 240 units, a larger one widens every layer in proportion."""
-    def units(paper):
-        return max(1, round(paper * ndf / 64))
     image = keras.Input(spec.image_shape, name="image")
     condition = keras.Input((spec.condition_dim,), name="condition")
-    x = Maxout(units(240), 5, dropout, spectral_norm=spectral_norm,
+    x = Maxout(widened(240, ndf), 5, dropout, spectral_norm=spectral_norm,
                name="image_maxout")(keras.layers.Flatten()(image))
     if conditioning == "concat":
-        y = Maxout(units(50), 5, dropout, spectral_norm=spectral_norm,
+        y = Maxout(widened(50, ndf), 5, dropout, spectral_norm=spectral_norm,
                    name="condition_maxout")(condition)
         x = keras.layers.Concatenate()([x, y])
-    h = Maxout(units(240), 4, dropout, spectral_norm=spectral_norm, name="joint_maxout")(x)
+    h = Maxout(widened(240, ndf), 4, dropout, spectral_norm=spectral_norm, name="joint_maxout")(x)
     logit = conditional_logit(h, condition, conditioning, spectral_norm,
                               minibatch_stddev=minibatch_stddev)
     return keras.Model([image, condition], logit, name="maxout_cgan_discriminator")

@@ -9,7 +9,7 @@ import keras
 
 from gan_zoo.models import spectral_norm as sn
 from gan_zoo.models.layers import (batch_norm, conditional_logit, modulated, normal_init,
-                                   normalization)
+                                   normalization, widened)
 
 MINIBATCH_STDDEV = True  # --minibatch_stddev: the batch's spread before D's logit
 G_MODULATION = True  # --g_conditioning=modulation: conditional BatchNorm in G
@@ -56,9 +56,6 @@ def build_discriminator(spec, conditioning="concat", spectral_norm=False, norm="
     """The reference's D (image and label each through Dense 1024, joined, 512, 256 with
     BatchNorm); with projection the label meets the last features in the logit instead. A
     larger ndf than 64 widens every layer in proportion."""
-    def width(reference):
-        return max(1, round(reference * ndf / 64))
-
     def leaky():
         return keras.layers.LeakyReLU(0.2)
 
@@ -71,12 +68,13 @@ def build_discriminator(spec, conditioning="concat", spectral_norm=False, norm="
         return leaky()(x)
     image = keras.Input(spec.image_shape, name="image")
     condition = keras.Input((spec.condition_dim,), name="condition")
-    h = leaky()(_dense(width(1024), "image_dense", spectral_norm)(keras.layers.Flatten()(image)))
+    flat = keras.layers.Flatten()(image)
+    h = leaky()(_dense(widened(1024, ndf), "image_dense", spectral_norm)(flat))
     if conditioning == "concat":
-        y = leaky()(_dense(width(1024), "condition_dense", spectral_norm)(condition))
+        y = leaky()(_dense(widened(1024, ndf), "condition_dense", spectral_norm)(condition))
         h = keras.layers.Concatenate()([h, y])
-    h = hidden(h, width(512), "joint_512")
-    h = hidden(h, width(256), "joint_256")
+    h = hidden(h, widened(512, ndf), "joint_512")
+    h = hidden(h, widened(256, ndf), "joint_256")
     logit = conditional_logit(h, condition, conditioning, spectral_norm, normal_init(),
                               minibatch_stddev=minibatch_stddev)
     return keras.Model([image, condition], logit, name="mlp_cgan_discriminator")
