@@ -94,7 +94,7 @@ class Steps:
         """(D's loss, fake logits): the adversarial terms, with the matching-aware term of
         conditional models sharing the fake side, plus the objective's penalties. A
         spectrally normalised D estimates each layer's sigma once for all of them."""
-        with spectral_norm.one_estimate_per_step(self.discriminator):
+        with spectral_norm.one_estimate_per_step():
             return self._discriminator_loss(images, fake, condition, fake_condition)
 
     def _discriminator_loss(self, images, fake, condition, fake_condition):

@@ -15,7 +15,7 @@ import keras
 from keras import ops
 
 EPSILON = 1e-12
-# id(layer) -> {training: sigma} within one_estimate_per_step, per thread: a tf.distribute
+# (id(layer), training) -> sigma within one_estimate_per_step, per thread: a tf.distribute
 # strategy traces each replica's step in its own thread, and each replica has its own sigma
 _STEP_ESTIMATES = threading.local()
 
@@ -47,13 +47,14 @@ class _SpectralNorm:
         return op(inputs, ops.cast(ops.cast(self.kernel, "float32") / sigma, self.compute_dtype))
 
     def _step_sigma(self, training):
-        """sigma for this call: within one_estimate_per_step, the first call's (see there)."""
-        memo = getattr(_STEP_ESTIMATES, "by_layer", {}).get(id(self))
-        if memo is None:
+        """sigma for this call: within one_estimate_per_step, the layer's first call's."""
+        step_estimates = getattr(_STEP_ESTIMATES, "by_layer", None)
+        if step_estimates is None:
             return self._sigma(training)
-        if bool(training) not in memo:
-            memo[bool(training)] = self._sigma(training)
-        return memo[bool(training)]
+        key = (id(self), bool(training))
+        if key not in step_estimates:
+            step_estimates[key] = self._sigma(training)
+        return step_estimates[key]
 
     def _sigma(self, training):
         """sigma(W) by one power-iteration step from u (kept in u on a training call)."""
@@ -75,8 +76,8 @@ class _SpectralNorm:
 
 
 @contextlib.contextmanager
-def one_estimate_per_step(model):
-    """Within: each spectrally normalised layer of `model` estimates sigma once (one power
+def one_estimate_per_step():
+    """Within: each spectrally normalised layer called estimates sigma once (one power
     iteration, one update of u) and every call shares that estimate, as in Miyato et al.'s
     one iteration per update. A D step judges real, fake and mismatched images in separate
     calls; each estimate reads the whole kernel and adds a rank-one term to the kernel's
@@ -85,10 +86,8 @@ def one_estimate_per_step(model):
     the context (a Python memo, not a graph cache), so the shared sigma is one tensor of the
     step's graph and gradients flow through it from every call; the memo is per thread, as
     each replica of a strategy traces in its own."""
-    outer = getattr(_STEP_ESTIMATES, "by_layer", {})
-    _STEP_ESTIMATES.by_layer = {**outer, **{
-        id(layer): {} for layer in model._flatten_layers(include_self=False, recursive=True)
-        if isinstance(layer, _SpectralNorm)}}
+    outer = getattr(_STEP_ESTIMATES, "by_layer", None)
+    _STEP_ESTIMATES.by_layer = {} if outer is None else outer  # a nested one adds nothing
     try:
         yield
     finally:
