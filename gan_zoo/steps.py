@@ -8,7 +8,6 @@ replicas (gan_zoo.records). The trainer compiles these and decides which to run.
 import tensorflow as tf
 
 from gan_zoo import augment, distribute, losses, models, noise
-from gan_zoo.models import spectral_norm
 
 # Random draws of one step, each its own stateless stream (seeded by the step), so noise does
 # not depend on the number of replicas and a resumed run draws what the straight one did.
@@ -92,12 +91,7 @@ class Steps:
 
     def discriminator_loss(self, images, fake, condition, fake_condition=None):
         """(D's loss, fake logits): the adversarial terms, with the matching-aware term of
-        conditional models sharing the fake side, plus the objective's penalties. A
-        spectrally normalised D estimates each layer's sigma once for all of them."""
-        with spectral_norm.one_estimate_per_step():
-            return self._discriminator_loss(images, fake, condition, fake_condition)
-
-    def _discriminator_loss(self, images, fake, condition, fake_condition):
+        conditional models sharing the fake side, plus the objective's penalties."""
         objective = self.objective
         real_logits = self._judge(images, condition, call=1)
         fake_logits = self._judge(fake, condition if fake_condition is None else fake_condition,

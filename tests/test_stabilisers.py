@@ -275,41 +275,6 @@ def test_spectral_norm_gradients_are_those_of_the_normalised_kernel(batch):
     assert float(tf.reduce_max(tf.abs(results[0][2]))) > 1e-3  # the kernel's gradient is not nil
 
 
-def test_one_estimate_per_step_shares_sigma_across_calls_and_steps_u_once():
-    """A D step judges real, fake and mismatched images in separate calls: within
-    one_estimate_per_step they share one sigma (u moves one power iteration, not one per
-    call), the outputs are those of the normalised kernel,
-    and the kernel's gradient sums every call's contribution through that one sigma; outside
-    it each call steps u again."""
-    keras.utils.set_random_seed(4)
-    layer = spectral_norm.dense(8, spectral_norm=True)
-    model = keras.Sequential([keras.Input((16,)), layer])
-    batches = [tf.random.normal((5, 16)) for _ in range(3)]
-    u_start = tf.random.normal((1, 8))
-    v = tf.math.l2_normalize(u_start @ tf.transpose(layer.kernel), axis=None)
-    u = tf.math.l2_normalize(v @ layer.kernel, axis=None)
-
-    def by_formula(kernel):
-        sigma = tf.reduce_sum((tf.stop_gradient(v) @ kernel) * tf.stop_gradient(u))
-        return [x @ (kernel / sigma) + layer.bias for x in batches]
-
-    layer.sn_u.assign(u_start)
-    results = []
-    for call in (lambda: [model(x, training=True) for x in batches], lambda: by_formula(layer.kernel)):
-        with tf.GradientTape() as tape:
-            with spectral_norm.one_estimate_per_step():
-                outs = call()
-            loss = sum(tf.reduce_sum(out * tf.cos(out + i)) for i, out in enumerate(outs))
-        results.append([*outs, tape.gradient(loss, layer.kernel)])
-    for ours, formula in zip(*results):
-        np.testing.assert_allclose(ours.numpy(), formula.numpy(), rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(layer.sn_u.numpy(), u.numpy(), rtol=1e-5, atol=1e-6)
-    assert getattr(spectral_norm._STEP_ESTIMATES, "by_layer", None) is None  # it ends with the step
-    for x in batches:  # outside the context: one power iteration per call
-        model(x, training=True)
-    assert float(tf.reduce_max(tf.abs(layer.sn_u - u))) > 1e-4
-
-
 def test_maxout_dense_is_spectrally_normalised():
     unit = layers.Maxout(4, 3, spectral_norm=True)
     unit(tf.zeros((2, 5)))

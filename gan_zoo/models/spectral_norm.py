@@ -7,17 +7,12 @@ W itself, and the gradient flows through sigma (u and v are constants of the ste
 paper's reference code). Keras 3's SpectralNormalization wrapper instead assigns W / sigma
 into the kernel inside call(), which changes what the optimizer and the checkpoint see.
 """
-import contextlib
 import math
-import threading
 
 import keras
 from keras import ops
 
 EPSILON = 1e-12
-# (id(layer), training) -> sigma within one_estimate_per_step, per thread: a tf.distribute
-# strategy traces each replica's step in its own thread, and each replica has its own sigma
-_STEP_ESTIMATES = threading.local()
 
 
 class _SpectralNorm:
@@ -38,23 +33,13 @@ class _SpectralNorm:
         forward pass and again in the backward one. The same numbers to float error, in
         float32 only: in 16 bits sigma's gradient would be summed over the output in 16 bits
         (float16 could overflow), so mixed precision keeps the kernel's division in float32."""
-        sigma = self._step_sigma(training)
+        sigma = self._sigma(training)
         outputs_per_unit = self.compute_output_shape(inputs.shape)[:-1]
         kernel_per_unit = self.kernel.shape[:-1]
         smaller = None not in outputs_per_unit and math.prod(outputs_per_unit) < math.prod(kernel_per_unit)
         if smaller and self.compute_dtype == "float32":
             return op(inputs, self.kernel) / sigma
         return op(inputs, ops.cast(ops.cast(self.kernel, "float32") / sigma, self.compute_dtype))
-
-    def _step_sigma(self, training):
-        """sigma for this call: within one_estimate_per_step, the layer's first call's."""
-        step_estimates = getattr(_STEP_ESTIMATES, "by_layer", None)
-        if step_estimates is None:
-            return self._sigma(training)
-        key = (id(self), bool(training))
-        if key not in step_estimates:
-            step_estimates[key] = self._sigma(training)
-        return step_estimates[key]
 
     def _sigma(self, training):
         """sigma(W) by one power-iteration step from u (kept in u on a training call)."""
@@ -73,25 +58,6 @@ class _SpectralNorm:
         matrix = ops.reshape(ops.cast(self.kernel, "float32"), (-1, self.kernel.shape[-1]))
         v = _l2_normalize(ops.matmul(ops.convert_to_tensor(self.sn_u), ops.transpose(matrix)))
         return ops.sqrt(ops.sum(ops.square(ops.matmul(v, matrix))))
-
-
-@contextlib.contextmanager
-def one_estimate_per_step():
-    """Within: each spectrally normalised layer called estimates sigma once (one power
-    iteration, one update of u) and every call shares that estimate, as in Miyato et al.'s
-    one iteration per update. A D step judges real, fake and mismatched images in separate
-    calls; each estimate reads the whole kernel and adds a rank-one term to the kernel's
-    gradient, so one estimate per call cost maxout_cgan's step ~12% (docs/speed.md; its
-    quality did not change beyond seed noise, docs/quality.md). The calls are traced inside
-    the context (a Python memo, not a graph cache), so the shared sigma is one tensor of the
-    step's graph and gradients flow through it from every call; the memo is per thread, as
-    each replica of a strategy traces in its own."""
-    outer = getattr(_STEP_ESTIMATES, "by_layer", None)
-    _STEP_ESTIMATES.by_layer = {} if outer is None else outer  # a nested one adds nothing
-    try:
-        yield
-    finally:
-        _STEP_ESTIMATES.by_layer = outer
 
 
 def _l2_normalize(x):
