@@ -66,8 +66,14 @@ def shapes_gflops(shapes, batch, reps):
     return flops / best / 1e9
 
 
+MLP_MODELS = ("maxout_cgan", "mlp_cgan")
+
+
 def main(argv):
     del argv
+    if FLAGS.model not in MLP_MODELS:
+        raise SystemExit(f"--model={FLAGS.model}: this times Dense kernels at 28x28 inputs, so it "
+                         f"takes an MLP model: pass --model={' or --model='.join(MLP_MODELS)}.")
     import measure
     shapes, batch = dense_kernels(FLAGS.model)
     roof = measure.matmul_gflops()
