@@ -1,6 +1,6 @@
 """Seconds per epoch of each registered model's recipe on this machine.
 
-    TFDS_DATA_DIR=../shared/tfds python bench/epoch_time.py --dataset=fashion_mnist
+    TFDS_DATA_DIR=DIR GAN_ZOO_BENCH_DATA=DIR python bench/epoch_time.py --dataset=fashion_mnist
     python bench/epoch_time.py --models=dcgan --losses=bce,wgan,wgan_gp --ngf=32
 
 Unconditional models run on `--faces` (the LFW crops of reference E: middle half, 2,000
@@ -18,14 +18,17 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import bench_data  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
 flags.DEFINE_string("dataset", "fashion_mnist", "tfds data set.")
 flags.DEFINE_integer("steps", 100, "Timed steps per model.")
 flags.DEFINE_list("models", [], "Models to time (default: all registered).")
-flags.DEFINE_string("faces", "folder:../shared/data/faces/lfw_gray", "Data for unconditional models.")
-flags.DEFINE_string("facades", "../shared/data/facades", "Data for image-to-image models (pix2pix A|B pairs).")
+flags.DEFINE_string("faces", "folder:" + bench_data.path("faces", "lfw_gray"),
+                    "Data for unconditional models (default: from $GAN_ZOO_BENCH_DATA).")
+flags.DEFINE_string("facades", bench_data.path("facades"),
+                    "Data for image-to-image models, pix2pix A|B pairs (default: from $GAN_ZOO_BENCH_DATA).")
 flags.DEFINE_list("losses", ["bce", "wgan_gp"], "Loss recipes to time unconditional models with.")
 flags.DEFINE_integer("ngf", 0, "Unconditional models: --ngf and --ndf (0: the recipe's).")
 FLAGS = flags.FLAGS
@@ -44,14 +47,14 @@ def main(_):
     runs = []
     for name in FLAGS.models or models.names():
         if models.is_paired(name):
-            runs.append((name, dict(model=name, data_dir=FLAGS.facades)))
+            runs.append((name, dict(model=name, data_dir=bench_data.required(FLAGS.facades, "facades"))))
             continue
         if models.is_conditional(name):
             runs.append((name, dict(model=name, dataset=FLAGS.dataset)))
             continue
         widths = dict(ngf=FLAGS.ngf, ndf=FLAGS.ngf) if FLAGS.ngf else {}
         for loss in FLAGS.losses:
-            runs.append((f"{name}/{loss}", dict(model=name, loss=loss, dataset=FLAGS.faces,
+            runs.append((f"{name}/{loss}", dict(model=name, loss=loss, dataset=bench_data.required(FLAGS.faces, "faces"),
                                                 center_crop=0.5, max_images=2000, **widths)))
     for name, settings in runs:
         cfg = config.resolve(**settings)

@@ -1,6 +1,6 @@
 """Train each family's recipe, score its best checkpoint, ship it, and write the results table.
 
-    TFDS_DATA_DIR=../shared/tfds python bench/results.py [--only=maxout_cgan/fashion_mnist]
+    TFDS_DATA_DIR=DIR GAN_ZOO_BENCH_DATA=DIR python bench/results.py [--only=maxout_cgan/fashion_mnist]
     python bench/results.py --train=false --score=false --real_rows=false   # the table only
 
 For every recipe below (data, not code): run the training command (in a fresh run dir; with
@@ -22,9 +22,10 @@ sys.path.insert(0, ROOT)
 
 from absl import app, flags, logging  # noqa: E402
 
-SHARED = os.path.join(os.path.dirname(ROOT), "shared")
-FACES_DIR = os.path.join(SHARED, "data", "faces")
-FACES = f"folder:{os.path.join(FACES_DIR, 'lfw_gray')}"
+import bench_data  # noqa: E402
+
+FACES_DIR = bench_data.path("faces")
+FACES = f"folder:{os.path.join(FACES_DIR, 'lfw_gray')}" if FACES_DIR else ""
 # What each training set's licence lets a user do with a generator trained on it (on its card)
 DATA_LICENSES = {
     "fashion_mnist": "Fashion-MNIST, Zalando Research: MIT licence",
@@ -213,6 +214,9 @@ def main(_):
         if name not in RECIPES:
             raise SystemExit(f"unknown recipe {name!r}; recipes: {', '.join(RECIPES)}")
         command, run_dir = train_command(name)
+        if FLAGS.train and RECIPES[name][1].get("dataset") == "":
+            raise SystemExit(f"{name} trains on the face photos in $GAN_ZOO_BENCH_DATA/faces/"
+                             f"lfw_gray: set {bench_data.VARIABLE}.")
         if FLAGS.train:
             # from scratch: an earlier run there would be resumed (and a finished one kept)
             shutil.rmtree(run_dir, ignore_errors=True)

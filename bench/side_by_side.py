@@ -29,6 +29,8 @@ import time
 BENCH = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(BENCH))
 sys.path.insert(0, BENCH)
+import bench_data  # noqa: E402
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 MODELS = ("maxout_cgan", "mlp_cgan", "conv_cgan", "dcgan", "img2img")
@@ -164,8 +166,8 @@ def main():
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=0, help="timed steps per side (0: STEPS)")
-    parser.add_argument("--faces", default="folder:../shared/data/faces/lfw_gray")
-    parser.add_argument("--facades", default="../shared/data/facades")
+    parser.add_argument("--faces", default="folder:" + bench_data.path("faces", "lfw_gray"))
+    parser.add_argument("--facades", default=bench_data.path("facades"))
     parser.add_argument("--sides", default=",".join(SIDES),
                         help=f"plain and any of {', '.join(SIDE_SETTINGS)}")
     parser.add_argument("--max_other_cores", type=float, default=0.25,
@@ -178,6 +180,10 @@ def main():
     models = args.models.split(",")
     if args.worker:
         return worker(args.worker, models[0], args.steps, args.faces, args.facades)
+    if "dcgan" in models:
+        bench_data.required(args.faces, "faces")
+    if "img2img" in models:
+        bench_data.required(args.facades, "facades")
     import measure
     roof_start = measure.matmul_gflops()
     print(f"ISA {' '.join(measure.isa_flags())}, {os.cpu_count()} cores, {measure.versions()}; "

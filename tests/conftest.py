@@ -1,15 +1,20 @@
-"""Test set-up: real data from ../shared (never the network), tiny training runs."""
+"""Test set-up: data a fresh machine has (Debian's Fashion-MNIST, fixtures drawn by
+tests/fixtures.py, a committed MNIST subset), never the network; tiny training runs."""
 import os
 import subprocess
 import sys
 
 import pytest
 
+import fixtures
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED = os.environ.get("GAN_ZOO_SHARED", os.path.join(os.path.dirname(ROOT), "shared"))
-TFDS_DIR = os.environ.get("TFDS_DATA_DIR") or os.path.join(SHARED, "tfds")
-os.environ["TFDS_DATA_DIR"] = TFDS_DIR
-os.environ["GAN_ZOO_OFFLINE"] = "1"  # no test may try to download anything
+FIXTURES = fixtures.data_root()
+# tfds finds no prepared set here, so `fashion_mnist` reads Debian's files on every machine
+# (a copy a user prepared elsewhere is never read); no test may try to download anything.
+os.makedirs(os.path.join(FIXTURES, "tfds_empty"), exist_ok=True)
+os.environ["TFDS_DATA_DIR"] = os.path.join(FIXTURES, "tfds_empty")
+os.environ["GAN_ZOO_OFFLINE"] = "1"
 # Reference classifiers: the packaged ones, never a copy a user trained into the cache.
 os.environ["GAN_ZOO_MODELS_DIR"] = os.path.join(ROOT, "tests", "no_cached_classifiers")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -18,9 +23,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # auto chooses on each machine class.
 os.environ["GAN_ZOO_MACHINE_CLASS"] = "plain"
 
-FACES = os.path.join(SHARED, "data", "faces")
-LFW = os.path.join(FACES, "lfw_gray")
-OLIVETTI = os.path.join(FACES, "olivetti")
+OLIVETTI = os.path.join(FIXTURES, "olivetti")  # drawn faces in olivettifaces.mat
+FACE_FOLDER = os.path.join(FIXTURES, "faces_folder")  # drawn faces, LFW's layout
+FACADES = os.path.join(FIXTURES, "facades")  # drawn facade pairs, pix2pix's layout
+MNIST_SUBSET = fixtures.MNIST_SUBSET
 
 # Two logical CPU devices, so MirroredStrategy has two replicas to split a batch over. It must
 # happen before TensorFlow touches a device; ops still run on CPU:0 unless a strategy says so.
@@ -30,9 +36,11 @@ tf.config.set_logical_device_configuration(
     tf.config.list_physical_devices("CPU")[0],
     [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
 
-if not os.path.isdir(os.path.join(TFDS_DIR, "fashion_mnist")):
-    raise RuntimeError(f"Prepared tfds data not found in {TFDS_DIR}: the tests read the real data "
-                       "in ../shared/tfds (or set TFDS_DATA_DIR).")
+from gan_zoo.data import idx  # noqa: E402
+
+if not idx.has_split(idx.DEBIAN_FASHION_MNIST, "test"):
+    raise RuntimeError(f"Fashion-MNIST's IDX files are not in {idx.DEBIAN_FASHION_MNIST}: install "
+                       "Debian's dataset-fashion-mnist package (`bash tests/run.sh` does it).")
 
 
 def two_replicas():
@@ -122,7 +130,7 @@ def exports(tmp_path_factory, short_run):
     _, label_run = short_run
     faces_cfg = tiny_faces_config(root / "faces_run")
     loop.train(faces_cfg, data.for_config(faces_cfg))
-    pairs_cfg = config.resolve(model="img2img", data_dir=os.path.join(SHARED, "data", "facades"),
+    pairs_cfg = config.resolve(model="img2img", data_dir=FACADES,
                                image_size=32, ngf=8, ndf=8, batch_size=8, max_images=16, epochs=1,
                                save_every=1, run_dir=str(root / "pairs_run"), progress=False)
     pairs = data.for_config(pairs_cfg)

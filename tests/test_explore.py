@@ -135,7 +135,7 @@ def test_translate_an_uploaded_image_and_refuse_garbage(servers, exports):
 
 
 def test_the_page_in_headless_chromium(servers, tmp_path):
-    """End to end in a real browser (Debian's chromium + chromium-driver, which .ci/run
+    """End to end in a real browser (Debian's chromium + chromium-driver, which tests/run.sh
     installs): the page loads and draws, a slider moved by the keyboard changes the image
     without a reload, and a screenshot is saved."""
     import shutil
@@ -148,7 +148,7 @@ def test_the_page_in_headless_chromium(servers, tmp_path):
     from selenium.webdriver.support.ui import WebDriverWait
 
     browser, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
-    assert browser and driver_path, "install Debian's chromium and chromium-driver (see .ci/run)"
+    assert browser and driver_path, "install Debian's chromium and chromium-driver (bash tests/run.sh does)"
     options = Options()
     options.binary_location = browser
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",

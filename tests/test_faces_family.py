@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import two_replicas, LFW, OLIVETTI, run_cli, tiny_faces_config
+import fixtures
+from conftest import two_replicas, FACE_FOLDER, OLIVETTI, run_cli, tiny_faces_config
 from gan_zoo import config, data, export, loop, losses, models, run_files, trainer
 from gan_zoo import run_dir as run_dir_lib
 from gan_zoo.errors import UserError
@@ -22,8 +23,9 @@ def _train(run_dir, **overrides):
 
 # --- data -----------------------------------------------------------------------------------
 def test_lfw_folder_is_an_unlabelled_set_cropped_and_resized():
-    assert data.load(f"folder:{LFW}", conditional=False).num_examples == 2875
-    source = data.load(f"folder:{LFW}", center_crop=0.5, image_size=64, conditional=False,
+    assert data.load(f"folder:{FACE_FOLDER}", conditional=False).num_examples == \
+        fixtures.FOLDER_FACES
+    source = data.load(f"folder:{FACE_FOLDER}", center_crop=0.5, image_size=64, conditional=False,
                        max_images=64)
     assert source.spec.image_shape == (64, 64, 1)
     assert not source.spec.is_conditional
@@ -31,14 +33,14 @@ def test_lfw_folder_is_an_unlabelled_set_cropped_and_resized():
     assert images.shape == (8, 64, 64, 1) and condition.shape == (8, 0)
     assert -1.0 <= float(tf.reduce_min(images)) < float(tf.reduce_max(images)) <= 1.0
     # the crop keeps the middle half: the face fills the frame, so the centre is not background
-    full = data.load(f"folder:{LFW}", image_size=64, conditional=False, max_images=64)
+    full = data.load(f"folder:{FACE_FOLDER}", image_size=64, conditional=False, max_images=64)
     whole, _ = next(iter(full.epoch_batches(8, epoch=0, seed=0)))
     assert not np.allclose(whole.numpy(), images.numpy())
 
 
 def test_a_conditional_model_refuses_unlabelled_images():
     with pytest.raises(UserError, match="no labels.*--model=dcgan"):
-        data.load(f"folder:{LFW}")
+        data.load(f"folder:{FACE_FOLDER}")
 
 
 def test_olivetti_faces_are_upright_with_forty_people(olivetti_small):
@@ -305,9 +307,14 @@ def test_plots_of_a_critic_run(tmp_path):
     assert walk.shape == (4 * 33 - 1, 5 * 33 - 1, 1) and walk.std() > 0
 
 
-def test_a_tfds_set_without_labels_for_unconditional_models():
-    """The path celeb_a and lfw take online: tfds images, label ignored (here offline mnist)."""
-    source = data.load("mnist", conditional=False, max_images=64, image_size=32)
+def test_a_tfds_set_without_labels_for_unconditional_models(tmp_path):
+    """The path celeb_a and lfw take online: tfds images, label ignored (here a small set the
+    test prepares into a tfds data_dir)."""
+    import fixtures
+    data_dir, name = fixtures.tfds_data_dir(str(tmp_path / "tfds"))
+    labelled = data.load(name, data_dir=data_dir)
+    assert labelled.num_examples == 64 and labelled.spec.class_names == ("square", "bar", "cross", "dot")
+    source = data.load(name, data_dir=data_dir, conditional=False, max_images=64, image_size=32)
     assert not source.spec.is_conditional and source.spec.image_shape == (32, 32, 1)
     images, condition = next(iter(source.epoch_batches(16, epoch=0, seed=0)))
     assert images.shape == (16, 32, 32, 1) and condition.shape == (16, 0)

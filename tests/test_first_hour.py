@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT, SHARED
+from conftest import MNIST_SUBSET, ROOT
 from gan_zoo import images
 
 BIN = os.path.dirname(sys.executable)  # the environment's scripts: gan-zoo is installed there
@@ -151,20 +151,29 @@ def test_labels_by_number_or_class_name():
         parse_labels("10", 10, names)
 
 
-MNIST_IDX = os.path.join(SHARED, "data", "mnist")
+def test_idx_files_read_as_written(tmp_path):
+    """idx:DIR on MNIST's official (gzipped) files: the header's count and shape, the labels'
+    class counts, and every pixel as numpy reads the file; plain files read alike."""
+    import gzip
 
-
-def test_idx_files_read_as_the_tfds_set_does(tmp_path):
-    """idx:DIR on MNIST's official files gives the tfds set's images, in another order."""
     from gan_zoo import data
     from gan_zoo.errors import UserError
-    source = data.load(f"idx:{MNIST_IDX}", split="test")
-    reference = data.load("mnist", split="test")
-    assert source.num_examples == reference.num_examples == 10000
-    assert source.spec.image_shape == reference.spec.image_shape == (28, 28, 1)
-    ours = sorted(im.tobytes() + bytes([int(l)]) for im, l in source.images_and_labels.as_numpy_iterator())
-    theirs = sorted(im.tobytes() + bytes([int(l)]) for im, l in reference.images_and_labels.as_numpy_iterator())
-    assert ours == theirs
+    source = data.load(f"idx:{MNIST_SUBSET}", split="test")
+    assert source.num_examples == 2000 and source.spec.image_shape == (28, 28, 1)
+    images, labels = zip(*source.images_and_labels.as_numpy_iterator())
+    with gzip.open(os.path.join(MNIST_SUBSET, "t10k-images-idx3-ubyte.gz")) as fh:
+        raw = np.frombuffer(fh.read()[16:], np.uint8).reshape(2000, 28, 28, 1)
+    np.testing.assert_array_equal(np.stack(images), raw)
+    # MNIST's first 2,000 test labels (LeCun's files), class by class
+    assert np.bincount(labels).tolist() == [175, 234, 219, 207, 217, 179, 178, 205, 192, 194]
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        with gzip.open(os.path.join(MNIST_SUBSET, name + ".gz")) as fh:
+            (plain / name).write_bytes(fh.read())
+    again = data.load(f"idx:{plain}", split="test")
+    first, label = next(again.images_and_labels.as_numpy_iterator())
+    assert np.array_equal(first, raw[0]) and label == labels[0] == 7
     # a truncated file and a missing one are named, not a numpy traceback
     with open(tmp_path / "train-images-idx3-ubyte", "wb") as fh:
         fh.write(b"\0\0\x08\x03" + (5).to_bytes(4, "big") + (2).to_bytes(4, "big") * 2 + b"\0" * 7)
@@ -258,3 +267,17 @@ def test_licence_and_every_shipped_generator_names_its_datas_licence():
     for name in pretrained.names():
         assert pretrained.card(name)["data_license"], name
     assert "research" in pretrained.card("dcgan/lfw_gray")["data_license"]
+
+
+def test_ci_runs_the_readme_test_command_and_no_test_reads_beside_the_clone():
+    """CI adds nothing to what README.md tells a contributor; the tests' data is in the clone
+    or made by tests/fixtures.py, never a folder beside it."""
+    readme = open(os.path.join(ROOT, "README.md")).read()
+    command = re.search(r"^## Tests\n\n    (.+)$", readme, re.M).group(1)
+    with open(os.path.join(ROOT, ".ci", "run")) as fh:
+        steps = [line.strip() for line in fh if line.strip() and not line.startswith(("#", "set ", "cd "))]
+    assert steps == [command]
+    beside = ("..", "shared")  # spelled apart, so this file does not name it
+    for path in glob.glob(os.path.join(ROOT, "tests", "*.py")):
+        text = open(path).read()
+        assert "/".join(beside) not in text and f'"{beside[1]}"' not in text, path

@@ -1,14 +1,13 @@
 """Image-to-image (img2img): builders' shapes and receptive field, the paired data, the L1 and
-adversarial terms, a short real facades run, and the export in both inference modes."""
+adversarial terms, a short run on drawn facade pairs, and the export in both inference modes."""
 import os
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import SHARED, run_cli
-
-FACADES = os.path.join(SHARED, "data", "facades")
+import fixtures
+from conftest import FACADES, run_cli
 
 
 def _spec(size, channels_in=3, channels_out=3):
@@ -24,7 +23,7 @@ def _config(**overrides):
 
 @pytest.fixture(scope="module")
 def facades():
-    """The real facades pairs, label map -> photo at 64x64 (400 train, 106 test)."""
+    """The drawn facade pairs (tests/fixtures.py), label map -> photo at 64x64."""
     from gan_zoo import data
     return data.load("facades", data_dir=FACADES, paired=True, direction="BtoA", image_size=64)
 
@@ -140,7 +139,8 @@ def test_a_zero_weight_switches_its_term_off(facades, tmp_path, l1_weight, adv_w
 # --- data --------------------------------------------------------------------------------------
 def test_facades_direction_and_split(facades):
     from gan_zoo import data
-    assert (facades.num_examples, facades.held_out.num_examples) == (400, 106)
+    assert (facades.num_examples, facades.held_out.num_examples) == \
+        (fixtures.FACADES_TRAIN, fixtures.FACADES_TEST)
     assert facades.spec.image_shape == facades.spec.condition_shape == (64, 64, 3)
     a_to_b = data.load("facades", data_dir=FACADES, paired=True, direction="AtoB", image_size=64)
     (target, inputs), = facades.images_and_labels.take(1)
@@ -219,10 +219,10 @@ def test_wrong_data_for_the_model_and_missing_facades(tmp_path, monkeypatch):
         data.load("facades", data_dir=str(tmp_path), paired=True)
 
 
-# --- a short real run, and the export -----------------------------------------------------------
+# --- a short run, and the export -----------------------------------------------------------
 @pytest.fixture(scope="module")
 def facades_run(tmp_path_factory, facades):
-    """pix2pix's networks and loss weights (narrower: ngf 16, a 34x34 PatchGAN) on the real
+    """pix2pix's networks and loss weights (narrower: ngf 16, a 34x34 PatchGAN) on the drawn
     facades, 2 epochs of 32 steps of 4 pairs. (The reference's 0.7 L1 / 0.3 BCE first moves
     away from the targets: its adversarial term dominates early; see the README.)"""
     from gan_zoo import data, loop, trainer as trainer_lib
@@ -239,7 +239,7 @@ def facades_run(tmp_path_factory, facades):
 def test_short_facades_run_lowers_test_l1(facades_run):
     from gan_zoo.run_files import RunFiles
     trainer, before, run_dir, scorer = facades_run
-    assert scorer.metric_names == ("L1", "PSNR", "SSIM") and len(scorer.real) == 106  # all test pairs
+    assert scorer.metric_names == ("L1", "PSNR", "SSIM") and len(scorer.real) == fixtures.FACADES_TEST
     after = scorer.score(trainer.generate)
     # From a grey start (0.36 on [-1, 1]) to about 0.32: the colours of each region.
     assert after["L1"] < before["L1"] - 0.03, (before, after)

@@ -87,8 +87,8 @@ def test_conv_cgan_discriminator_sees_the_label():
 
 
 def test_pipeline_pads_28_to_32_with_background():
-    plain = data.load("mnist", max_images=8)
-    padded = data.load("mnist", max_images=8, image_size=32)
+    plain = data.load("fashion_mnist", max_images=8)
+    padded = data.load("fashion_mnist", max_images=8, image_size=32)
     assert padded.spec.image_shape == (32, 32, 1)
     a = np.stack([x for x, _ in plain.images_and_labels.as_numpy_iterator()])
     b = np.stack([x for x, _ in padded.images_and_labels.as_numpy_iterator()])

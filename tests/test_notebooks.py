@@ -6,7 +6,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from conftest import LFW, ROOT, SHARED
+from conftest import FACADES, FACE_FOLDER, ROOT
 
 NOTEBOOKS = sorted(glob.glob(os.path.join(ROOT, "notebooks", "*.ipynb")))
 
@@ -31,8 +31,8 @@ def test_notebook_runs(path, tmp_path, monkeypatch):
     monkeypatch.setenv("GAN_ZOO_NB_EPOCHS", "1")
     monkeypatch.setenv("GAN_ZOO_NB_MAX_IMAGES", "2560")
     monkeypatch.setenv("GAN_ZOO_NB_IMAGE_SIZE", "32")
-    monkeypatch.setenv("GAN_ZOO_NB_FACES", f"folder:{LFW}")  # a user: "lfw" through tfds
-    monkeypatch.setenv("GAN_ZOO_NB_FACADES", os.path.join(SHARED, "data", "facades"))
+    monkeypatch.setenv("GAN_ZOO_NB_FACES", f"folder:{FACE_FOLDER}")  # a user: "lfw" through tfds
+    monkeypatch.setenv("GAN_ZOO_NB_FACADES", FACADES)
     monkeypatch.setenv("GAN_ZOO_NB_MAX_PAIRS", "96")
     monkeypatch.setenv("GAN_ZOO_NB_RUN_DIR", str(tmp_path / "run"))
     monkeypatch.setenv("GAN_ZOO_NB_EXPORT_DIR", str(tmp_path / "export"))

@@ -87,7 +87,7 @@ def test_standing_statistics_are_the_moments_each_layer_sees_in_inference_mode()
 def test_the_sampled_generator_gets_standing_statistics_each_epoch(tmp_path):
     """A conv_cgan run with an EMA: after the epoch, the average's BatchNorm statistics are its
     own standing ones (not G's), and they are what the checkpoint holds."""
-    cfg = config.resolve(recipe="conv_cgan", dataset="mnist", max_images=256, batch_size=64,
+    cfg = config.resolve(recipe="conv_cgan", dataset="fashion_mnist", max_images=256, batch_size=64,
                          epochs=1, run_dir=str(tmp_path), progress=False, eval_every=0,
                          ema_half_life=500)
     trainer = loop.train(cfg, data.for_config(cfg))

@@ -206,15 +206,27 @@ def test_stage2_export_serves_both_stages_matches_the_checkpoint_and_explores(tw
     generator = restore_generator(second.run_dir)[0]
     two = models.with_stage1_image(generator)
     final, coarse = two([noise, tf.one_hot(labels, 10)], training=False)
-    np.testing.assert_array_equal(out["images"], to_uint8(final))
-    np.testing.assert_array_equal(out["stage1_images"], to_uint8(coarse))
+    _same_image(out["images"], to_uint8(final))
+    _same_image(out["stage1_images"], to_uint8(coarse))
     assert meta["model"] == "stackgan"
     # the latent explorer serves it as any label model: its /render is the export's image
     from gan_zoo import explore
     explorer = explore.Explorer(loaded, meta, directions=2)
     assert explorer.info()["noise_dim"] == NOISE + 8 and len(explorer.info()["class_names"]) == 10
     png = explorer.render({"noise": [float(v) for v in noise.numpy()[1]], "label": 3})
-    np.testing.assert_array_equal(tf.io.decode_png(png).numpy(), out["images"].numpy()[1])
+    _same_image(tf.io.decode_png(png), out["images"][1])
+
+
+def _same_image(a, b):
+    """uint8 images of one generator computed by two graphs (the export's and the restored
+    model's, or one batch against another): their float outputs agree to float32 rounding,
+    which moves a pixel whose value lies within ~1e-5 of a rounding boundary to the next level
+    on some CPUs' kernels. So: no pixel more than one level apart, and only a handful at one
+    (a wrong weight, input or stage moves most pixels by many levels)."""
+    a, b = np.asarray(a, np.int32), np.asarray(b, np.int32)
+    assert a.shape == b.shape
+    diff = np.abs(a - b)
+    assert diff.max() <= 1 and np.mean(diff > 0) <= 0.01, (diff.max(), np.mean(diff > 0))
 
 
 def test_kl_of_the_augmentation_is_in_the_generator_loss():
@@ -240,12 +252,12 @@ def test_kl_of_the_augmentation_is_in_the_generator_loss():
 
 
 def test_unconditional_faces_train_both_stages_and_export(tmp_path):
-    """Images alone (LFW faces): no condition anywhere; stage 2 still shows and serves stage I."""
-    from conftest import LFW
+    """Images alone (FACE_FOLDER faces): no condition anywhere; stage 2 still shows and serves stage I."""
+    from conftest import FACE_FOLDER
     from gan_zoo import config, data, export, loop
     from gan_zoo.epoch_figures import STAGE_GAP, UNCONDITIONAL_GRID
     from PIL import Image
-    common = dict(recipe="stackgan", dataset=f"folder:{LFW}", max_images=64, image_size=32,
+    common = dict(recipe="stackgan", dataset=f"folder:{FACE_FOLDER}", max_images=64, image_size=32,
                   batch_size=32, noise_dim=NOISE + 8, ca_dim=CA, ngf=8, ndf=8, epochs=1,
                   eval_every=1, eval_samples=64, progress=False)
     first = config.resolve(**common, run_dir=str(tmp_path / "stage1"))
