@@ -193,8 +193,10 @@ def isa():
 
 def main(argv):
     del argv
-    from gan_zoo import config, data, loop
-    from gan_zoo.run_files import RunFiles, read_csv
+    from gan_zoo.settings import config
+    from gan_zoo import data
+    from gan_zoo.run import loop
+    from gan_zoo.run.run_files import RunFiles, read_csv
     variants = list(enumerate(VARIANTS[FLAGS.model].items()))
     if FLAGS.variants:
         wanted = FLAGS.variants.split(",")

@@ -25,9 +25,10 @@ def main(argv):
 
     import tensorflow as tf
 
-    from gan_zoo import loop, models
-    from gan_zoo.run_dir import restore_generator
-    from gan_zoo.run_files import RunFiles
+    from gan_zoo.run import loop
+    from gan_zoo import models
+    from gan_zoo.run.run_dir import restore_generator
+    from gan_zoo.run.run_files import RunFiles
     averaged, config, spec, step = restore_generator(FLAGS.run_dir, which=FLAGS.which)
     if not config.ema_half_life:
         raise SystemExit(f"{FLAGS.run_dir} kept no EMA of G (--ema_half_life=0).")

@@ -42,14 +42,16 @@ def _run(t, iterator, steps):
 
 def main(_):
     logging.set_verbosity(logging.WARNING)
-    from gan_zoo import config, data, models, trainer
+    from gan_zoo.settings import config
+    from gan_zoo import data, models
+    from gan_zoo.training import trainer
     print(f"{'model':20s} {'batch':>5s} {'steps/epoch':>11s} {'img/s':>7s} {'s/epoch':>8s}")
     runs = []
     for name in FLAGS.models or models.names():
-        if models.is_paired(name):
+        if models.describe(name).paired:
             runs.append((name, dict(model=name, data_dir=bench_data.required(FLAGS.facades, "facades"))))
             continue
-        if models.is_conditional(name):
+        if models.describe(name).takes_condition:
             runs.append((name, dict(model=name, dataset=FLAGS.dataset)))
             continue
         widths = dict(ngf=FLAGS.ngf, ndf=FLAGS.ngf) if FLAGS.ngf else {}

@@ -3,7 +3,7 @@
     python bench/explore_load.py                      # the shipped maxout_cgan/fashion_mnist
     python bench/explore_load.py --export_dir=export/maxout_cgan --clients=32 --requests=200 --fuzz=10000
 
-Starts `python -m gan_zoo.explore` as its own process (so its RSS is its own), then:
+Starts `python -m gan_zoo explore` as its own process (so its RSS is its own), then:
 1. load: --clients threads, each sending --requests POST /render of random noise and label
    over one keep-alive connection; every answer must be a 200 PNG. Prints p50 / p99 latency,
    requests per second and the errors.
@@ -234,7 +234,7 @@ def main():
     parser.add_argument("--answer_within", type=float, default=5.0)
     args = parser.parse_args()
     which = [f"--export_dir={args.export_dir}"] if args.export_dir else [f"--pretrained={args.pretrained}"]
-    server = subprocess.Popen([sys.executable, "-m", "gan_zoo.explore", *which, "--port=0"],
+    server = subprocess.Popen([sys.executable, "-m", "gan_zoo.serving.explore", *which, "--port=0"],
                               cwd=ROOT, stdout=subprocess.PIPE, text=True,
                               env=dict(os.environ, PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2"))
     try:

@@ -31,7 +31,7 @@ def generate_per_class(generator, num_classes, num_per_class, noise_dim, noise="
     import numpy as np
     import tensorflow as tf
 
-    from gan_zoo import noise as noise_lib
+    from gan_zoo.core import noise as noise_lib
     labels = np.repeat(np.arange(num_classes), num_per_class).astype(np.int32)
     rng = tf.random.Generator.from_seed(seed)
     images = []
@@ -51,7 +51,9 @@ def label_accuracy(classifier, images, labels):
 
 def main(_):
     logging.set_verbosity(logging.WARNING)
-    from gan_zoo import config, data, loop
+    from gan_zoo.settings import config
+    from gan_zoo import data
+    from gan_zoo.run import loop
     from gan_zoo.eval import classifier
     run_dir = FLAGS.run_dir or f"runs/quality_{FLAGS.model}_{FLAGS.dataset}"
     shutil.rmtree(run_dir, ignore_errors=True)

@@ -29,7 +29,8 @@ FLAGS = flags.FLAGS
 
 def dense_kernels(model):
     """[k, n] of every 2-D trainable weight of G and D (Dense kernels, Maxout's inner Dense)."""
-    from gan_zoo import config, models
+    from gan_zoo.settings import config
+    from gan_zoo import models
     from gan_zoo.data.spec import DataSpec
     cfg = config.resolve(model=model)
     generator, discriminator = models.build(DataSpec(image_shape=(28, 28, 1), condition_dim=10), cfg)

@@ -6,8 +6,8 @@
 For every recipe below (data, not code): run the training command (in a fresh run dir; with
 --train=false the run dir as it is), take the checkpoint that scored best while training
 (--select_by; SHIP_LAST_EPOCH: the last), round it to
-float16 and save it to gan_zoo/pretrained/<name>/, score those shipped weights on 10,000
-samples (python -m gan_zoo.eval's metrics, Parzen for labelled data), and write
+float16 and save it to gan_zoo/serving/pretrained/<name>/, score those shipped weights on 10,000
+samples (python -m gan_zoo eval's metrics, Parzen for labelled data), and write
 docs/results.json and the README table between its markers. The real-data reference row
 scores real training images the same way. Every number in the table comes from here.
 """
@@ -81,8 +81,9 @@ def _shown(command):
 
 
 def score_and_ship(name, run_dir, train_minutes, command):
-    from gan_zoo import models, pretrained
-    from gan_zoo.run_dir import best_record, restore_generator
+    from gan_zoo import models
+    from gan_zoo.serving import pretrained
+    from gan_zoo.run.run_dir import best_record, restore_generator
     last = name in SHIP_LAST_EPOCH
     generator, config, spec, step = restore_generator(run_dir, which="latest" if last else "best")
     record = {"epoch": config.epochs, "metric": "last epoch"} if last else best_record(run_dir)
@@ -135,7 +136,7 @@ def models_spec(card):
 
 
 def _load_kwargs(cfg, spec):
-    from gan_zoo.export import DATA_SETTINGS
+    from gan_zoo.serving.export import DATA_SETTINGS
     kw = {k: cfg[k] for k in DATA_SETTINGS if cfg.get(k)}
     kw["conditional"] = spec.is_conditional
     return kw
@@ -143,7 +144,7 @@ def _load_kwargs(cfg, spec):
 
 def evaluate(dataset, spec, noise_dim, noise, generate, load_kwargs):
     from gan_zoo.eval import scoring
-    from gan_zoo.eval.__main__ import _parzen
+    from gan_zoo.cli.evaluate import _parzen
     scorer = scoring.Scorer(dataset, spec, noise_dim, noise, num_samples=FLAGS.num_samples,
                             seed=0, load_kwargs=load_kwargs)
     samples = scorer.samples(generate)
@@ -156,7 +157,7 @@ def evaluate(dataset, spec, noise_dim, noise, generate, load_kwargs):
 
 
 def real_row(dataset, load_kwargs):
-    from gan_zoo.eval.__main__ import real_answers
+    from gan_zoo.cli.evaluate import real_answers
     generate, spec = real_answers(dataset, dict(load_kwargs))
     result = evaluate(dataset, spec, 1, "normal", generate, {**load_kwargs, "conditional": True})
     return {"name": f"real/{dataset}", "metrics": result,
@@ -226,7 +227,8 @@ def main(_):
         if FLAGS.score:
             card = score_and_ship(name, run_dir, minutes, command)
         else:  # the shipped card as it is (scored when it was shipped)
-            from gan_zoo import config as config_lib, pretrained
+            from gan_zoo.settings import config as config_lib
+            from gan_zoo.serving import pretrained
             card = pretrained.card(name)
             generator, _ = pretrained.load(name)
             card["samples"] = write_samples(name, generator, models_spec(card),

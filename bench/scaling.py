@@ -48,12 +48,12 @@ def synthetic_source(model, image_size):
     """A Source of random uint8 images at the recipe's size (and 10 classes for cGANs)."""
     from gan_zoo import data, models
     shape = _SHAPES.get(model, (image_size or 28, image_size or 28, 1))
-    conditional = models.is_conditional(model)
+    conditional = models.describe(model).takes_condition
     count = 1024
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (count, *shape), dtype=np.uint8)
     labels = rng.integers(0, 10, count).astype(np.int32)
-    if models.is_paired(model):  # image pairs: the "label" is the input image
+    if models.describe(model).paired:  # image pairs: the "label" is the input image
         inputs = rng.integers(0, 256, (count, *shape), dtype=np.uint8)
         spec = DataSpec(image_shape=shape, condition_dim=0, condition_shape=shape)
         return data.Source("synthetic", tf.data.Dataset.from_tensor_slices((images, inputs)).cache(),
@@ -65,7 +65,8 @@ def synthetic_source(model, image_size):
 
 
 def rate(cfg, source, strategy, steps):
-    from gan_zoo import distribute, trainer
+    from gan_zoo.core import distribute
+    from gan_zoo.training import trainer
     t = trainer.Trainer(cfg, source, strategy=strategy)
     batches = source.epoch_batches(cfg.batch_size, 0, cfg.seed).repeat()
     iterator = iter(distribute.distribute_batches(strategy, batches))
@@ -84,7 +85,9 @@ def rate(cfg, source, strategy, steps):
 
 def main(_):
     logging.set_verbosity(logging.WARNING)
-    from gan_zoo import config, distribute, models
+    from gan_zoo.settings import config
+    from gan_zoo.core import distribute
+    from gan_zoo import models
     from gan_zoo.errors import UserError
     gpus = tf.config.list_physical_devices("GPU")
     base = {"cpu_devices": 0 if gpus else FLAGS.cpu_devices}

@@ -56,7 +56,7 @@ SETTINGS = {"dcgan": dict(recipe="dcgan"), "img2img": dict(recipe="pix2pix", ima
 
 
 def model_config(model, faces, facades, **extra):
-    from gan_zoo import config
+    from gan_zoo.settings import config
     settings = SETTINGS.get(model, dict(recipe=model))
     if model == "dcgan":
         settings = {**settings, "dataset": faces, "center_crop": 0.5}
@@ -83,7 +83,7 @@ def plain_step(cfg, spec):
     g_opt = keras.optimizers.Adam(cfg.g_lr, beta_1=cfg.beta1, beta_2=cfg.beta2)
     d_opt = keras.optimizers.Adam(cfg.d_lr, beta_1=cfg.beta1, beta_2=cfg.beta2)
     bce = keras.losses.BinaryCrossentropy(from_logits=True)
-    conditional, paired = models.is_conditional(cfg.model), models.is_paired(cfg.model)
+    conditional, paired = models.describe(cfg.model).takes_condition, models.describe(cfg.model).paired
 
     @tf.function
     def train_step(images, condition):
@@ -115,7 +115,8 @@ def worker(side, model, steps, faces, facades):
     """Time one side of one model; prints one JSON line."""
     import tensorflow as tf
 
-    from gan_zoo import data, trainer
+    from gan_zoo import data
+    from gan_zoo.training import trainer
     from measure import OtherCores, step_flops, trainer_flops_per_batch
     cfg = model_config(model, faces, facades, **SIDE_SETTINGS.get(side, {}))
     source = data.for_config(cfg)
@@ -174,7 +175,7 @@ def main():
                         help="retake a timing (twice at most) when other processes used more")
     parser.add_argument("--speed_table", default="",
                         help="write this machine class's auto choices (jit_compile, mixed_precision) "
-                             "into this JSON file (gan_zoo/recipes/speed.json)")
+                             "into this JSON file (gan_zoo/settings/recipes/speed.json)")
     parser.add_argument("--worker", default="")
     args = parser.parse_args()
     models = args.models.split(",")
@@ -223,7 +224,7 @@ AUTO_MARGIN = 1.05  # a side must beat the plain float32 trainer by 5% (the roun
 
 
 def write_speed_table(path, results, arguments):
-    """This machine class's entry of gan_zoo/recipes/speed.json: per model measured, the
+    """This machine class's entry of gan_zoo/settings/recipes/speed.json: per model measured, the
     fastest of the AUTO_SIDES measured (by median), where it beats the float32 trainer by
     AUTO_MARGIN (and a bfloat16 side the fastest float32 one by as much), with the run that
     measured it. The table's `bfloat16_quality` (short runs in
@@ -231,7 +232,7 @@ def write_speed_table(path, results, arguments):
     classes are kept."""
     import datetime
     import measure
-    from gan_zoo import speed_defaults
+    from gan_zoo.settings import speed_defaults
     table = json.load(open(path)) if os.path.exists(path) else {"classes": {}}
     chosen = {}
     for model, by_side in results.items():

@@ -40,7 +40,9 @@ def isa():
 
 
 def _train(arm, **settings):
-    from gan_zoo import config, data, loop
+    from gan_zoo.settings import config
+    from gan_zoo import data
+    from gan_zoo.run import loop
     cfg = config.resolve(dataset=FLAGS.dataset, progress=False, eval_every=settings["epochs"],
                          mixed_precision=FLAGS.mixed_precision,
                          eval_samples=FLAGS.eval_samples, save_every=settings["epochs"],
@@ -48,7 +50,7 @@ def _train(arm, **settings):
     if arm in FLAGS.train:
         shutil.rmtree(cfg.run_dir, ignore_errors=True)
         loop.train(cfg, data.for_config(cfg))
-    from gan_zoo.run_files import RunFiles, read_csv
+    from gan_zoo.run.run_files import RunFiles, read_csv
     return float(np.sum(read_csv(RunFiles(cfg.run_dir).timing_csv)["seconds"]))
 
 
@@ -57,8 +59,8 @@ def main(argv):
     import tensorflow as tf
     from gan_zoo import models
     from gan_zoo.eval import metrics, scoring
-    from gan_zoo.loop import scorer_for
-    from gan_zoo.run_dir import restore_generator
+    from gan_zoo.run.loop import scorer_for
+    from gan_zoo.run.run_dir import restore_generator
     dirs = {k: os.path.join(FLAGS.out_dir, k) for k in ("stage1", "stage2", "one_stage")}
     seconds = {"stage1": _train("stage1", recipe="stackgan", run_dir=dirs["stage1"], epochs=FLAGS.stage1_epochs)}
     seconds["stage2"] = _train("stage2", recipe="stackgan", stage=2, stage1_run=dirs["stage1"],

@@ -8,7 +8,7 @@ Prints, all measured in this run:
   * steady-state images/s on synthetic batches: a plain step (Keras functional models, one
     @tf.function with two tapes, BCE, Adam, a Python loop over the data), and the trainer's
     step with its options (steps per tf.function call, XLA), with the ratio to the plain one;
-  * three whole epochs on the real data set through `gan_zoo.loop.train` (input pipeline,
+  * three whole epochs on the real data set through `gan_zoo.run.loop.train` (input pipeline,
     loss.csv, sample grid, TensorBoard and progress bar included, scoring off; XLA as
     --jit_compile=auto takes it here) vs the synthetic rate, and as a share of the matmul roof
     at the trainer's own FLOPs per image.
@@ -87,7 +87,7 @@ def plain_rate(cfg, spec, batches, steps):
 
 
 def trainer_rate(cfg, source_like, batches, steps):
-    from gan_zoo import trainer
+    from gan_zoo.training import trainer
     t = trainer.Trainer(cfg, source_like)
     iterator = iter(batches)
 
@@ -115,7 +115,8 @@ def real_epoch_rates(cfg, epochs=5):
     to the end of the next: input pipeline, loss.csv, sample grid, TensorBoard and progress bar
     included (epoch 1 also fills the data cache and traces the step; the last one saves a
     checkpoint, which no other does at the recipes' save_every)."""
-    from gan_zoo import data, loop
+    from gan_zoo import data
+    from gan_zoo.run import loop
     source = data.for_config(cfg)
     ends = []
     with tempfile.TemporaryDirectory() as run_dir:
@@ -127,7 +128,7 @@ def real_epoch_rates(cfg, epochs=5):
 
 def trainer_flops_per_image(cfg, source_like):
     """FLOPs the trainer runs per image of an epoch (measure.trainer_flops_per_batch)."""
-    from gan_zoo import trainer
+    from gan_zoo.training import trainer
     specs = (tf.TensorSpec((cfg.batch_size, *source_like.spec.image_shape)),
              tf.TensorSpec((cfg.batch_size, source_like.spec.condition_dim)))
     per_batch = trainer_flops_per_batch(trainer.Trainer(cfg, source_like), specs)
@@ -136,7 +137,8 @@ def trainer_flops_per_image(cfg, source_like):
 
 def main(_):
     logging.set_verbosity(logging.WARNING)
-    from gan_zoo import config, data
+    from gan_zoo.settings import config
+    from gan_zoo import data
     cfg = config.resolve(model=FLAGS.model, dataset=FLAGS.dataset)
     source = data.for_config(cfg)
     batches = synthetic_batches(source.spec, cfg.batch_size)
@@ -174,7 +176,7 @@ def main(_):
             results[(spc, jit)] = trainer_rate(variant, source, batches, FLAGS.steps)
             line(f"gan_zoo trainer steps_per_call={spc} XLA {jit}", results[(spc, jit)], per_image)
     # the real epochs run XLA as --jit_compile=auto would on this machine (in float32)
-    from gan_zoo import speed_defaults
+    from gan_zoo.settings import speed_defaults
     jit = "on" if speed_defaults.choose(cfg.model, "auto", "off").jit_compile else "off"
     synthetic = results[(cfg.steps_per_call, jit)]
     for i, epoch in enumerate(real_epoch_rates(type(cfg)(**{**cfg.to_json(), "jit_compile": jit}))):

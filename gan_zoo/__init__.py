@@ -7,7 +7,7 @@
     images = generator.generate(labels=["shirt", "bag"], num_per_label=8)
 
 The API is in gan_zoo/api.py (train, open_run, load: an export or load(pretrained=NAME)); the command line is
-`gan-zoo train|export|generate|eval|plot|explore` (gan_zoo/console.py). Importing gan_zoo
+`gan-zoo train|export|generate|eval|plot|explore` (gan_zoo/cli/console.py). Importing gan_zoo
 loads nothing heavy: TensorFlow comes with the first call.
 """
 __version__ = "0.1.0"

@@ -19,7 +19,9 @@ def train(model=None, dataset=None, on_epoch=None, **settings):
     """Train (or resume) a run: `model` (its own recipe is its defaults) or `recipe=NAME`, and
     any training flag as a keyword (epochs=3, run_dir="runs/x", ...). `on_epoch(run, epoch)`
     is called after each epoch's files are written (epoch counts from 1). Returns the Run."""
-    from gan_zoo import config, data, loop
+    from gan_zoo.settings import config
+    from gan_zoo import data
+    from gan_zoo.run import loop
     given = {k: v for k, v in (("model", model), ("dataset", dataset)) if v is not None}
     cfg = config.resolve(**given, **settings)
     run = Run(cfg.resolved_run_dir())
@@ -30,7 +32,8 @@ def train(model=None, dataset=None, on_epoch=None, **settings):
 
 def open_run(run_dir):
     """The Run of a run dir written by `train` or `gan-zoo train`."""
-    if not os.path.isfile(os.path.join(run_dir, "config.json")):
+    from gan_zoo.run.run_files import RunFiles
+    if not os.path.isfile(RunFiles(run_dir).config_json):
         raise UserError(f"{run_dir!r} is not a run dir: it has no config.json (gan-zoo train "
                         "writes one).")
     return Run(run_dir)
@@ -40,7 +43,7 @@ def load(export_dir="", pretrained=""):
     """The Generator of an export (its base folder: the newest version; or one version), or of
     a generator shipped in the package (pretrained="maxout_cgan/fashion_mnist"), as the
     command line's --export_dir / --pretrained."""
-    from gan_zoo import pretrained as shipped
+    from gan_zoo.serving import pretrained as shipped
     return Generator(*shipped.open_model(export_dir, pretrained))
 
 
@@ -57,28 +60,33 @@ class Run:
     @property
     def config(self):
         """The run's settings (config.json's "config": every flag's value)."""
-        from gan_zoo.run_files import load_json
-        return load_json(os.path.join(self.run_dir, "config.json"))["config"]
+        from gan_zoo.run.run_files import load_json
+        return load_json(self._files.config_json)["config"]
 
     @property
     def losses(self):
         """loss.csv as {column: numpy array}, one entry per epoch."""
-        return self._csv("loss.csv")
+        return self._csv(self._files.loss_csv)
 
     @property
     def metrics(self):
         """metrics.csv ({column: array}, one entry per scored epoch); {} when nothing was scored."""
-        return self._csv("metrics.csv")
+        return self._csv(self._files.metrics_csv)
 
-    def _csv(self, name):
-        from gan_zoo.run_files import read_csv
-        path = os.path.join(self.run_dir, name)
+    @property
+    def _files(self):
+        from gan_zoo.run.run_files import RunFiles
+        return RunFiles(self.run_dir)
+
+    @staticmethod
+    def _csv(path):
+        from gan_zoo.run.run_files import read_csv
         return read_csv(path) if os.path.isfile(path) else {}
 
     def grid(self, epoch=None):
         """The sample grid of `epoch` (default: the latest) as a uint8 array."""
         from gan_zoo import images
-        folder = os.path.join(self.run_dir, "samples")
+        folder = self._files.samples_dir
         names = sorted(f for f in os.listdir(folder) if f.startswith("epoch_")) if os.path.isdir(folder) else []
         if epoch is not None:
             names = [n for n in names if n == f"epoch_{epoch:04d}.png"]
@@ -93,8 +101,8 @@ class Run:
     def export(self, export_dir, which=None, inference_mode=None):
         """Export a checkpoint as the next version under `export_dir` and return its Generator.
         which: "best" (the default where the run scored itself) or "latest"."""
-        from gan_zoo import export
-        from gan_zoo.run_dir import default_checkpoint
+        from gan_zoo.serving import export
+        from gan_zoo.run.run_dir import default_checkpoint
         if which is None:
             which = default_checkpoint(self.run_dir)
         export.export(self.run_dir, export_dir, which=which, inference_mode=inference_mode)
@@ -119,7 +127,7 @@ class Generator:
         """uint8 images [N, H, W, C]. Class models: `labels` (numbers or class names; default
         every class), num_per_label each, label-major. Tag models: `tags` ("bag;top,warm" or a
         list of tag lists). Unconditional models: `count` images. The same seed, the same images."""
-        from gan_zoo import generate
+        from gan_zoo.serving import generate
         meta = self.metadata
         if meta.get("paired"):
             raise UserError("This model translates images: use generator.translate(images).")
@@ -142,7 +150,7 @@ class Generator:
 
     def translate(self, images):
         """An image-to-image model's uint8 outputs for uint8 inputs [N, H, W, C]."""
-        from gan_zoo import generate
+        from gan_zoo.serving import generate
         if not self.metadata.get("paired"):
             raise UserError("This model draws from noise: use generator.generate().")
         return generate.translate(self.model, images)

@@ -6,7 +6,7 @@ A flag given here overrides the --recipe, which overrides the model's own recipe
 """
 # From Python, `gan_zoo.train(model, dataset=..., **flags)` is this module called (gan_zoo.api.train):
 # a module attribute of a package cannot be both, so the module is made callable.
-from gan_zoo import cli  # noqa: F401  (sets TF log level before TensorFlow loads)
+from gan_zoo.cli import options as cli  # noqa: F401  (sets TF log level before TensorFlow loads)
 
 import dataclasses
 import sys
@@ -15,14 +15,17 @@ import types
 
 from absl import flags, logging
 
-from gan_zoo import api, config as config_lib, models, recipes
+from gan_zoo import api, models
+from gan_zoo.settings import config as config_lib, recipes
 
 FLAGS = flags.FLAGS
 
 
 def main():
     cfg = config_lib.from_flags()
-    from gan_zoo import data, distribute, loop
+    from gan_zoo import data
+    from gan_zoo.core import distribute
+    from gan_zoo.run import loop
     strategy = distribute.strategy_for(cfg)  # first: multi-worker set-up must precede other TF work
     source = data.for_config(cfg)
     logging.info("Training %s on %s (%d images, %s) into %s with %d replica(s)", cfg.model,

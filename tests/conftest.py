@@ -46,7 +46,8 @@ if not idx.has_split(idx.DEBIAN_FASHION_MNIST, "test"):
 def two_replicas():
     """MirroredStrategy over the two logical CPUs: one instance for the whole session, since
     strategies created side by side in one process can mix up their collective ops."""
-    from gan_zoo import config, distribute
+    from gan_zoo.settings import config
+    from gan_zoo.core import distribute
     return distribute.strategy_for(config.resolve(strategy="mirrored", cpu_devices=2))
 
 
@@ -94,7 +95,7 @@ def olivetti_small():
 
 def tiny_faces_config(run_dir, **overrides):
     """dcgan at 32x32 with 8 filters: a few steps take about a second."""
-    from gan_zoo import config
+    from gan_zoo.settings import config
     settings = dict(model="dcgan", dataset="olivetti", data_dir=OLIVETTI, image_size=32, ngf=8,
                     ndf=8, batch_size=16, max_images=128, epochs=1, save_every=1,
                     run_dir=str(run_dir), progress=False)
@@ -112,7 +113,8 @@ def fashion_judge():
 @pytest.fixture(scope="session")
 def short_run(tmp_path_factory, fashion_small):
     """One 2-epoch maxout_cgan run of 40 steps/epoch, shared by the tests that only read it."""
-    from gan_zoo import config, loop
+    from gan_zoo.settings import config
+    from gan_zoo.run import loop
     run_dir = str(tmp_path_factory.mktemp("short_run"))
     cfg = config.resolve(model="maxout_cgan", dataset="fashion_mnist", max_images=2560,
                          batch_size=64, epochs=2, save_every=1, run_dir=run_dir, progress=False)
@@ -125,7 +127,10 @@ def exports(tmp_path_factory, short_run):
     unconditional DCGAN and an img2img model, each trained for a few steps and exported."""
     import numpy as np
 
-    from gan_zoo import config, data, export, loop
+    from gan_zoo.settings import config
+    from gan_zoo import data
+    from gan_zoo.serving import export
+    from gan_zoo.run import loop
     root = tmp_path_factory.mktemp("serving")
     _, label_run = short_run
     faces_cfg = tiny_faces_config(root / "faces_run")

@@ -11,8 +11,10 @@ import os
 import sys
 
 from conftest import tiny_faces_config
-from gan_zoo import checkpoints, data, export, loop, run_files
-from gan_zoo.disk_space import DiskFull
+from gan_zoo.run import checkpoints, loop, run_files
+from gan_zoo import data
+from gan_zoo.serving import export
+from gan_zoo.run.disk_space import DiskFull
 
 
 def fill(disk, leave=0):

@@ -1,8 +1,36 @@
-"""gan_zoo's own import graph, read from the source (imports inside functions included), and its
-cycles. `python tests/import_graph.py` prints them; tests/test_layout.py fails on any."""
+"""gan_zoo's own import graph, read from the source (imports inside functions included), its
+cycles, and the imports that go the wrong way between the package's floors (FLOORS below).
+`python tests/import_graph.py` prints both; tests/test_layout.py fails on any."""
 import ast
 import os
 import sys
+
+# Which floor may import which, lowest first. A floor is a folder of gan_zoo (the top-level
+# modules are the "top" floor); a module may import its own floor and the floors listed.
+# LEAVES import no other part of the package, so any module may import them.
+FLOORS = {
+    "settings": (),  # every setting, the recipes: read by every floor
+    "core": ("settings",),  # losses, noise, DiffAugment, optimizers, replicas, EMA: TensorFlow
+    "models": ("core", "settings"),  # the builders
+    "data": ("models", "core", "settings"),  # the input pipelines
+    "training": ("data", "models", "core", "settings"),  # the step math and the trainer
+    "eval": ("data", "models", "core", "settings"),  # metrics and scorers, apart from training
+    "run": ("training", "eval", "data", "models", "core", "settings"),  # the epoch loop, run dir
+    "serving": ("run", "training", "eval", "data", "models", "core", "settings"),  # export
+    "cli": ("serving", "run", "training", "eval", "data", "models", "core", "settings", "top"),
+    "top": ("cli", "serving", "run", "training", "eval", "data", "models", "core", "settings"),
+}
+LEAVES = ("gan_zoo.errors", "gan_zoo.images", "gan_zoo.cli.options")
+# Wrong-way imports that are known and are to go: settings still read the choice lists and the
+# model registry from the modules that own them, which loads TensorFlow with the settings.
+KNOWN_WRONG_WAY = {
+    ("gan_zoo.settings.config", "gan_zoo.core.distribute"),
+    ("gan_zoo.settings.config", "gan_zoo.core.losses"),
+    ("gan_zoo.settings.config", "gan_zoo.core.noise"),
+    ("gan_zoo.settings.config", "gan_zoo.models"),
+    ("gan_zoo.settings.config_rules", "gan_zoo.core.augment"),
+    ("gan_zoo.settings.config_rules", "gan_zoo.models"),
+}
 
 PACKAGE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "gan_zoo")
 
@@ -43,6 +71,28 @@ def graph():
     return {name: imports(path, known) - {name} for name, path in known.items()}
 
 
+def floor_of(module, floors=FLOORS):
+    """'core' for gan_zoo.core.losses, 'top' for gan_zoo.api or gan_zoo itself."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in floors else "top"
+
+
+def wrong_way(edges, floors=FLOORS, leaves=LEAVES, known=frozenset()):
+    """[(importer, imported)] of imports the floor table does not allow, leaves importing
+    anything but leaves among them; `known` pairs are left out."""
+    found = []
+    for module, targets in sorted(edges.items()):
+        for target in sorted(targets):
+            if module in leaves:
+                allowed = target in leaves
+            else:
+                here, there = floor_of(module, floors), floor_of(target, floors)
+                allowed = target in leaves or there == here or there in floors[here]
+            if not allowed and (module, target) not in known:
+                found.append((module, target))
+    return found
+
+
 def cycles(edges):
     """Each strongly connected group of more than one module (Tarjan), as a sorted list."""
     index, low, stack, on_stack, groups = {}, {}, [], set(), []
@@ -76,7 +126,11 @@ def cycles(edges):
 
 
 if __name__ == "__main__":
-    found = cycles(graph())
+    edges = graph()
+    found = cycles(edges)
     for group in found:
-        print(" <-> ".join(group))
-    sys.exit(1 if found else 0)
+        print("circle:", " <-> ".join(group))
+    wrong = wrong_way(edges, known=KNOWN_WRONG_WAY)
+    for module, target in wrong:
+        print(f"wrong way: {module} ({floor_of(module)}) imports {target} ({floor_of(target)})")
+    sys.exit(1 if found or wrong else 0)

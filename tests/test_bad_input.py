@@ -9,7 +9,9 @@ import tensorflow as tf
 from PIL import Image
 
 from conftest import OLIVETTI, run_cli, tiny_faces_config
-from gan_zoo import config, data, loop
+from gan_zoo.settings import config
+from gan_zoo import data
+from gan_zoo.run import loop
 from gan_zoo.errors import UserError
 from gan_zoo.data.spec import DataSpec
 
@@ -91,14 +93,14 @@ def test_resuming_with_rgb_images_where_the_run_had_grayscale(tmp_path):
 def test_resuming_with_other_loss_settings_is_allowed_and_named():
     """A resume may change the loss and optimizer settings (not the networks or data); the
     changes are listed in a warning, so a re-run meant to start afresh does not pass silently."""
-    from gan_zoo.run_dir import changed_training_settings
+    from gan_zoo.run.run_dir import changed_training_settings
     before = config.resolve(model="maxout_cgan").to_json()
     now = config.resolve(model="maxout_cgan", mismatch_weight=0.25, epochs=40)
     assert changed_training_settings(before, now) == ["mismatch_weight: 0.5 -> 0.25"]
     assert changed_training_settings(now.to_json(), now) == []
     # D's dropout holds no weight, so it may change too, and is named; a run dir written before
     # --d_dropout existed trained with the paper's 0.5
-    from gan_zoo.run_dir import _BEFORE_THEY_EXISTED
+    from gan_zoo.run.run_dir import _BEFORE_THEY_EXISTED
     older = {k: v for k, v in before.items() if k != "d_dropout"}
     assert changed_training_settings({**_BEFORE_THEY_EXISTED, **older}, now) == [
         "d_dropout: 0.5 -> 0.0", "mismatch_weight: 0.5 -> 0.25"]
@@ -119,11 +121,12 @@ def test_a_run_dir_with_another_models_checkpoint(tmp_path):
 
 def test_wrong_length_condition_vector_at_serve_time(tmp_path):
     """A tag model's serving signature takes [batch, condition_dim]: any other length fails."""
-    from gan_zoo import export, models
+    from gan_zoo.serving import export
+    from gan_zoo import models
     spec = DataSpec(image_shape=(28, 28, 1), condition_dim=4, condition_names=("a", "b", "c", "d"),
                            grid_conditions=((1, 0, 0, 0),), grid_names=("a",))
     cfg = config.resolve(model="maxout_cgan", noise_dim=8)
-    generator, _ = models.get("maxout_cgan").build(spec, cfg)
+    generator, _ = models.builder("maxout_cgan").build(spec, cfg)
     module = export.GeneratorModule(generator, spec, cfg.noise_dim, cfg.noise)
     tf.saved_model.save(module, str(tmp_path), signatures={"serving_default": module.serving_default})
     serve = tf.saved_model.load(str(tmp_path)).signatures["serving_default"]

@@ -5,7 +5,9 @@ import numpy as np
 import tensorflow as tf
 
 from conftest import two_replicas
-from gan_zoo import config as config_lib, data, models, trainer
+from gan_zoo.settings import config as config_lib
+from gan_zoo import data, models
+from gan_zoo.training import trainer
 from gan_zoo.models import fused_batch_norm
 from gan_zoo.models.layers import batch_norm, fused_batch_norms
 

@@ -40,7 +40,7 @@ def test_unknown_dataset_and_bad_numbers(tmp_path):
 
 
 def test_export_of_a_missing_run_dir(tmp_path):
-    result = run_cli("gan_zoo.export", f"--run_dir={tmp_path / 'nope'}",
+    result = run_cli("gan_zoo.serving.export", f"--run_dir={tmp_path / 'nope'}",
                      f"--export_dir={tmp_path / 'e'}")
     _fails_clearly(result, "does not exist", "--run_dir")
 
@@ -55,7 +55,7 @@ OTHER_RECIPES = ("pix2pix.flags",)
 def _flagfile_config(path):
     from absl import flags
 
-    from gan_zoo import config
+    from gan_zoo.settings import config
     fv = flags.FlagValues()
     config.define_flags(fv)
     fv(["prog", f"--flagfile={path}"])
@@ -73,7 +73,7 @@ def test_every_model_has_a_flagfile():
 def test_flagfile_recipe_matches_the_registry_defaults(path):
     """`--flagfile=flags/M[_LOSS].flags` trains the recipe `--model=M [--loss=LOSS]` gives
     (M_reference.flags: the model's defaults, reference design's recipe)."""
-    from gan_zoo import config
+    from gan_zoo.settings import config
     from_file = _flagfile_config(path)
     model_only = config.resolve(model=from_file.model)
     expected = model_only if from_file.loss == model_only.loss else config.resolve(

@@ -5,7 +5,10 @@ import pytest
 import tensorflow as tf
 
 from conftest import run_cli
-from gan_zoo import config, data, export, images, loop
+from gan_zoo.settings import config
+from gan_zoo import data, images
+from gan_zoo.serving import export
+from gan_zoo.run import loop
 from gan_zoo.data import conditions
 from gan_zoo.errors import UserError
 
@@ -64,12 +67,12 @@ def test_tag_export_round_trip_and_generate_cli(tag_run, tmp_path):
         model.signatures["serving_default"](condition=tf.constant(vectors * np.nan),
                                             noise=tf.constant(noise))
     out = str(tmp_path / "boots.npz")
-    result = run_cli("gan_zoo.generate", f"--export_dir={export_dir}", "--tags=footwear,warm;bag",
+    result = run_cli("gan_zoo.serving.generate", f"--export_dir={export_dir}", "--tags=footwear,warm;bag",
                      "--num_per_label=4", f"--out={out}")
     assert result.returncode == 0, result.stderr[-3000:]
     with np.load(out) as f:
         assert f["images"].shape == (8, 28, 28, 1) and f["conditions"].shape == (8, len(meta["condition_names"]))
-    bad = run_cli("gan_zoo.generate", f"--export_dir={export_dir}", "--tags=hat")
+    bad = run_cli("gan_zoo.serving.generate", f"--export_dir={export_dir}", "--tags=hat")
     assert bad.returncode == 2 and "Unknown tag(s) ['hat']" in bad.stderr
 
 

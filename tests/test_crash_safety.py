@@ -12,8 +12,10 @@ import pytest
 import tensorflow as tf
 
 from conftest import OLIVETTI, ROOT, tiny_faces_config
-from gan_zoo import data, loop, losses, run_files
-from gan_zoo import run_dir as run_dir_lib
+from gan_zoo import data
+from gan_zoo.run import loop, run_files
+from gan_zoo.core import losses
+from gan_zoo.run import run_dir as run_dir_lib
 from gan_zoo.errors import UserError
 
 # 160 faces / batch 16 = 10 steps per epoch, 2 tf.function calls of 5 steps each. Scoring is
@@ -238,7 +240,7 @@ def test_a_signal_during_the_epochs_files_keeps_that_epochs_row(tmp_path):
 def test_a_checkpoint_series_lists_only_whole_checkpoints_even_when_killed_while_pruning(tmp_path, monkeypatch):
     """The state file drops a checkpoint before its files go (tf.train.CheckpointManager
     deletes first); a series reopened later goes on pruning from what the state lists."""
-    from gan_zoo.checkpoints import CheckpointSeries
+    from gan_zoo.run.checkpoints import CheckpointSeries
     tmp_path = tmp_path / "a.run dir"  # dots and spaces in the path are part of no file name
     v = tf.Variable(0.0)
     series = CheckpointSeries(tf.train.Checkpoint(v=v), str(tmp_path), keep=2)

@@ -12,8 +12,12 @@ import pytest
 import tensorflow as tf
 
 from conftest import assert_trained_alike, two_replicas, OLIVETTI, ROOT, tiny_faces_config
-from gan_zoo import config, data, distribute, loop, losses, run_files, trainer
-from gan_zoo import run_dir as run_dir_lib
+from gan_zoo.settings import config
+from gan_zoo import data
+from gan_zoo.core import distribute, losses
+from gan_zoo.training import trainer
+from gan_zoo.run import loop, run_files
+from gan_zoo.run import run_dir as run_dir_lib
 from gan_zoo.errors import UserError
 
 
@@ -273,7 +277,7 @@ def test_two_local_workers_train_and_the_chief_checkpoint_restores(tmp_path):
     assert list(rows["epoch"]) == [1, 2]
     generator, _, _, step = run_dir_lib.restore_generator(str(run_dir))
     assert step == 8
-    # only the chief wrote here, and it held the run dir's lock (gan_zoo.run_lock)
+    # only the chief wrote here, and it held the run dir's lock (gan_zoo.run.run_lock)
     assert sorted(os.listdir(run_dir)) == [".lock", "best.json", "checkpoints", "config.json",
                                            "loss.csv", "metrics.csv", "samples", "tb", "timing.csv"]
 

@@ -13,7 +13,7 @@ import pytest
 from conftest import MNIST_SUBSET, OLIVETTI
 from gan_zoo import data
 from gan_zoo.eval import classifier, scoring
-from gan_zoo.eval.__main__ import real_answers
+from gan_zoo.cli.evaluate import real_answers
 
 SAMPLES = 2000
 
@@ -135,7 +135,7 @@ def test_faces_are_scored_on_diversity_too_one_face_repeated_has_none():
 
 # --- in training: metrics.csv, the best checkpoint, --select_by ----------------------------------
 def _short_config(run_dir, **overrides):
-    from gan_zoo import config
+    from gan_zoo.settings import config
     return config.resolve(**{**dict(model="maxout_cgan", dataset="fashion_mnist", max_images=1280,
                                     batch_size=64, epochs=2, eval_samples=300, run_dir=str(run_dir),
                                     progress=False), **overrides})
@@ -144,9 +144,9 @@ def _short_config(run_dir, **overrides):
 def test_training_scores_each_epoch_and_keeps_the_best_across_a_resume(tmp_path, fashion_small):
     import json
 
-    from gan_zoo import loop
-    from gan_zoo import run_dir as run_dir_lib
-    from gan_zoo.run_files import RunFiles, read_csv
+    from gan_zoo.run import loop
+    from gan_zoo.run import run_dir as run_dir_lib
+    from gan_zoo.run.run_files import RunFiles, read_csv
     files = RunFiles(str(tmp_path))
     loop.train(_short_config(tmp_path, epochs=1, select_by="recall"), fashion_small)
     first = run_dir_lib.best_record(str(tmp_path))
@@ -169,10 +169,10 @@ def test_training_scores_each_epoch_and_keeps_the_best_across_a_resume(tmp_path,
 
 
 def test_eval_settings_are_checked_before_training(tmp_path, fashion_small):
-    from gan_zoo import loop
-    from gan_zoo import run_dir as run_dir_lib
+    from gan_zoo.run import loop
+    from gan_zoo.run import run_dir as run_dir_lib
     from gan_zoo.errors import UserError
-    from gan_zoo.run_files import RunFiles
+    from gan_zoo.run.run_files import RunFiles
     with pytest.raises(UserError, match="measures label_accuracy, FID"):
         loop.train(_short_config(tmp_path / "a", select_by="SWD"), fashion_small)
     assert not os.path.exists(RunFiles(str(tmp_path / "a")).loss_csv)

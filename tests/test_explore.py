@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from gan_zoo import explore, export
+from gan_zoo.serving import explore, export
 
 
 @pytest.fixture(scope="module")
@@ -192,7 +192,7 @@ def test_the_page_in_headless_chromium(servers, tmp_path):
 
 
 def test_the_command_serves_until_stopped(exports, tmp_path):
-    """`python -m gan_zoo.explore` prints its address, answers there, and stops on SIGINT, also
+    """`python -m gan_zoo explore` prints its address, answers there, and stops on SIGINT, also
     when started with SIGINT ignored (as a background job of a non-interactive shell is)."""
     import os
     import signal
@@ -204,7 +204,7 @@ def test_the_command_serves_until_stopped(exports, tmp_path):
     # stderr to a file: a pipe nobody reads can fill up and block the server's exit
     with open(tmp_path / "stderr.txt", "w") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gan_zoo.explore", f"--export_dir={exports['label'][0]}",
+            [sys.executable, "-m", "gan_zoo.serving.explore", f"--export_dir={exports['label'][0]}",
              "--port=0", "--directions=2"], cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr,
             text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"),
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
@@ -218,7 +218,7 @@ def test_the_command_serves_until_stopped(exports, tmp_path):
             process.send_signal(signal.SIGINT)
             process.communicate(timeout=60)
     assert process.returncode == 0, (tmp_path / "stderr.txt").read_text()[-2000:]
-    missing = run_cli("gan_zoo.explore", "--export_dir=/no/such/export")
+    missing = run_cli("gan_zoo.serving.explore", "--export_dir=/no/such/export")
     assert missing.returncode == 2 and "No SavedModel" in missing.stderr
 
 

@@ -9,8 +9,13 @@ import tensorflow as tf
 
 import fixtures
 from conftest import two_replicas, FACE_FOLDER, OLIVETTI, run_cli, tiny_faces_config
-from gan_zoo import config, data, export, loop, losses, models, run_files, trainer
-from gan_zoo import run_dir as run_dir_lib
+from gan_zoo.settings import config
+from gan_zoo import data, models
+from gan_zoo.serving import export
+from gan_zoo.run import loop, run_files
+from gan_zoo.core import losses
+from gan_zoo.training import trainer
+from gan_zoo.run import run_dir as run_dir_lib
 from gan_zoo.errors import UserError
 from gan_zoo.eval import diversity
 from gan_zoo.data.spec import DataSpec
@@ -66,7 +71,7 @@ def test_missing_olivetti_file_says_where_it_looked(tmp_path):
 @pytest.mark.parametrize("size,channels", [(32, 1), (64, 3), (80, 3)])
 def test_dcgan_sizes_and_mirrored_discriminator(size, channels):
     spec = DataSpec(image_shape=(size, size, channels), condition_dim=0)
-    g, d = models.get("dcgan").build(spec, config.resolve(model="dcgan", ngf=8, ndf=8))
+    g, d = models.builder("dcgan").build(spec, config.resolve(model="dcgan", ngf=8, ndf=8))
     assert g.input_shape == (None, 100) and g.output_shape == (None, size, size, channels)
     assert d.input_shape == (None, size, size, channels) and d.output_shape == (None, 1)
     base = 5 if size == 80 else 4
@@ -81,7 +86,7 @@ def test_wgan_gp_critic_has_no_batchnorm_and_refuses_it():
     cfg = config.resolve(model="dcgan", loss="wgan_gp", ngf=8, ndf=8)
     assert (cfg.d_norm, cfg.g_lr, cfg.beta1, cfg.n_critic, cfg.gp_weight) == ("instance", 1e-4, 0.0, 5, 10.0)
     spec = DataSpec(image_shape=(64, 64, 3), condition_dim=0)
-    _, critic = models.get("dcgan").build(spec, cfg)
+    _, critic = models.builder("dcgan").build(spec, cfg)
     assert not any(isinstance(layer, tf.keras.layers.BatchNormalization) for layer in critic.layers)
     batch_norm = config.resolve(model="dcgan", loss="wgan_gp", d_norm="batch", ngf=8, ndf=8)
     _, batch_norm_critic = models.build(spec, batch_norm)
@@ -197,12 +202,12 @@ def test_unconditional_export_round_trip_and_generate_cli(tmp_path):
     once = seeded(count=tf.constant(4), seed=tf.constant(5, tf.int64))["images"].numpy()
     assert once.shape == (4, 32, 32, 1)
     np.testing.assert_array_equal(once, seeded(count=tf.constant(4), seed=tf.constant(5, tf.int64))["images"])
-    result = run_cli("gan_zoo.generate", f"--export_dir={export_dir}", "--count=10",
+    result = run_cli("gan_zoo.serving.generate", f"--export_dir={export_dir}", "--count=10",
                      f"--out={tmp_path / 'faces.png'}")
     assert result.returncode == 0, result.stderr
     from gan_zoo import images
     assert images.read_png(str(tmp_path / "faces.png")).shape == (2 * 33 - 1, 8 * 33 - 1, 1)
-    refused = run_cli("gan_zoo.generate", f"--export_dir={export_dir}", "--labels=1",
+    refused = run_cli("gan_zoo.serving.generate", f"--export_dir={export_dir}", "--labels=1",
                       f"--out={tmp_path / 'x.png'}")
     assert refused.returncode == 2 and "unconditional" in refused.stderr
 
@@ -218,7 +223,7 @@ def test_weights_from_a_strategy_run_load_into_a_plain_model_and_back(tmp_path):
     spec = DataSpec(image_shape=(32, 32, 1), condition_dim=0)
     strategy = _two_replicas()
     with strategy.scope():
-        mirrored_g, mirrored_d = models.get("dcgan").build(spec, cfg)
+        mirrored_g, mirrored_d = models.builder("dcgan").build(spec, cfg)
         optimizer = tf.keras.optimizers.Adam(1e-3)
         optimizer.build(mirrored_g.trainable_variables)
 
@@ -249,14 +254,14 @@ def test_weights_from_a_strategy_run_load_into_a_plain_model_and_back(tmp_path):
     np.testing.assert_allclose(plain_g(z, training=False).numpy(), reference, atol=1e-6)
     # and Keras weight files, both ways
     mirrored_g.save_weights(str(tmp_path / "g.weights.h5"))
-    fresh, _ = models.get("dcgan").build(spec, cfg)
+    fresh, _ = models.builder("dcgan").build(spec, cfg)
     fresh.load_weights(str(tmp_path / "g.weights.h5"))
     np.testing.assert_allclose(fresh(z, training=False).numpy(), reference, atol=1e-6)
 
     # 2. a plain run's checkpoint -> a model built under the strategy
     trained, plain_dir = _train(tmp_path / "plain_run")
     with strategy.scope():
-        into_mirrored, _ = models.get("dcgan").build(spec, cfg)
+        into_mirrored, _ = models.builder("dcgan").build(spec, cfg)
     expected = trained.generator(z, training=False).numpy()
     assert not np.allclose(into_mirrored(z, training=False).numpy(), expected, atol=1e-3)
     latest = tf.train.latest_checkpoint(os.path.join(plain_dir, "checkpoints"))
@@ -297,7 +302,8 @@ def test_dcgan_recipe_flagfile_trains_and_resumes_through_the_cli(tmp_path):
 
 def test_plots_of_a_critic_run(tmp_path):
     """WGAN runs plot the critic's scores (not sigmoids), the diversity, and 4 latent walks."""
-    from gan_zoo import images, plot
+    from gan_zoo import images
+    from gan_zoo.cli import plot
     _, run_dir = _train(tmp_path, loss="wgan_gp", epochs=2)
     assert os.path.exists(plot.plot_losses(run_dir))
     gif = plot.samples_gif(run_dir)

@@ -140,7 +140,7 @@ def test_a_mistyped_data_set_gets_a_suggestion():
 
 def test_labels_by_number_or_class_name():
     from gan_zoo.errors import UserError
-    from gan_zoo.generate import parse_labels
+    from gan_zoo.serving.generate import parse_labels
     names = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
              "Sneaker", "Bag", "Ankle boot")
     assert parse_labels("shirt,Bag, 0,ankle boot", 10, names) == [6, 8, 0, 9]
@@ -240,7 +240,7 @@ def test_the_python_api_in_five_lines(tmp_path):
 
 
 def test_progress_is_a_plain_line_when_nobody_watches_a_terminal(caplog):
-    from gan_zoo import progress
+    from gan_zoo.run import progress
     assert isinstance(progress.epoch_bar(10, 0, "epoch 1/3"), progress.PlainProgress)  # pytest captures
     clock = iter([0.0, 5.0, 31.0, 32.0, 62.5]).__next__
     plain = progress.PlainProgress(100, 0, "epoch 1/3", every_s=30, clock=clock)
@@ -254,7 +254,7 @@ def test_progress_is_a_plain_line_when_nobody_watches_a_terminal(caplog):
 
 
 def test_default_run_dir_names_model_and_data_set():
-    from gan_zoo import config
+    from gan_zoo.settings import config
     assert config.resolve(model="dcgan", dataset="folder:/data/my faces/").resolved_run_dir() == \
         os.path.join("runs", "dcgan_my_faces")
     assert config.resolve(recipe="maxout_cgan", dataset="mnist").resolved_run_dir() == \
@@ -263,7 +263,7 @@ def test_default_run_dir_names_model_and_data_set():
 
 def test_licence_and_every_shipped_generator_names_its_datas_licence():
     assert "Apache License" in open(os.path.join(ROOT, "LICENSE")).read()
-    from gan_zoo import pretrained
+    from gan_zoo.serving import pretrained
     for name in pretrained.names():
         assert pretrained.card(name)["data_license"], name
     assert "research" in pretrained.card("dcgan/lfw_gray")["data_license"]

@@ -5,7 +5,8 @@ import keras
 import numpy as np
 import pytest
 
-from gan_zoo import config, models
+from gan_zoo.settings import config
+from gan_zoo import models
 from gan_zoo.data.spec import DataSpec
 from gan_zoo.errors import UserError
 from gan_zoo.models import layers

@@ -17,7 +17,7 @@ def _spec(size, channels_in=3, channels_out=3):
 
 
 def _config(**overrides):
-    from gan_zoo import config
+    from gan_zoo.settings import config
     return config.resolve(model="img2img", **overrides)
 
 
@@ -122,7 +122,7 @@ def _same(a, b):
 @pytest.mark.parametrize("l1_weight,adv_weight", [(0.0, 1.0), (100.0, 0.0), (0.7, 0.3)])
 def test_a_zero_weight_switches_its_term_off(facades, tmp_path, l1_weight, adv_weight):
     """adv 0: G's gradient does not depend on D; L1 0: it does not depend on the targets."""
-    from gan_zoo import trainer as trainer_lib
+    from gan_zoo.training import trainer as trainer_lib
     cfg = _config(dataset="facades", data_dir=FACADES, ngf=8, ndf=8, l1_weight=l1_weight,
                   adv_weight=adv_weight, run_dir=str(tmp_path))
     trainer = trainer_lib.Trainer(cfg, facades)
@@ -202,7 +202,8 @@ def test_edges2fashion_inputs_are_the_items_edge_maps():
 
 
 def test_wrong_data_for_the_model_and_missing_facades(tmp_path, monkeypatch):
-    from gan_zoo import config, data
+    from gan_zoo.settings import config
+    from gan_zoo import data
     from gan_zoo.errors import UserError
     with pytest.raises(UserError, match="image pairs"):
         data.load("mnist", paired=True)
@@ -225,7 +226,9 @@ def facades_run(tmp_path_factory, facades):
     """pix2pix's networks and loss weights (narrower: ngf 16, a 34x34 PatchGAN) on the drawn
     facades, 2 epochs of 32 steps of 4 pairs. (The reference's 0.7 L1 / 0.3 BCE first moves
     away from the targets: its adversarial term dominates early; see the README.)"""
-    from gan_zoo import data, loop, trainer as trainer_lib
+    from gan_zoo import data
+    from gan_zoo.run import loop
+    from gan_zoo.training import trainer as trainer_lib
     run_dir = str(tmp_path_factory.mktemp("facades_run"))
     cfg = _config(data_dir=FACADES, generator="unet", discriminator="patch", patch_layers=2,
                   ngf=16, ndf=16, max_images=128, batch_size=4, epochs=2, save_every=1,
@@ -237,7 +240,7 @@ def facades_run(tmp_path_factory, facades):
 
 
 def test_short_facades_run_lowers_test_l1(facades_run):
-    from gan_zoo.run_files import RunFiles
+    from gan_zoo.run.run_files import RunFiles
     trainer, before, run_dir, scorer = facades_run
     assert scorer.metric_names == ("L1", "PSNR", "SSIM") and len(scorer.real) == fixtures.FACADES_TEST
     after = scorer.score(trainer.generate)
@@ -248,16 +251,16 @@ def test_short_facades_run_lowers_test_l1(facades_run):
     with open(files.metrics_csv) as fh:
         rows = fh.read().split()
     assert rows[0] == "epoch,L1,PSNR,SSIM,steps" and len(rows) == 3
-    from gan_zoo.run_dir import best_record
+    from gan_zoo.run.run_dir import best_record
     assert best_record(run_dir)["metric"] == "L1"
     assert float(rows[-1].split(",")[1]) == pytest.approx(after["L1"], rel=1e-4)
-    from gan_zoo import plot
+    from gan_zoo.cli import plot
     from gan_zoo.images import read_png
     assert read_png(plot.plot_metrics(run_dir)).shape[:2] == (380, 1500)  # 3 panels drawn
     # the reference's figure: 6 test inputs, columns (generated, input, target)
     figure = read_png(os.path.join(files.samples_dir, "epoch_0002.png"))
     assert figure.shape == (6 * 65 - 1, 3 * 65 - 1, 3)
-    from gan_zoo.epoch_figures import EpochFigures
+    from gan_zoo.run.epoch_figures import EpochFigures
     targets, inputs = EpochFigures(trainer.config, trainer.source).pairs
     from gan_zoo.data import to_uint8
     np.testing.assert_array_equal(figure[:64, 65:129], to_uint8(inputs[0]))
@@ -274,7 +277,8 @@ def _unchanged(before, after):
 
 
 def test_export_eval_mode_round_trip_and_no_statistics_update(facades_run, tmp_path):
-    from gan_zoo import export, models
+    from gan_zoo.serving import export
+    from gan_zoo import models
     from gan_zoo.data import scale_images, to_uint8
     from gan_zoo.errors import UserError
     trainer, _, run_dir, _ = facades_run
@@ -297,7 +301,8 @@ def test_export_eval_mode_round_trip_and_no_statistics_update(facades_run, tmp_p
 
 
 def test_export_pix2pix_mode_uses_batch_statistics_and_keeps_no_averages(facades_run, tmp_path):
-    from gan_zoo import export, models
+    from gan_zoo.serving import export
+    from gan_zoo import models
     from gan_zoo.data import scale_images, to_uint8
     trainer, _, run_dir, _ = facades_run
     export.export(run_dir, str(tmp_path / "p2p"), inference_mode="pix2pix")
@@ -316,7 +321,7 @@ def test_export_pix2pix_mode_uses_batch_statistics_and_keeps_no_averages(facades
 
 def test_pix2pix_mode_keeps_dropout_on(tmp_path):
     """pix2pix's noise is dropout at test time: two calls on one input differ; eval mode's agree."""
-    from gan_zoo import export
+    from gan_zoo.serving import export
     from gan_zoo.models.layers import batch_statistics_twin
     from gan_zoo.models import img2img
     generator = img2img.build_unet(_spec(32), ngf=8, dropout=0.5)
@@ -330,7 +335,7 @@ def test_pix2pix_mode_keeps_dropout_on(tmp_path):
 
 
 def test_generate_translates_a_folder_through_the_cli(facades_run, tmp_path):
-    from gan_zoo import export, generate
+    from gan_zoo.serving import export, generate
     from gan_zoo.images import read_png
     _, _, run_dir, _ = facades_run
     export_dir = str(tmp_path / "export")
@@ -340,12 +345,12 @@ def test_generate_translates_a_folder_through_the_cli(facades_run, tmp_path):
     for name in ("1.jpg", "2.jpg", "3.jpg"):  # real A|B test files; B is the label map
         os.symlink(os.path.join(FACADES, "test", name), inputs / name)
     out = tmp_path / "out"
-    result = run_cli("gan_zoo.generate", f"--export_dir={export_dir}", f"--input={inputs}",
+    result = run_cli("gan_zoo.serving.generate", f"--export_dir={export_dir}", f"--input={inputs}",
                      "--input_side=B", f"--out={out}")
     assert result.returncode == 0, result.stderr
     assert sorted(os.listdir(out)) == ["1.png", "2.png", "3.png"]
     model, metadata = export.load(export_dir)
     names, images = generate.read_inputs(str(inputs), metadata["input_shape"], "B")
     np.testing.assert_array_equal(read_png(str(out / "2.png")), generate.translate(model, images)[1])
-    missing = run_cli("gan_zoo.generate", f"--export_dir={export_dir}", f"--out={out}")
+    missing = run_cli("gan_zoo.serving.generate", f"--export_dir={export_dir}", f"--out={out}")
     assert missing.returncode != 0 and "--input=IMAGE_OR_FOLDER" in missing.stderr

@@ -7,12 +7,15 @@ import pytest
 import tensorflow as tf
 
 from conftest import run_cli
-from gan_zoo import config, data, loop, losses, models, run_files
+from gan_zoo.settings import config
+from gan_zoo import data, models
+from gan_zoo.run import loop, run_files
+from gan_zoo.core import losses
 
 
 # maxout_cgan goes through the same commands in the README's quickstart (tests/test_first_hour.py).
 @pytest.mark.parametrize("model", [m for m in models.names() if m != "maxout_cgan"
-                                   and models.is_conditional(m) and not models.is_paired(m)])
+                                   and models.describe(m).takes_condition and not models.describe(m).paired])
 def test_label_models_train_resume_and_export_through_the_cli(model, tmp_path):
     run_dir, export_dir = str(tmp_path / "run"), str(tmp_path / "export")
     common = [f"--flagfile=flags/{model}.flags", "--dataset=fashion_mnist", "--max_images=512",
@@ -25,10 +28,10 @@ def test_label_models_train_resume_and_export_through_the_cli(model, tmp_path):
     assert "Resumed" in second.stderr and "at step 8" in second.stderr
     rows = run_files.read_csv(os.path.join(run_dir, "loss.csv"))
     assert list(rows["epoch"]) == [1, 2] and list(rows["steps"]) == [8, 16]
-    exported = run_cli("gan_zoo.export", f"--run_dir={run_dir}", f"--export_dir={export_dir}")
+    exported = run_cli("gan_zoo.serving.export", f"--run_dir={run_dir}", f"--export_dir={export_dir}")
     assert exported.returncode == 0, exported.stderr[-3000:]
     out = str(tmp_path / "samples.npz")
-    generated = run_cli("gan_zoo.generate", f"--export_dir={export_dir}", "--labels=1,7",
+    generated = run_cli("gan_zoo.serving.generate", f"--export_dir={export_dir}", "--labels=1,7",
                         "--num_per_label=3", f"--out={out}")
     assert generated.returncode == 0, generated.stderr[-3000:]
     size = config.resolve(model=model).image_size or 28
@@ -60,7 +63,7 @@ def test_conv_cgan_discriminator_sees_the_label():
     is tested in test_stabilisers.py."""
     source = data.load("fashion_mnist", max_images=6400, image_size=32)
     keras.utils.set_random_seed(0)
-    _, disc = models.get("conv_cgan").build(
+    _, disc = models.builder("conv_cgan").build(
         source.spec, config.resolve(model="conv_cgan", d_conditioning="concat"))
     optimizer = keras.optimizers.Adam(4e-4, beta_1=0.5)
 
@@ -101,7 +104,7 @@ def test_plot_writes_loss_png_epoch_gif_and_interpolation(short_run):
 
     from gan_zoo import images
     _, run_dir = short_run
-    result = run_cli("gan_zoo.plot", f"--run_dir={run_dir}")
+    result = run_cli("gan_zoo.cli.plot", f"--run_dir={run_dir}")
     assert result.returncode == 0, result.stderr[-3000:]
     assert images.read_png(os.path.join(run_dir, "loss.png")).shape[2] in (3, 4)
     with Image.open(os.path.join(run_dir, "samples.gif")) as gif:

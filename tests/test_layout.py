@@ -8,7 +8,8 @@ import sys
 import pytest
 
 import import_graph
-from gan_zoo import config, models, recipes
+from gan_zoo.settings import config, recipes
+from gan_zoo import models
 from gan_zoo.errors import UserError
 
 MAX_LINES = 350
@@ -17,6 +18,31 @@ MAX_LINES = 350
 def test_no_import_circles():
     """Imports inside functions count too (they only dodge a circle, they do not remove it)."""
     assert import_graph.cycles(import_graph.graph()) == []
+
+
+def test_imports_go_down_the_floors():
+    """The floor table in tests/import_graph.py: e.g. the core never imports the run layer or
+    the command line; models, data and eval never import the run layer. Each wrong-way import
+    is named with its two modules."""
+    edges = import_graph.graph()
+    wrong = import_graph.wrong_way(edges, known=import_graph.KNOWN_WRONG_WAY)
+    assert wrong == [], "\n".join(f"{a} ({import_graph.floor_of(a)}) imports {b} "
+                                   f"({import_graph.floor_of(b)})" for a, b in wrong)
+    still = {pair for pair in import_graph.KNOWN_WRONG_WAY if pair[1] in edges.get(pair[0], ())}
+    assert still == import_graph.KNOWN_WRONG_WAY, "gone from the code: drop them from the list"
+    folders = {name for name in os.listdir(import_graph.PACKAGE_DIR)
+               if os.path.isfile(os.path.join(import_graph.PACKAGE_DIR, name, "__init__.py"))}
+    assert folders == set(import_graph.FLOORS) - {"top"}, "every folder of gan_zoo is a floor"
+    top = [m for m in import_graph.modules() if import_graph.floor_of(m) == "top"]
+    assert len(top) <= 8, top
+
+
+def test_the_floor_check_names_a_wrong_way_import():
+    floors = {"low": (), "high": ("low",), "top": ("high", "low")}
+    edges = {"gan_zoo.low.a": {"gan_zoo.high.b", "gan_zoo.errors"}, "gan_zoo.high.b": {"gan_zoo.low.a"},
+             "gan_zoo.errors": {"gan_zoo.high.b"}}
+    assert import_graph.wrong_way(edges, floors, leaves=("gan_zoo.errors",)) == [
+        ("gan_zoo.errors", "gan_zoo.high.b"), ("gan_zoo.low.a", "gan_zoo.high.b")]
 
 
 def test_the_cycle_finder_finds_a_circle():
@@ -63,7 +89,7 @@ def test_every_setting_is_in_one_section_and_a_builder_sees_only_its_own():
         seen["config"] = model_config
         raise StopIteration
 
-    module = models.get("dcgan")
+    module = models.builder("dcgan")
     original, module.build = module.build, spy
     try:
         with pytest.raises(StopIteration):
@@ -76,7 +102,9 @@ def test_every_setting_is_in_one_section_and_a_builder_sees_only_its_own():
 
 def test_every_recipe_is_shipped_with_the_package():
     """setup.cfg's package data carries them, so a pip-installed gan_zoo has them."""
-    with open(os.path.join(os.path.dirname(recipes.RECIPE_DIR), "..", "setup.cfg")) as fh:
+    package_dir = os.path.dirname(import_graph.PACKAGE_DIR + os.sep)
+    with open(os.path.join(os.path.dirname(package_dir), "setup.cfg")) as fh:
         shipped = fh.read()
-    assert "recipes/*.flags" in shipped and "recipes/speed.json" in shipped
+    recipes_in_package = os.path.relpath(recipes.RECIPE_DIR, package_dir).replace(os.sep, "/")
+    assert f"{recipes_in_package}/*.flags" in shipped and f"{recipes_in_package}/speed.json" in shipped
     assert {models.recipe_name(m) for m in models.names()} <= set(recipes.names())

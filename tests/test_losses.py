@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from gan_zoo import losses
+from gan_zoo.core import losses
 
 
 def _grad_at(fn, logits):

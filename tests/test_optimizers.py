@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from conftest import assert_trained_alike, two_replicas
-from gan_zoo.optimizers import FusedAdam
+from gan_zoo.core.optimizers import FusedAdam
 
 
 def _model(seed):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import run_cli
-from gan_zoo import pretrained
+from gan_zoo.serving import pretrained
 from gan_zoo.errors import UserError
 from gan_zoo.data.spec import DataSpec
 
@@ -47,14 +47,14 @@ def test_the_shipped_maxout_cgan_scores_what_its_card_says(fashion_judge):
 
 
 def test_generate_and_explore_take_a_pretrained_name(tmp_path):
-    from gan_zoo.explore import Explorer
+    from gan_zoo.serving.explore import Explorer
     from gan_zoo.images import read_png
     out = tmp_path / "grid.png"
-    done = run_cli("gan_zoo.generate", "--pretrained=maxout_cgan/fashion_mnist", "--labels=0,7",
+    done = run_cli("gan_zoo.serving.generate", "--pretrained=maxout_cgan/fashion_mnist", "--labels=0,7",
                    "--num_per_label=3", f"--out={out}")
     assert done.returncode == 0, done.stderr
     assert read_png(str(out)).shape[:2] == (3 * 29 - 1, 2 * 29 - 1)
-    both = run_cli("gan_zoo.generate", "--pretrained=maxout_cgan/fashion_mnist",
+    both = run_cli("gan_zoo.serving.generate", "--pretrained=maxout_cgan/fashion_mnist",
                    "--export_dir=somewhere", f"--out={out}")
     assert both.returncode == 2 and "Pass one of --export_dir" in both.stderr
 

@@ -7,10 +7,13 @@ time (chance). The thresholds below were set from measurement, with margin.
 import numpy as np
 import pytest
 
-from gan_zoo import config, data, export, loop
-from gan_zoo import run_dir as run_dir_lib
-from gan_zoo.eval.__main__ import _export_generate
-from gan_zoo.run_files import RunFiles, read_csv
+from gan_zoo.settings import config
+from gan_zoo import data
+from gan_zoo.serving import export
+from gan_zoo.run import loop
+from gan_zoo.run import run_dir as run_dir_lib
+from gan_zoo.cli.evaluate import _export_generate
+from gan_zoo.run.run_files import RunFiles, read_csv
 
 # 4 epochs, not 3: on a CPU with AMX and AVX512_FP16 (2026-12-03) oneDNN's float32 kernels took
 # the 3-epoch run to FID 542 -> 489 (recall 0.0); at 4 epochs 542 -> 258, recall 0.019 (and with

@@ -13,7 +13,9 @@ import time
 import pytest
 
 from conftest import OLIVETTI, ROOT, tiny_faces_config
-from gan_zoo import data, export, loop, run_files
+from gan_zoo import data
+from gan_zoo.serving import export
+from gan_zoo.run import loop, run_files
 from gan_zoo.errors import UserError
 
 TINY = ["--model=dcgan", "--dataset=olivetti", f"--data_dir={OLIVETTI}", "--image_size=32",
@@ -100,7 +102,7 @@ def test_export_skips_a_broken_best_checkpoint_and_says_so_when_none_is_whole(tm
 def test_an_export_of_a_generator_with_non_finite_weights_is_refused(tmp_path):
     import numpy as np
 
-    from gan_zoo.checkpoints import CheckpointSeries
+    from gan_zoo.run.checkpoints import CheckpointSeries
     cfg = tiny_faces_config(tmp_path / "run", epochs=1, max_images=32)
     trained = loop.train(cfg, data.for_config(cfg))
     kernel = trained.sampler.weights[0]  # what export writes: the recipe's EMA of G

@@ -11,7 +11,7 @@ from tensorflow_serving.apis import predict_pb2
 
 import tf_serving
 from conftest import ROOT, run_cli
-from gan_zoo import export
+from gan_zoo.serving import export
 
 
 def _serve(base, inputs, signature="serving_default"):
@@ -103,12 +103,13 @@ def test_png_signature_returns_the_seed_signatures_images_as_png(exports, family
 def sessions(exports, tmp_path_factory):
     """{family: ServingSession}: the three exports, and an untrained tag model's export (its
     `condition` signatures; input checks need no training)."""
-    from gan_zoo import config, models
+    from gan_zoo.settings import config
+    from gan_zoo import models
     from gan_zoo.data.spec import DataSpec
     spec = DataSpec(image_shape=(28, 28, 1), condition_dim=4, condition_names=("a", "b", "c", "d"),
                     grid_conditions=((1, 0, 0, 0),), grid_names=("a",))
     cfg = config.resolve(model="maxout_cgan", noise_dim=8)
-    generator, _ = models.get("maxout_cgan").build(spec, cfg)
+    generator, _ = models.builder("maxout_cgan").build(spec, cfg)
     module, signatures = export.serving_module(generator, cfg, spec)
     tag_dir = str(tmp_path_factory.mktemp("tag_export"))
     tf.saved_model.save(module, tag_dir, signatures=signatures)

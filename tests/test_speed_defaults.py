@@ -4,7 +4,9 @@ a bfloat16 run that trains as float32 does."""
 import numpy as np
 import pytest
 
-from gan_zoo import config as config_lib, data, speed_defaults, trainer
+from gan_zoo.settings import config as config_lib, speed_defaults
+from gan_zoo import data
+from gan_zoo.training import trainer
 
 
 @pytest.fixture

@@ -6,12 +6,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from gan_zoo import augment, config, data, ema, loop, losses, models, steps
-from gan_zoo import run_dir as run_dir_lib
+from gan_zoo.core import augment, ema, losses
+from gan_zoo.training import steps
+from gan_zoo.settings import config
+from gan_zoo import data, models
+from gan_zoo.run import loop
+from gan_zoo.run import run_dir as run_dir_lib
 from gan_zoo.data.spec import DataSpec
 from gan_zoo.errors import UserError
 from gan_zoo.models import layers, spectral_norm
-from gan_zoo.trainer import Trainer
+from gan_zoo.training.trainer import Trainer
 
 
 def _tiny_generator(bn=False):
@@ -463,7 +467,7 @@ def _all_layers(model):
 
 
 def test_a_run_dir_from_before_these_options_is_not_resumed_with_them(tmp_path):
-    from gan_zoo.run_files import RunFiles, save_json
+    from gan_zoo.run.run_files import RunFiles, save_json
     old = config.resolve(model="maxout_cgan", d_conditioning="concat", ema_half_life=0.0).to_json()
     for key in ("d_conditioning", "spectral_norm", "ema_half_life", "mismatch_epochs",
                 "minibatch_stddev", "g_conditioning"):

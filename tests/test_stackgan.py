@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from gan_zoo import losses
+from gan_zoo.core import losses
 from gan_zoo.models import stackgan
 
 CLASSES, NOISE, CA = 10, 24, 8
@@ -122,7 +122,9 @@ def test_both_stages_reload_in_keras_safe_mode_and_draw_the_same(stages, tmp_pat
 @pytest.fixture(scope="module")
 def two_stage_runs(tmp_path_factory):
     """A tiny stage-1 run and a stage-2 run over it (one epoch each), trained once."""
-    from gan_zoo import config, data, loop
+    from gan_zoo.settings import config
+    from gan_zoo import data
+    from gan_zoo.run import loop
     base = tmp_path_factory.mktemp("stackgan")
     common = dict(recipe="stackgan", dataset="fashion_mnist", max_images=256, batch_size=64,
                   noise_dim=NOISE + 8, ca_dim=CA, ngf=8, ndf=8, epochs=1, eval_every=0,
@@ -139,7 +141,7 @@ def _stage1_weights(generator):
 
 
 def test_stage2_starts_from_the_stage1_run_and_leaves_it_frozen(two_stage_runs):
-    from gan_zoo.run_dir import restore_generator
+    from gan_zoo.run.run_dir import restore_generator
     _, first, second, trainer = two_stage_runs
     stage1 = restore_generator(first.run_dir)[0]  # the EMA of the stage-1 run: what it sampled
     trained = restore_generator(second.run_dir)[0]
@@ -153,14 +155,16 @@ def test_stage2_starts_from_the_stage1_run_and_leaves_it_frozen(two_stage_runs):
 
 
 def test_stage2_resumes_to_the_same_step_and_refuses_a_wrong_stage1_run(two_stage_runs, tmp_path):
-    from gan_zoo import config, data, loop
+    from gan_zoo.settings import config
+    from gan_zoo import data
+    from gan_zoo.run import loop
     from gan_zoo.errors import UserError
     common, first, second, _ = two_stage_runs
     steps = 256 // 64
     resumed = loop.train(config.resolve(**{**common, "epochs": 2}, stage=2, stage1_run=first.run_dir,
                                         run_dir=second.run_dir), data.for_config(second))
     assert int(resumed.step.numpy()) == 2 * steps
-    from gan_zoo.run_files import RunFiles, read_csv
+    from gan_zoo.run.run_files import RunFiles, read_csv
     assert list(read_csv(RunFiles(second.run_dir).loss_csv)["steps"]) == [steps, 2 * steps]
     wrong = config.resolve(**{**common, "noise_dim": NOISE + 16}, stage=2, stage1_run=first.run_dir,
                            run_dir=str(tmp_path / "wrong"))
@@ -176,7 +180,7 @@ def test_stage2_resumes_to_the_same_step_and_refuses_a_wrong_stage1_run(two_stag
 
 def test_stage2_grid_shows_stage1_beside_its_refinement(two_stage_runs):
     from PIL import Image
-    from gan_zoo.epoch_figures import SAMPLE_ROWS, STAGE_GAP
+    from gan_zoo.run.epoch_figures import SAMPLE_ROWS, STAGE_GAP
     _, first, second, _ = two_stage_runs
     stage2 = np.asarray(Image.open(os.path.join(second.run_dir, "samples", "epoch_0001.png")))
     stage1 = np.asarray(Image.open(os.path.join(first.run_dir, "samples", "epoch_0001.png")))
@@ -193,9 +197,10 @@ def test_stage2_grid_shows_stage1_beside_its_refinement(two_stage_runs):
 
 
 def test_stage2_export_serves_both_stages_matches_the_checkpoint_and_explores(two_stage_runs, tmp_path):
-    from gan_zoo import export, models
+    from gan_zoo.serving import export
+    from gan_zoo import models
     from gan_zoo.data import to_uint8
-    from gan_zoo.run_dir import restore_generator
+    from gan_zoo.run.run_dir import restore_generator
     _, _, second, _ = two_stage_runs
     export.export(second.run_dir, str(tmp_path / "export"))
     loaded, meta = export.load(str(tmp_path / "export"))
@@ -210,7 +215,7 @@ def test_stage2_export_serves_both_stages_matches_the_checkpoint_and_explores(tw
     _same_image(out["stage1_images"], to_uint8(coarse))
     assert meta["model"] == "stackgan"
     # the latent explorer serves it as any label model: its /render is the export's image
-    from gan_zoo import explore
+    from gan_zoo.serving import explore
     explorer = explore.Explorer(loaded, meta, directions=2)
     assert explorer.info()["noise_dim"] == NOISE + 8 and len(explorer.info()["class_names"]) == 10
     png = explorer.render({"noise": [float(v) for v in noise.numpy()[1]], "label": 3})
@@ -232,9 +237,10 @@ def _same_image(a, b):
 def test_kl_of_the_augmentation_is_in_the_generator_loss():
     """G's loss is the adversarial term plus --kl_weight x the KL its augmentation added."""
     import types
-    from gan_zoo import config, losses as losses_lib
+    from gan_zoo.settings import config
+    from gan_zoo.core import losses as losses_lib
     from gan_zoo.data.spec import DataSpec
-    from gan_zoo.steps import Steps
+    from gan_zoo.training.steps import Steps
     spec = DataSpec(image_shape=(28, 28, 1), condition_dim=CLASSES)
     first = stackgan.build_stage1_generator(14, 1, CLASSES, NOISE, CA, ngf=8)
     noise, condition = _inputs(6, NOISE)
@@ -254,8 +260,11 @@ def test_kl_of_the_augmentation_is_in_the_generator_loss():
 def test_unconditional_faces_train_both_stages_and_export(tmp_path):
     """Images alone (FACE_FOLDER faces): no condition anywhere; stage 2 still shows and serves stage I."""
     from conftest import FACE_FOLDER
-    from gan_zoo import config, data, export, loop
-    from gan_zoo.epoch_figures import STAGE_GAP, UNCONDITIONAL_GRID
+    from gan_zoo.settings import config
+    from gan_zoo import data
+    from gan_zoo.serving import export
+    from gan_zoo.run import loop
+    from gan_zoo.run.epoch_figures import STAGE_GAP, UNCONDITIONAL_GRID
     from PIL import Image
     common = dict(recipe="stackgan", dataset=f"folder:{FACE_FOLDER}", max_images=64, image_size=32,
                   batch_size=32, noise_dim=NOISE + 8, ca_dim=CA, ngf=8, ndf=8, epochs=1,
@@ -269,7 +278,7 @@ def test_unconditional_faces_train_both_stages_and_export(tmp_path):
     figure = np.asarray(Image.open(os.path.join(second.run_dir, "samples", "epoch_0001.png")))
     side = UNCONDITIONAL_GRID * 33 - 1
     assert figure.shape[:2] == (side, 2 * side + STAGE_GAP)
-    from gan_zoo.run_files import RunFiles, read_csv
+    from gan_zoo.run.run_files import RunFiles, read_csv
     assert "SWD" in read_csv(RunFiles(second.run_dir).metrics_csv)
     export.export(second.run_dir, str(tmp_path / "export"))
     loaded, _ = export.load(str(tmp_path / "export"))

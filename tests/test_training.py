@@ -8,7 +8,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from gan_zoo import config, export, images, loop, run_files, trainer
+from gan_zoo.settings import config
+from gan_zoo.serving import export
+from gan_zoo import images
+from gan_zoo.run import loop, run_files
+from gan_zoo.training import trainer
 
 
 def test_short_run_writes_loss_csv_grid_and_checkpoint(short_run):

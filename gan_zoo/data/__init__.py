@@ -112,9 +112,9 @@ def for_config(config, split="train"):
                 max_images=config.max_images, image_size=config.image_size,
                 class_tags=config.class_tags, condition_csv=config.condition_csv,
                 condition_feature=config.condition_feature, center_crop=config.center_crop,
-                conditional=models.is_conditional(config.model),
-                unlabelled_ok=models.labels_optional(config.model),
-                paired=models.is_paired(config.model), direction=config.direction,
+                conditional=models.describe(config.model).takes_condition,
+                unlabelled_ok=models.describe(config.model).labels_optional,
+                paired=models.describe(config.model).paired, direction=config.direction,
                 jitter=config.jitter, mirror=config.mirror)
 
 

@@ -185,7 +185,7 @@ def command(argv=None):
     """The command line: its flags, then main (python -m gan_zoo.eval.classifier)."""
     from absl import flags
 
-    from gan_zoo import cli
+    from gan_zoo.cli import options as cli
     flags.DEFINE_string("dataset", "fashion_mnist", "A labelled data set (tfds name or folder:PATH).")
     flags.DEFINE_string("data_dir", "", "TFDS data_dir (default: TFDS_DATA_DIR or tfds' own).")
     flags.DEFINE_string("models_dir", "", "Where to save it (default $GAN_ZOO_MODELS_DIR, else "

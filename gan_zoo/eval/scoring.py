@@ -22,7 +22,7 @@ from gan_zoo.data import scale_images
 from gan_zoo.errors import UserError
 from gan_zoo.eval import metrics as M
 from gan_zoo.eval.diversity import mean_pairwise_distance
-from gan_zoo.noise import numpy_noise
+from gan_zoo.core.noise import numpy_noise
 
 LABEL_METRICS = ("label_accuracy", "FID", "precision", "recall", "coverage", "worst_class_coverage")
 IMAGE_METRICS = ("SWD", "diversity")

@@ -1,32 +1,73 @@
-"""The model registry: the one place a `--model` name is tied to its builder file.
+"""The model registry: the one place a `--model` name is tied to its builder file and to what
+the model is (its `Model` descriptor below). Reading it loads no TensorFlow: the settings read
+it to check a flag against the model; the builder module loads when a model is built.
 
 A builder module exposes `build(spec, config) -> (generator, discriminator)`, where `config`
-is the model section of the settings, and may set `DEFAULTS` (settings its architecture needs
-that differ from the general defaults) and `RECIPE` (its own recipe in gan_zoo/recipes, by
-default the model's name). Adding a model is one file here plus one recipe.
-Conditional models take [noise, condition] and [image, condition]; an unconditional one
-(`CONDITIONAL = False` in its module) takes noise and image alone, one with `CONDITIONAL =
-"optional"` is conditional on labelled data and unconditional on images alone; an image-to-image one
-(`PAIRED = True`: it trains on paired images) maps an input image to an image, with no noise
-input. `MINIBATCH_STDDEV = True` marks a D that can see its batch's spread
-(`--minibatch_stddev`), `G_MODULATION = True` a G whose hidden units the label can scale
-(`--g_conditioning=modulation`). A model with `STAGES = 2` trains stage by stage (`--stage`, `--stage1_run`).
-`generate` and `judge` call any kind, so trainers, export and plots need not care.
+is the model section of the settings. Adding a model is one builder file here, one recipe
+(gan_zoo/settings/recipes/NAME.flags) and one line in REGISTRY.
+Conditional models take [noise, condition] and [image, condition]; an unconditional one takes
+noise and image alone; a paired (image-to-image) one maps an input image to an image, with no
+noise input. `generate` and `judge` call any kind, so trainers, export and plots need not care.
 """
+import dataclasses
 import difflib
 import importlib
 import types
 
 from gan_zoo.errors import UserError
 
-# --model name -> module under gan_zoo.models
-_MODULES = {
-    "maxout_cgan": "gan_zoo.models.maxout_cgan",
-    "mlp_cgan": "gan_zoo.models.mlp_cgan",
-    "conv_cgan": "gan_zoo.models.conv_cgan",
-    "dcgan": "gan_zoo.models.dcgan",
-    "img2img": "gan_zoo.models.img2img",
-    "stackgan": "gan_zoo.models.stackgan",
+# The --model options a builder may support (each off for the models that leave it out)
+MINIBATCH_STDDEV = "minibatch_stddev"  # D sees its batch's spread before its logit
+G_MODULATION = "g_modulation"  # --g_conditioning=modulation: the label scales G's hidden units
+D_DROPOUT = "d_dropout"  # D has a dropout rate to set (maxout_cgan's Maxout pieces)
+
+
+@dataclasses.dataclass(frozen=True)
+class Model:
+    """What a model is, for the settings, data and run layers.
+
+    conditional: takes a condition; "optional" = conditional on labelled data and
+    unconditional on images alone (StackGAN). paired: trains on (target, input) image pairs.
+    stages: trained stage by stage (--stage, --stage1_run) when 2. recipe: the recipe whose
+    settings are its defaults (default: the model's name). options: which of the options
+    above its builder supports."""
+    module: str
+    conditional: object = True
+    paired: bool = False
+    stages: int = 1
+    recipe: str = ""
+    options: frozenset = frozenset()
+
+    @property
+    def takes_condition(self):
+        """Takes a condition (on labelled data, for an "optional" one)."""
+        return self.conditional is not False
+
+    @property
+    def labels_optional(self):
+        """Also trains on images alone, unconditional then."""
+        return self.conditional == "optional"
+
+    @property
+    def staged(self):
+        return self.stages > 1
+
+    @property
+    def takes_vector_condition(self):
+        """Conditioned on a class or vector (not unconditional, not paired)."""
+        return self.conditional is not False and not self.paired
+
+
+REGISTRY = {
+    "maxout_cgan": Model("gan_zoo.models.maxout_cgan",
+                         options=frozenset({MINIBATCH_STDDEV, G_MODULATION, D_DROPOUT})),
+    "mlp_cgan": Model("gan_zoo.models.mlp_cgan", options=frozenset({MINIBATCH_STDDEV, G_MODULATION})),
+    "conv_cgan": Model("gan_zoo.models.conv_cgan"),
+    "dcgan": Model("gan_zoo.models.dcgan", conditional=False),
+    # the TF1 tutorial's settings are its defaults (gan_zoo/settings/recipes/img2img_reference.flags)
+    "img2img": Model("gan_zoo.models.img2img", paired=True, recipe="img2img_reference"),
+    # class-conditional on labelled data, on images alone (faces) not; stage 2 over a stage-1 run
+    "stackgan": Model("gan_zoo.models.stackgan", conditional="optional", stages=2),
 }
 
 
@@ -35,52 +76,27 @@ def build(spec, config):
     model section of the settings (`fused_batch_norm` picks the BatchNorm kernel, nothing else)."""
     from gan_zoo.models.layers import fused_batch_norms
     with fused_batch_norms(getattr(config, "fused_batch_norm", False)):
-        return get(config.model).build(spec, types.SimpleNamespace(**config.section("model")))
+        return builder(config.model).build(spec, types.SimpleNamespace(**config.section("model")))
+
+
+def describe(name):
+    """The Model descriptor of `name`, or a UserError listing the registered models."""
+    if name not in REGISTRY:
+        close = difflib.get_close_matches(name, names(), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise UserError(f"Unknown model {name!r}.{hint} Registered models: {', '.join(names())}. "
+                        "Pass one of them with --model=NAME.")
+    return REGISTRY[name]
 
 
 def recipe_name(name):
-    """The recipe (gan_zoo/recipes/NAME.flags) whose settings are model `name`'s defaults."""
-    return getattr(get(name), "RECIPE", name)
+    """The recipe (gan_zoo/settings/recipes/NAME.flags) whose settings are model `name`'s defaults."""
+    return describe(name).recipe or name
 
 
-def is_conditional(name):
-    """Whether the model takes a condition (on labelled data, for an "optional" one)."""
-    return getattr(get(name), "CONDITIONAL", True) is not False
-
-
-def labels_optional(name):
-    """Whether the model also trains on images alone, unconditional then (CONDITIONAL = "optional")."""
-    return getattr(get(name), "CONDITIONAL", True) == "optional"
-
-
-def takes_vector_condition(name):
-    """Whether the model is conditioned on a class or vector (not unconditional, not paired)."""
-    return is_conditional(name) and not is_paired(name)
-
-
-def takes_g_modulation(name):
-    """Whether the model's G can take --g_conditioning=modulation (a class gain and bias)."""
-    return getattr(get(name), "G_MODULATION", False)
-
-
-def takes_d_dropout(name):
-    """Whether the model's D has a dropout rate to set (--d_dropout: maxout_cgan's Maxout D)."""
-    return getattr(get(name), "D_DROPOUT", False)
-
-
-def takes_minibatch_stddev(name):
-    """Whether the model's D can take --minibatch_stddev (the batch's spread before its logit)."""
-    return getattr(get(name), "MINIBATCH_STDDEV", False)
-
-
-def is_staged(name):
-    """Whether the model trains in stages (StackGAN: --stage=1, then --stage=2 over it)."""
-    return getattr(get(name), "STAGES", 1) > 1
-
-
-def is_paired(name):
-    """Whether the model trains on (input image, target image) pairs."""
-    return getattr(get(name), "PAIRED", False)
+def supports(name, option):
+    """Whether model `name`'s builder supports `option` (MINIBATCH_STDDEV, ...)."""
+    return option in describe(name).options
 
 
 def generate(generator, noise, condition=None, training=False):
@@ -124,14 +140,9 @@ def _float32(outputs):
 
 
 def names():
-    return sorted(_MODULES)
+    return sorted(REGISTRY)
 
 
-def get(name):
-    """The builder module for `name`, or a UserError listing the registered models."""
-    if name not in _MODULES:
-        close = difflib.get_close_matches(name, names(), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise UserError(f"Unknown model {name!r}.{hint} Registered models: {', '.join(names())}. "
-                        "Pass one of them with --model=NAME.")
-    return importlib.import_module(_MODULES[name])
+def builder(name):
+    """The builder module of `name` (loads TensorFlow)."""
+    return importlib.import_module(describe(name).module)

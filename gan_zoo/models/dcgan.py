@@ -15,9 +15,6 @@ from gan_zoo.errors import UserError
 from gan_zoo.models import spectral_norm as sn
 from gan_zoo.models.layers import batch_norm, normal_init, normalization
 
-CONDITIONAL = False
-
-
 
 def layout(size):
     """(base size, number of stride-2 stages) with size == base * 2**stages, base 4 or 5."""

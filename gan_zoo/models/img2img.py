@@ -16,10 +16,6 @@ from absl import logging
 from gan_zoo.errors import UserError
 from gan_zoo.models.layers import batch_norm, normal_init
 
-PAIRED = True
-
-RECIPE = "img2img_reference"  # gan_zoo/recipes/img2img_reference.flags: the TF1 tutorial's settings
-
 
 def _batch_norm():
     """Moving statistics that follow the last ~10 batches (PyTorch's momentum 0.1, as pix2pix

@@ -5,7 +5,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from gan_zoo import distribute
+from gan_zoo.core import distribute
 from gan_zoo.models import spectral_norm as sn
 from gan_zoo.models import fused_batch_norm
 
@@ -193,7 +193,7 @@ def conditional_logit(features, condition, conditioning, spectral_norm=False,
     return logit
 
 
-# --- pix2pix's test-time mode, made explicit (gan_zoo.export --inference_mode=pix2pix) --------
+# --- pix2pix's test-time mode, made explicit (gan_zoo.serving.export --inference_mode=pix2pix) --------
 class BatchStatistics(keras.layers.Layer):
     """BatchNormalization that normalises with the statistics of the batch it is given and
     keeps no moving averages at all, so a served model has none to update."""

@@ -11,10 +11,6 @@ import keras
 
 from gan_zoo.models.layers import Maxout, conditional_logit, modulated, normal_init, widened
 
-MINIBATCH_STDDEV = True  # --minibatch_stddev: the batch's spread before D's logit
-G_MODULATION = True  # --g_conditioning=modulation: the label also scales G's hidden units
-D_DROPOUT = True  # --d_dropout: the rate of the dropout on D's Maxout pieces
-
 
 def build(spec, config):
     """Returns (generator, discriminator) for `spec` (image shape, condition size)."""

@@ -11,9 +11,6 @@ from gan_zoo.models import spectral_norm as sn
 from gan_zoo.models.layers import (batch_norm, conditional_logit, modulated, normal_init,
                                    normalization, widened)
 
-MINIBATCH_STDDEV = True  # --minibatch_stddev: the batch's spread before D's logit
-G_MODULATION = True  # --g_conditioning=modulation: conditional BatchNorm in G
-
 
 def _dense(units, name, spectral_norm=False):
     return sn.dense(units, spectral_norm, kernel_initializer=normal_init(), name=name)

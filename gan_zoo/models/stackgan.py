@@ -17,20 +17,17 @@ As a registered model (`build`): --stage=1 trains stage I alone, its G's image
 nearest-upsampled to the data's size and its D average-pooling back to stage I's (so D judges
 stage I's own pixels while runs, grids, scores and exports see images of the data's size);
 --stage=2 trains stage II over a frozen stage I, which the trainer fills from --stage1_run
-(gan_zoo.warm_start). Its layer "stage1_image" holds what stage I drew, which the grids show
+(gan_zoo.run.warm_start). Its layer "stage1_image" holds what stage I drew, which the grids show
 beside the refinement and the export serves as a second output.
 """
 import keras
 from keras import ops
 
-from gan_zoo import losses
+from gan_zoo.core import losses
 from gan_zoo.errors import UserError
 from gan_zoo.models import spectral_norm as sn
 from gan_zoo.models.conv_cgan import BroadcastCondition
 from gan_zoo.models.layers import batch_norm, conditional_logit, normal_init, normalization
-
-CONDITIONAL = "optional"  # class-conditional on labelled data; on images alone (faces), not
-STAGES = 2  # trained stage by stage: --stage=1, then --stage=2 over the stage-1 run (warm_start)
 
 
 @keras.saving.register_keras_serializable(package="gan_zoo")

@@ -1,0 +1,83 @@
+"""Shared command-line plumbing: `--help` that lists the command's own flags, and every usage
+mistake (a bad flag value as much as a bad setting) as one `error: ...` line with exit code 2."""
+import os
+import sys
+import textwrap
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TF's C++ start-up chatter in CLIs
+
+from gan_zoo.errors import TrainingInterrupted, UserError  # noqa: E402
+
+
+def define_generator_flags():
+    """--export_dir and --pretrained: where the tools that draw from a trained generator
+    (generate, explore, eval) take it from."""
+    from absl import flags
+    flags.DEFINE_string("export_dir", "", "An export of gan_zoo.serving.export: its base folder (the "
+                        "newest version) or one version folder.")
+    flags.DEFINE_string("pretrained", "", "A generator shipped in the package instead, "
+                        "model/dataset (e.g. maxout_cgan/fashion_mnist).")
+
+
+def run(main):
+    """absl `app.run(run(main))`: print a UserError as `error: ...` instead of a traceback."""
+    def wrapped(argv):
+        if len(argv) > 1:
+            print(f"error: unexpected arguments {argv[1:]}; all options are --flags "
+                  "(see --help).", file=sys.stderr)
+            sys.exit(USAGE_ERROR)
+        try:
+            main()
+        except UserError as e:
+            print(f"error: {e}", file=sys.stderr)
+            sys.exit(getattr(e, "exit_code", USAGE_ERROR))  # a full disk is not a usage error
+        except TrainingInterrupted as e:
+            print(f"stopped: {e}", file=sys.stderr)
+            sys.exit(e.exit_code)
+    return wrapped
+
+
+USAGE_ERROR = 2
+_HELP_ARGS = ("-h", "--help", "-help", "--helpshort", "-?")
+
+
+def start(main, doc, help_text=None, argv=None):
+    """Parse the flags and run `main` (absl's app.run) as a command whose usage is `doc`.
+
+    `--help` prints `doc` and the command's own flags (`help_text(section)` when given, with
+    `--help=SECTION` for one section in full), not absl's; `--helpfull` stays absl's list of
+    everything. A flag parse error is one line and exit 2, as the project's own errors are."""
+    from absl import app
+    argv = list(sys.argv if argv is None else argv)
+    asked = [a for a in argv[1:] if a.split("=", 1)[0] in _HELP_ARGS]
+    if asked:
+        section = asked[0].split("=", 1)[1] if "=" in asked[0] else None
+        print(help_text(section) if help_text else command_help(doc))
+        sys.exit(0)
+    app.run(run(main), argv=argv, flags_parser=_parse_or_exit)
+
+
+def command_help(doc):
+    """The docstring's usage lines and each flag this project defines, one line each."""
+    from absl import flags
+    lines = [doc.strip(), "", "Flags:"]
+    for module, module_flags in sorted(flags.FLAGS.flags_by_module_dict().items()):
+        if module.startswith("gan_zoo") or module == sys.argv[0]:
+            lines += [flag_line(f) for f in sorted(module_flags, key=lambda f: f.name)]
+    return "\n".join(lines + ["", "--helpfull lists every flag, TensorFlow's and absl's too."])
+
+
+def flag_line(flag, width=100):
+    """`  --name=DEFAULT  help`, cut to one line of `width` at a word."""
+    default = "" if flag.default in (None, "") else f"={flag.default}"
+    head = f"  --{flag.name}{default:<{max(0, 22 - len(flag.name))}} "
+    return head + textwrap.shorten(flag.help, max(20, width - len(head)), placeholder=" ...")
+
+
+def _parse_or_exit(argv):
+    from absl import flags
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as e:
+        print(f"error: {e} (see --help)", file=sys.stderr)
+        sys.exit(USAGE_ERROR)

@@ -1,0 +1,159 @@
+"""What a run writes to its directory: config.json, loss.csv, timing.csv, metrics.csv (the
+--eval_every scores, gan_zoo.eval.scoring), best.json, samples/, tb/.
+
+loss.csv and timing.csv are appended one fsynced row per epoch; on resume the rows past
+the restored epoch, and a last row torn by a kill, are dropped first, so the files never
+hold torn or duplicated epochs.
+"""
+import csv
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from gan_zoo.run import disk_space
+from gan_zoo import images as image_utils
+from gan_zoo.core.records import LOSS_COLUMNS, TIMING_COLUMNS
+
+# loss.csv's columns are gan_zoo.core.records' schema; metrics.csv: epoch, the metrics the run
+# measures (which depend on the data; see gan_zoo.eval.scoring), steps.
+
+
+class RunFiles:
+    def __init__(self, run_dir):
+        self.run_dir = run_dir
+        self.loss_csv = os.path.join(run_dir, "loss.csv")
+        self.timing_csv = os.path.join(run_dir, "timing.csv")
+        self.metrics_csv = os.path.join(run_dir, "metrics.csv")
+        self.samples_dir = os.path.join(run_dir, "samples")
+        self.checkpoint_dir = os.path.join(run_dir, "checkpoints")
+        self.kept_dir = os.path.join(self.checkpoint_dir, "kept")  # --keep_every, never deleted
+        self.best_dir = os.path.join(self.checkpoint_dir, "best")  # the --select_by best so far
+        self.best_json = os.path.join(run_dir, "best.json")
+        self.config_json = os.path.join(run_dir, "config.json")
+        self._tb = None
+
+    def create(self):
+        os.makedirs(self.samples_dir, exist_ok=True)
+        os.makedirs(self.checkpoint_dir, exist_ok=True)
+
+    @property
+    def tb(self):
+        if self._tb is None:
+            self._tb = tf.summary.create_file_writer(os.path.join(self.run_dir, "tb"))
+        return self._tb
+
+    def truncate_after(self, last_epoch):
+        """Keep only whole rows for epochs <= last_epoch (the restored checkpoint's), each once,
+        in loss.csv, timing.csv and metrics.csv."""
+        for path, columns in ((self.loss_csv, LOSS_COLUMNS), (self.timing_csv, TIMING_COLUMNS),
+                              (self.metrics_csv, None)):
+            _truncate(path, columns, last_epoch)
+
+    def read_column(self, name):
+        """The values of one loss.csv column (empty when there is no file or no such column)."""
+        if not os.path.exists(self.loss_csv):
+            return []
+        with open(self.loss_csv, newline="") as fh:
+            return [float(r[name]) for r in csv.DictReader(fh) if r.get(name) not in (None, "")]
+
+    def append_losses(self, row):
+        _append(self.loss_csv, LOSS_COLUMNS, row)
+
+    def append_timing(self, row):
+        _append(self.timing_csv, TIMING_COLUMNS, row)
+
+    def append_metrics(self, row):
+        """`row`: epoch, then the metrics, then steps (the first row's keys are the header)."""
+        _append(self.metrics_csv, tuple(row), row)
+
+    def write_samples(self, epoch, grid_image):
+        path = os.path.join(self.samples_dir, f"epoch_{epoch:04d}.png")
+        image_utils.write_png(path, grid_image)
+        with self.tb.as_default(step=epoch):
+            tf.summary.image("samples", grid_image[None], max_outputs=1)
+        return path
+
+    def write_alarm(self, epoch, message):
+        with self.tb.as_default(step=epoch):
+            tf.summary.text("alarm", message)
+        self.tb.flush()
+
+    def write_scalars(self, epoch, row):
+        with self.tb.as_default(step=epoch):
+            for name, value in row.items():
+                if name not in ("epoch", "steps") and isinstance(value, (int, float)):
+                    tf.summary.scalar(name, value)
+        self.tb.flush()
+
+
+def _append(path, columns, row):
+    """One whole line per write, fsynced: a kill leaves at most one torn last line."""
+    new = not os.path.exists(path)
+    line = [row[c] if isinstance(row[c], int) else f"{row[c]:.6g}" for c in columns]
+    with disk_space.naming(path), open(path, "a", newline="") as fh:
+        writer = csv.writer(fh)
+        if new:
+            writer.writerow(columns)
+        writer.writerow(line)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _truncate(path, columns, last_epoch):
+    """Rewrite `path` (atomically) with its whole rows of epochs 1..last_epoch, in order, once
+    each, under today's header (an older run's columns are carried over by name); `columns`
+    None keeps the file's own header."""
+    if not os.path.exists(path):
+        return
+    with open(path, newline="") as fh:
+        text = fh.read()
+    lines = text.split("\n")
+    if not text.endswith("\n"):
+        lines = lines[:-1]  # torn by a kill in the middle of a write
+    rows = list(csv.reader(line for line in lines if line))
+    if not rows:
+        os.remove(path)
+        return
+    header, kept, seen = rows[0], [], set()
+    columns = header if columns is None else columns
+    for r in rows[1:]:
+        if len(r) != len(header):
+            continue
+        record = dict(zip(header, r))
+        try:
+            epoch = int(record["epoch"])
+        except (KeyError, ValueError):
+            continue
+        if epoch <= last_epoch and epoch not in seen:
+            seen.add(epoch)
+            kept.append([record.get(c, "nan") for c in columns])
+    tmp = path + ".tmp"
+    with disk_space.naming(tmp), open(tmp, "w", newline="") as fh:
+        csv.writer(fh).writerows([list(columns)] + kept)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def read_csv(path):
+    """A CSV of numbers (loss.csv, timing.csv, metrics.csv) as {column: np.array}."""
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    return {k: np.array([float(r[k]) for r in rows]) for k in (rows[0] if rows else LOSS_COLUMNS)}
+
+
+def save_json(path, obj):
+    """Write JSON atomically, so a crash never leaves a half-written file behind."""
+    tmp = f"{path}.tmp"
+    with disk_space.naming(tmp), open(tmp, "w") as fh:
+        json.dump(obj, fh, indent=2, sort_keys=True)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def load_json(path):
+    with open(path) as fh:
+        return json.load(fh)
