@@ -2,6 +2,7 @@
 directory, every setting in one section, a builder sees only the model section."""
 import dataclasses
 import os
+import re
 import subprocess
 import sys
 
@@ -108,3 +109,37 @@ def test_every_recipe_is_shipped_with_the_package():
     recipes_in_package = os.path.relpath(recipes.RECIPE_DIR, package_dir).replace(os.sep, "/")
     assert f"{recipes_in_package}/*.flags" in shipped and f"{recipes_in_package}/speed.json" in shipped
     assert {models.recipe_name(m) for m in models.names()} <= set(recipes.names())
+
+
+def test_settings_and_train_help_load_no_tensorflow():
+    """Reading the settings (a recipe, its checks) and printing `gan-zoo train --help` import
+    no TensorFlow, so help answers at once; the choice lists the settings hold are the ones
+    the core implements."""
+    code = ("import sys\n"
+            "from gan_zoo.settings import config\n"
+            "config.resolve(recipe='dcgan_wgan_gp')\n"
+            "from gan_zoo import train\n"
+            "sys.argv = ['gan-zoo train', '--help']\n"
+            "try:\n    train.command(sys.argv)\nexcept SystemExit:\n    pass\n"
+            "print('TF', 'tensorflow' in sys.modules, 'keras' in sys.modules, file=sys.stderr)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "TF False False" in out.stderr, out.stderr[-2000:]
+    assert "--recipe" in out.stdout
+    from gan_zoo.core import augment, distribute, losses, noise
+    from gan_zoo.settings import choices
+    assert set(choices.LOSS_CHOICES) == set(losses._table())
+    assert noise.NOISE_CHOICES == choices.NOISE_CHOICES and augment.POLICY_CHOICES == choices.DIFFAUGMENT_CHOICES
+    assert distribute.STRATEGY_CHOICES == choices.STRATEGY_CHOICES
+
+
+def test_no_recipe_quotes_a_measured_figure():
+    """A recipe says what each setting does and why; what it measured lives in docs/, where a
+    page can be remade (a figure in a recipe goes stale unseen)."""
+    import glob
+    figure = re.compile(r"\d\s*->\s*\d|\b(FID|SWD|recall|precision|accuracy|coverage)\s+\d|"
+                        r"\d+(\.\d+)?\s*%|\d\s*(img|steps)/s|\d+(\.\d+)?\s*(s|min|minutes)\b")
+    for path in glob.glob(os.path.join(os.path.dirname(recipes.RECIPE_DIR), "recipes", "**", "*.flags"),
+                          recursive=True):
+        for line in open(path):
+            if line.startswith("#"):
+                assert not figure.search(line), (os.path.basename(path), line)

@@ -11,22 +11,12 @@ global batch, each replica keeping its rows, so N replicas augment as one device
 import tensorflow as tf
 
 from gan_zoo.core import distribute
-from gan_zoo.errors import UserError
+from gan_zoo.settings.choices import DIFFAUGMENT_CHOICES, parse_policy  # noqa: F401
 
 TRANSLATION_RATIO = 0.125  # shift up to 1/8 of the side, as the paper
 CUTOUT_RATIO = 0.5  # erase a square of half the side
 _DRAWS = 7  # uniforms per image: brightness, saturation, contrast, 2 shifts, 2 cutout centres
-POLICY_CHOICES = ("color", "translation", "cutout")
-
-
-def parse_policy(policy):
-    """('color', 'translation', ...) from "color,translation"; a UserError for unknown names."""
-    names = tuple(p.strip() for p in policy.split(",") if p.strip())
-    unknown = [n for n in names if n not in POLICY_CHOICES]
-    if unknown:
-        raise UserError(f"--diffaugment: unknown augmentation(s) {', '.join(unknown)}; pick from "
-                        f"{', '.join(POLICY_CHOICES)} (comma-separated), or leave it empty.")
-    return names
+POLICY_CHOICES = DIFFAUGMENT_CHOICES
 
 
 def apply(images, policy, seed):

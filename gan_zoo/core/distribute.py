@@ -13,9 +13,7 @@ import tensorflow as tf
 from absl import logging
 
 from gan_zoo.errors import UserError
-
-STRATEGY_CHOICES = ("default", "mirrored", "multi_worker", "tpu")
-PRECISION_CHOICES = ("off", "auto", "bfloat16", "float16")
+from gan_zoo.settings.choices import PRECISION_CHOICES, STRATEGY_CHOICES
 
 _STRATEGIES = {}  # one per (name, devices) per process: MultiWorkerMirroredStrategy must be unique
 

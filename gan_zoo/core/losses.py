@@ -15,6 +15,7 @@ from typing import Callable
 import tensorflow as tf
 
 from gan_zoo.errors import UserError
+from gan_zoo.settings.choices import LOSS_CHOICES
 
 
 def _bce(targets, logits):
@@ -227,7 +228,7 @@ def _table():
     }
 
 
-LOSS_CHOICES = tuple(_table())
+assert tuple(_table()) == LOSS_CHOICES, "gan_zoo/settings/choices.py lists the losses"
 
 
 def get(name, real_label=1.0, fake_label=0.0, gp_weight=0.0, clip=0.0, r1_gamma=0.0, r1_every=1):

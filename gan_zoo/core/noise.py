@@ -3,7 +3,7 @@ these, so `--noise=uniform|normal` means the same numbers everywhere."""
 import numpy as np
 import tensorflow as tf
 
-NOISE_CHOICES = ("normal", "uniform")
+from gan_zoo.settings.choices import NOISE_CHOICES  # noqa: F401  (the names --noise takes)
 
 
 def stateless(shape, distribution, seed):

@@ -1,9 +1,8 @@
 """Training settings: one dataclass in sections, turned into absl flags, filled from recipes.
 
 Precedence: a flag given on the command line or in a --flagfile; then the --recipe named;
-then, when --loss differs from the model's own, that loss's settings
-(gan_zoo/settings/recipes/losses/<loss>.flags);
-then the model's own recipe (gan_zoo/settings/recipes/<model>.flags); then the defaults below.
+then, when --loss differs from the model's own, that loss's settings (recipes/losses/LOSS.flags);
+then the model's own recipe (recipes/MODEL.flags); then the defaults below.
 """
 import dataclasses
 import functools
@@ -11,228 +10,224 @@ import os
 import re
 import types
 
-from gan_zoo.settings import config_rules, recipes, speed_defaults
-from gan_zoo.core import distribute, losses
-from gan_zoo import models
+from gan_zoo.settings import config_rules, recipes, registry, speed_defaults
 from gan_zoo.settings.config_switches import SwitchParser, switch
 from gan_zoo.errors import UserError
-from gan_zoo.core.noise import NOISE_CHOICES
+from gan_zoo.settings.choices import (
+    CONDITIONING_CHOICES, DIRECTION_CHOICES, DISCRIMINATOR_CHOICES, G_CONDITIONING_CHOICES, GENERATOR_CHOICES,
+    LOSS_CHOICES, NOISE_CHOICES, NORM_CHOICES, OPTIMIZER_CHOICES, PRECISION_CHOICES, STRATEGY_CHOICES)
 
 SECTIONS = ("data", "model", "loss", "optimizer", "run", "eval")
-OPTIMIZER_CHOICES = ("adam", "rmsprop")
-NORM_CHOICES = ("batch", "instance", "layer", "none")
-DIRECTION_CHOICES = ("AtoB", "BtoA")
-GENERATOR_CHOICES = ("encoder_decoder", "unet")  # img2img
-DISCRIMINATOR_CHOICES = ("global", "patch")
-CONDITIONING_CHOICES = ("concat", "projection")
-G_CONDITIONING_CHOICES = ("concat", "modulation")
 
 
-def _field(default, help, choices=None):
-    return dataclasses.field(default=default, metadata={"help": help, "choices": choices})
-
-
-def _fields_of(section, *names):
-    """Which section each field is in (a builder receives only the model section)."""
-    return {name: section for name in names}
-
-
-SECTION_OF = {
-    **_fields_of("data", "dataset", "data_dir", "class_tags", "condition_csv", "condition_feature",
-                 "download", "max_images", "image_size", "center_crop", "direction", "jitter",
-                 "mirror"),
-    **_fields_of("model", "model", "noise_dim", "noise", "ngf", "ndf", "generator", "discriminator",
-                 "patch_layers", "g_dropout", "d_dropout", "d_norm", "d_conditioning", "g_conditioning",
-                 "spectral_norm",
-                 "minibatch_stddev", "stage", "stage_factor", "ca_dim", "stage1_run"),
-    **_fields_of("loss", "loss", "adv_weight", "l1_weight", "gp_weight", "clip", "real_label",
-                 "fake_label", "mismatch_weight", "mismatch_epochs", "mode_seeking", "r1_gamma",
-                 "r1_every", "diffaugment", "kl_weight"),
-    **_fields_of("optimizer", "optimizer", "g_lr", "d_lr", "beta1", "beta2", "fused_adam", "lr_decay_epochs",
-                 "lr_decay_factor", "lr_linear_decay", "n_critic", "adaptive_schedule",
-                 "adaptive_burst", "ema_half_life", "ema_rampup"),
-    **_fields_of("run", "recipe", "run_dir", "epochs", "batch_size", "seed", "save_every",
-                 "keep_every", "steps_per_call", "jit_compile", "fused_batch_norm", "strategy", "cpu_devices",
-                 "mixed_precision", "deterministic", "max_nan_recoveries", "nan_lr_factor",
-                 "progress"),
-    **_fields_of("eval", "eval_every", "eval_samples", "select_by", "collapse_threshold"),
-}
+def _field(section, default, help, choices=None, bounds=None):
+    """One setting, declared once: its section (a builder receives only the model section),
+    default, help (what it does and why), the choices it takes, and its bounds: an interval
+    such as "(0, inf)" or "[0, 1]" ("[1, inf)": a positive integer)."""
+    assert section in SECTIONS, section
+    return dataclasses.field(default=default, metadata={
+        "section": section, "help": help, "choices": choices, "bounds": bounds})
 
 
 @dataclasses.dataclass
 class TrainConfig:
-    recipe: str = _field("", "A recipe shipped with gan_zoo, by name ("
+    recipe: str = _field("run", "", "A recipe shipped with gan_zoo, by name ("
                          f"{', '.join(recipes.names())}): its settings, under the flags given "
                          "beside it.", choices=None)
-    model: str = _field("maxout_cgan", f"Model to train; one of: {', '.join(models.names())}.",
+    model: str = _field("model", "maxout_cgan", f"Model to train; one of: {', '.join(registry.names())}.",
                         choices=None)
-    dataset: str = _field("mnist", "A tfds image set (mnist, fashion_mnist, celeb_a, ...), olivetti, "
+    dataset: str = _field("data", "mnist", "A tfds image set (mnist, fashion_mnist, celeb_a, ...), olivetti, "
                           "or folder:PATH (a sub-folder per class, or images alone). img2img: "
                           "facades, edges2fashion, or paired:PATH (A|B images, or A/ and B/ folders).")
-    data_dir: str = _field("", "TFDS data_dir; empty means tfds' default, which honours TFDS_DATA_DIR.")
-    class_tags: str = _field("", "Condition on tags instead of one class: a JSON file mapping each "
+    data_dir: str = _field("data", "", "TFDS data_dir; empty means tfds' default, which honours TFDS_DATA_DIR.")
+    class_tags: str = _field("data", "", "Condition on tags instead of one class: a JSON file mapping each "
                              "class name to its tags (multi-hot), or a packaged name "
                              "(fashion_mnist).")
-    condition_csv: str = _field("", "For --dataset=folder:PATH: a CSV of `file,tag;tag;...` rows "
+    condition_csv: str = _field("data", "", "For --dataset=folder:PATH: a CSV of `file,tag;tag;...` rows "
                                 "giving each image its tags (multi-hot conditions).")
-    condition_feature: str = _field("", "Condition on a tfds multi-label feature instead of 'label' "
+    condition_feature: str = _field("data", "", "Condition on a tfds multi-label feature instead of 'label' "
                                     "(e.g. attributes for celeb_a): a multi-hot vector.")
-    download: bool = _field(True, "Let tfds download a data set that is not prepared in --data_dir.")
-    run_dir: str = _field("", "Where loss.csv, samples/, checkpoints/ and tb/ go "
+    download: bool = _field("data", True, "Let tfds download a data set that is not prepared in --data_dir.")
+    run_dir: str = _field("run", "", "Where loss.csv, samples/, checkpoints/ and tb/ go "
                           "(default runs/<model>_<dataset>). A run dir with a checkpoint is resumed.")
-    epochs: int = _field(150, "Total number of epochs (a resumed run continues up to this).")
-    batch_size: int = _field(256, "Images per training step.")
-    max_images: int = _field(0, "Train on the first N images only (0: all).")
-    image_size: int = _field(0, "Square size images are brought to (0: the data's own). Up to 8 "
-                             "pixels larger is padded with background (28 -> 32), else resized.")
-    center_crop: float = _field(0.0, "Before resizing, keep a centred square whose side is this "
+    epochs: int = _field("run", 150, "Total number of epochs (a resumed run continues up to this).",
+                         bounds="[1, inf)")
+    batch_size: int = _field("run", 256, "Images per training step.", bounds="[1, inf)")
+    max_images: int = _field("data", 0, "Train on the first N images only (0: all).",
+                             bounds="[0, inf)")
+    image_size: int = _field("data", 0, "Square size images are brought to (0: the data's own). Up to 8 "
+                             "pixels larger is padded with background (28 -> 32), else resized.",
+                             bounds="[0, inf)")
+    center_crop: float = _field("data", 0.0, "Before resizing, keep a centred square whose side is this "
                                 "fraction of the shorter side (LFW reference: 0.5, the middle "
-                                "half; celeb_a: 0.6); 0 keeps the whole image.")
-    direction: str = _field("AtoB", "Paired images: AtoB maps the left (A) image to the right (B), "
+                                "half; celeb_a: 0.6); 0 keeps the whole image.", bounds="[0, 1]")
+    direction: str = _field("data", "AtoB", "Paired images: AtoB maps the left (A) image to the right (B), "
                             "BtoA the right to the left (facades: BtoA = label map -> photo).",
                             choices=DIRECTION_CHOICES)
-    jitter: float = _field(0.0, "Paired images, training only: resize up by this fraction, then "
-                           "crop a random window of the image size (pix2pix: 286/256 - 1 = 0.117).")
-    mirror: bool = _field(False, "Paired images, training only: flip each pair left-right at random.")
-    noise_dim: int = _field(100, "Length of the generator's noise vector.")
-    noise: str = _field("normal", "Noise distribution: normal N(0,1) or uniform [0,1).",
+    jitter: float = _field("data", 0.0, "Paired images, training only: resize up by this fraction, then "
+                           "crop a random window of the image size (pix2pix: 286/256 - 1 = 0.117).",
+                           bounds="[0, inf)")
+    mirror: bool = _field("data", False, "Paired images, training only: flip each pair left-right at random.")
+    noise_dim: int = _field("model", 100, "Length of the generator's noise vector.",
+                            bounds="[1, inf)")
+    noise: str = _field("model", "normal", "Noise distribution: normal N(0,1) or uniform [0,1).",
                         choices=NOISE_CHOICES)
-    ngf: int = _field(64, "Generator width: conv models' channels of the last hidden layer; "
-                      "the MLP models' hidden widths scale with it (64: the papers').")
-    ndf: int = _field(64, "Discriminator width: conv models' channels of its first layer; "
-                      "the MLP models' D widths scale with it (64: the papers').")
-    generator: str = _field("encoder_decoder", "img2img: the generator, encoder_decoder (the "
+    ngf: int = _field("model", 64, "Generator width: conv models' channels of the last hidden layer; "
+                      "the MLP models' hidden widths scale with it (64: the papers').",
+                      bounds="[1, inf)")
+    ndf: int = _field("model", 64, "Discriminator width: conv models' channels of its first layer; "
+                      "the MLP models' D widths scale with it (64: the papers').",
+                      bounds="[1, inf)")
+    generator: str = _field("model", "encoder_decoder", "img2img: the generator, encoder_decoder (the "
                             "TensorFlow 1 image-to-image tutorial's) or unet (pix2pix's, with skip connections).",
                             choices=GENERATOR_CHOICES)
-    discriminator: str = _field("global", "img2img: the discriminator, global (one logit per "
+    discriminator: str = _field("model", "global", "img2img: the discriminator, global (one logit per "
                                 "image) or patch (PatchGAN: a grid of logits).",
                                 choices=DISCRIMINATOR_CHOICES)
-    patch_layers: int = _field(3, "PatchGAN: stride-2 layers; 3 gives pix2pix's 70x70 receptive "
-                               "field, 2 a 34x34 one, 4 a 142x142 one.")
-    g_dropout: float = _field(0.0, "img2img: dropout rate in the generator's decoder (pix2pix: "
-                              "0.5, its only source of noise).")
-    d_dropout: float = _field(0.5, "maxout_cgan: dropout rate on the pieces of D's Maxout "
+    patch_layers: int = _field("model", 3, "PatchGAN: stride-2 layers; 3 gives pix2pix's 70x70 receptive "
+                               "field, 2 a 34x34 one, 4 a 142x142 one.", bounds="[1, inf)")
+    g_dropout: float = _field("model", 0.0, "img2img: dropout rate in the generator's decoder (pix2pix: "
+                              "0.5, its only source of noise).", bounds="[0, 1)")
+    d_dropout: float = _field("model", 0.5, "maxout_cgan: dropout rate on the pieces of D's Maxout "
                               "layers (Mirza & Osindero: 0.5); 0 turns it off.")
-    l1_weight: float = _field(0.0, "Paired images: weight of the L1 distance of G's output to the "
-                              "target in G's loss (reference 0.7, pix2pix 100); 0 turns it off.")
-    adv_weight: float = _field(1.0, "Weight of the adversarial term in G's loss (reference "
-                               "img2img 0.3); 0 turns it off (then G learns L1 alone).")
-    d_norm: str = _field("batch", "Conv models: normalisation in D's hidden layers. WGAN-GP needs "
+    l1_weight: float = _field("loss", 0.0, "Paired images: weight of the L1 distance of G's output to the "
+                              "target in G's loss (reference 0.7, pix2pix 100); 0 turns it off.",
+                              bounds="[0, inf)")
+    adv_weight: float = _field("loss", 1.0, "Weight of the adversarial term in G's loss (reference "
+                               "img2img 0.3); 0 turns it off (then G learns L1 alone).",
+                               bounds="[0, inf)")
+    d_norm: str = _field("model", "batch", "Conv models: normalisation in D's hidden layers. WGAN-GP needs "
                          "one that treats examples separately (instance or layer).",
                          choices=NORM_CHOICES)
-    d_conditioning: str = _field("concat", "Conditional models: how the condition reaches D: "
+    d_conditioning: str = _field("model", "concat", "Conditional models: how the condition reaches D: "
                                  "concat (its own input branch, the papers') or projection (Miyato "
                                  "& Koyama 2018: its embedding dotted with D's last features).",
                                  choices=CONDITIONING_CHOICES)
-    g_conditioning: str = _field("concat", "MLP label models: how the condition reaches G: "
+    g_conditioning: str = _field("model", "concat", "MLP label models: how the condition reaches G: "
                                  "concat (its own input branch, the papers') or modulation (also "
                                  "a class gain and bias on the hidden units the noise reaches, as "
                                  "conditional BatchNorm: de Vries et al. 2017).",
                                  choices=G_CONDITIONING_CHOICES)
-    spectral_norm: bool = _field(False, "Spectral normalisation of every D layer (Miyato et al. "
+    spectral_norm: bool = _field("model", False, "Spectral normalisation of every D layer (Miyato et al. "
                                  "2018): W / sigma(W) by power iteration.")
-    minibatch_stddev: bool = _field(False, "Label models: D's logit also sees the batch's spread "
+    minibatch_stddev: bool = _field("model", False, "Label models: D's logit also sees the batch's spread "
                                     "(Salimans et al. 2016's minibatch features), against collapse.")
-    stage: int = _field(1, "stackgan: which stage to train, 1 (the coarse image) or 2 (its "
+    stage: int = _field("model", 1, "stackgan: which stage to train, 1 (the coarse image) or 2 (its "
                         "refinement, stage I frozen, read from --stage1_run).")
-    stage_factor: int = _field(2, "stackgan: the data's size over stage I's (2 or 4).")
-    ca_dim: int = _field(32, "stackgan: length of the conditioning augmentation's sample (taken "
+    stage_factor: int = _field("model", 2, "stackgan: the data's size over stage I's (2 or 4).")
+    ca_dim: int = _field("model", 32, "stackgan: length of the conditioning augmentation's sample (taken "
                          "from the noise's first numbers, so --noise_dim must be larger).")
-    stage1_run: str = _field("", "stackgan --stage=2: the run dir of the stage-1 run whose "
+    stage1_run: str = _field("model", "", "stackgan --stage=2: the run dir of the stage-1 run whose "
                              "generator (its best checkpoint, else its latest) is frozen under stage II.")
-    kl_weight: float = _field(2.0, "stackgan: weight of the conditioning augmentation's KL to "
-                              "N(0, I) in G's loss (StackGAN's code: 2); 0 turns it off.")
-    loss: str = _field("bce", "Adversarial loss: bce (non-saturating), hinge, wgan (weight "
+    kl_weight: float = _field("loss", 2.0, "stackgan: weight of the conditioning augmentation's KL to "
+                              "N(0, I) in G's loss (StackGAN's code: 2); 0 turns it off.",
+                              bounds="[0, inf)")
+    loss: str = _field("loss", "bce", "Adversarial loss: bce (non-saturating), hinge, wgan (weight "
                        "clipping) or wgan_gp (gradient penalty); brings the settings it trains with.",
-                       choices=losses.LOSS_CHOICES)
-    optimizer: str = _field("adam", "Optimizer of both networks: adam or rmsprop.",
+                       choices=LOSS_CHOICES)
+    optimizer: str = _field("optimizer", "adam", "Optimizer of both networks: adam or rmsprop.",
                             choices=OPTIMIZER_CHOICES)
-    g_lr: float = _field(2e-4, "Generator learning rate.")
-    d_lr: float = _field(2e-4, "Discriminator learning rate.")
-    beta1: float = _field(0.5, "Adam beta_1 for both networks.")
-    beta2: float = _field(0.999, "Adam beta_2 for both networks.")
-    fused_adam: bool = _field(True, "Adam's update as one fused kernel per variable "
+    g_lr: float = _field("optimizer", 2e-4, "Generator learning rate.", bounds="(0, inf)")
+    d_lr: float = _field("optimizer", 2e-4, "Discriminator learning rate.", bounds="(0, inf)")
+    beta1: float = _field("optimizer", 0.5, "Adam beta_1 for both networks.")
+    beta2: float = _field("optimizer", 0.999, "Adam beta_2 for both networks.")
+    fused_adam: bool = _field("optimizer", True, "Adam's update as one fused kernel per variable "
                               "(ResourceApplyAdam) instead of Keras' own Adam: the same "
                               "arithmetic to float error and the same checkpoints; with the "
                               "fused BatchNorm 1.12-1.31x faster than Keras' Adam and "
                               "BatchNorm (docs/speed.md). --nofused_adam for Keras' Adam.")
-    n_critic: int = _field(1, "Discriminator steps per generator step (each on its own batch).")
-    adaptive_schedule: bool = _field(False, "An adaptive schedule instead of --n_critic: on each "
+    n_critic: int = _field("optimizer", 1, "Discriminator steps per generator step (each on its own batch).",
+                           bounds="[1, inf)")
+    adaptive_schedule: bool = _field("optimizer", False, "An adaptive schedule instead of --n_critic: on each "
                                      "batch measure D's and G's accuracy and train the weaker "
                                      "side (a burst of --adaptive_burst D steps, or one G step).")
-    adaptive_burst: int = _field(5, "D steps in one burst of the adaptive schedule.")
-    clip: float = _field(0.0, "WGAN: clip every critic weight to [-clip, clip] after each D step (0: off).")
-    gp_weight: float = _field(10.0, "WGAN-GP: weight of the gradient penalty.")
-    lr_decay_epochs: str = _field("", "Comma-separated epochs at which both learning rates are "
+    adaptive_burst: int = _field("optimizer", 5, "D steps in one burst of the adaptive schedule.",
+                                 bounds="[1, inf)")
+    clip: float = _field("loss", 0.0, "WGAN: clip every critic weight to [-clip, clip] after each D step (0: off).",
+                         bounds="[0, inf)")
+    gp_weight: float = _field("loss", 10.0, "WGAN-GP: weight of the gradient penalty.",
+                              bounds="[0, inf)")
+    lr_decay_epochs: str = _field("optimizer", "", "Comma-separated epochs at which both learning rates are "
                                   "multiplied by --lr_decay_factor (e.g. 30,40).")
-    lr_decay_factor: float = _field(0.1, "Learning-rate factor applied at each --lr_decay_epochs.")
-    lr_linear_decay: float = _field(0.0, "Decay both learning rates linearly to zero over this "
-                                    "last fraction of the run (0.5: the second half); 0: off.")
-    ema_half_life: float = _field(0.0, "EMA of G's weights (Yazici et al. 2019): their half-life in "
+    lr_decay_factor: float = _field("optimizer", 0.1, "Learning-rate factor applied at each --lr_decay_epochs.",
+                                    bounds="(0, inf)")
+    lr_linear_decay: float = _field("optimizer", 0.0, "Decay both learning rates linearly to zero over this "
+                                    "last fraction of the run (0.5: the second half); 0: off.",
+                                    bounds="[0, 1]")
+    ema_half_life: float = _field("optimizer", 0.0, "EMA of G's weights (Yazici et al. 2019): their half-life in "
                                   "images (e.g. 10000). The average is what grids, scores, the best "
-                                  "checkpoint and export use; 0: off.")
-    ema_rampup: float = _field(0.05, "EMA ramp-up: the half-life is at most this fraction of the "
-                               "images seen so far (early weights fade fast); 0: none.")
-    real_label: float = _field(1.0, "Target for real images in D's loss; 0.9 is one-sided label smoothing.")
-    fake_label: float = _field(0.0, "Target for fakes in D's loss; 0.1 (with --real_label=0.9) is "
+                                  "checkpoint and export use; 0: off.", bounds="[0, inf)")
+    ema_rampup: float = _field("optimizer", 0.05, "EMA ramp-up: the half-life is at most this fraction of the "
+                               "images seen so far (early weights fade fast); 0: none.",
+                               bounds="[0, inf)")
+    real_label: float = _field("loss", 1.0, "Target for real images in D's loss; 0.9 is one-sided label smoothing.",
+                               bounds="(0, 1]")
+    fake_label: float = _field("loss", 0.0, "Target for fakes in D's loss; 0.1 (with --real_label=0.9) is "
                                "the DCGAN faces tutorial's two-sided smoothing.")
-    mismatch_weight: float = _field(0.0, "Matching-aware D (GAN-CLS, Reed et al. 2016): D's loss "
+    mismatch_weight: float = _field("loss", 0.0, "Matching-aware D (GAN-CLS, Reed et al. 2016): D's loss "
                                     "is real + (1 - w) fake + w (real image, wrong condition); "
-                                    "0.5 is the paper's, 0 turns it off.")
-    mismatch_epochs: int = _field(0, "Drop the matching-aware term after this many epochs (0: keep it).")
-    mode_seeking: float = _field(0.0, "MSGAN's mode-seeking term (Mao et al. 2019) in G's loss, "
+                                    "0.5 is the paper's, 0 turns it off.", bounds="[0, 1)")
+    mismatch_epochs: int = _field("loss", 0, "Drop the matching-aware term after this many epochs (0: keep it).",
+                                  bounds="[0, inf)")
+    mode_seeking: float = _field("loss", 0.0, "MSGAN's mode-seeking term (Mao et al. 2019) in G's loss, "
                                  "this weight x 1 / (image distance / noise distance) of pairs drawn "
-                                 "for one condition: against collapse within a class; 0: off.")
-    r1_gamma: float = _field(0.0, "R1 penalty (Mescheder et al. 2018): gamma / 2 x E ||grad D(real)||^2 "
-                             "in D's loss; 0 turns it off.")
-    r1_every: int = _field(1, "Lazy R1: apply the penalty every N D steps, scaled by N (StyleGAN2: 16).")
-    diffaugment: str = _field("", "DiffAugment (Zhao et al. 2020) of every image D sees, real and "
+                                 "for one condition: against collapse within a class; 0: off.",
+                                 bounds="[0, inf)")
+    r1_gamma: float = _field("loss", 0.0, "R1 penalty (Mescheder et al. 2018): gamma / 2 x E ||grad D(real)||^2 "
+                             "in D's loss; 0 turns it off.", bounds="[0, inf)")
+    r1_every: int = _field("loss", 1, "Lazy R1: apply the penalty every N D steps, scaled by N (StyleGAN2: 16).",
+                           bounds="[1, inf)")
+    diffaugment: str = _field("loss", "", "DiffAugment (Zhao et al. 2020) of every image D sees, real and "
                               "fake, in both steps: comma-separated color, translation, cutout; "
                               "empty: off.")
-    seed: int = _field(0, "Seed for weights, noise, dropout and data order.")
-    save_every: int = _field(15, "Save a checkpoint every N epochs (and always at the end); the "
-                             "3 newest are kept.")
-    keep_every: int = _field(0, "Also keep a checkpoint every N epochs for good, in "
-                             "checkpoints/kept/ (to pick the best afterwards); 0: off.")
-    eval_every: int = _field(1, "Score the generator every N epochs and at the end (FID, label "
+    seed: int = _field("run", 0, "Seed for weights, noise, dropout and data order.")
+    save_every: int = _field("run", 15, "Save a checkpoint every N epochs (and always at the end); the "
+                             "3 newest are kept.", bounds="[1, inf)")
+    keep_every: int = _field("run", 0, "Also keep a checkpoint every N epochs for good, in "
+                             "checkpoints/kept/ (to pick the best afterwards); 0: off.",
+                             bounds="[0, inf)")
+    eval_every: int = _field("eval", 1, "Score the generator every N epochs and at the end (FID, label "
                              "accuracy, recall, ...; SWD for faces; L1 for pairs) into metrics.csv, "
-                             "keeping the best checkpoint in checkpoints/best/; 0: off.")
-    eval_samples: int = _field(1000, "Samples (and real test images) each evaluation compares; "
+                             "keeping the best checkpoint in checkpoints/best/; 0: off.",
+                             bounds="[0, inf)")
+    eval_samples: int = _field("eval", 1000, "Samples (and real test images) each evaluation compares; "
                                "the results table uses 10,000 (python -m gan_zoo eval).")
-    select_by: str = _field("auto", "The metric that picks checkpoints/best/: auto (FID where it is "
+    select_by: str = _field("eval", "auto", "The metric that picks checkpoints/best/: auto (FID where it is "
                             "measured, else SWD, else L1), or one metrics.csv column "
                             "(label_accuracy, fid, precision, recall, coverage, swd, l1, psnr, ssim).")
-    collapse_threshold: float = _field(0.2, "Warn when sample diversity (mean pairwise distance of "
+    collapse_threshold: float = _field("eval", 0.2, "Warn when sample diversity (mean pairwise distance of "
                                        "a fixed sample batch over that of real images) falls under "
-                                       "this; 0: off.")
-    steps_per_call: int = _field(10, "Train steps run inside one tf.function call (fewer Python round trips).")
-    jit_compile: str = _field("auto", "Compile the train step with XLA: on, off, or auto (on where "
+                                       "this; 0: off.", bounds="[0, inf)")
+    steps_per_call: int = _field("run", 10, "Train steps run inside one tf.function call (fewer Python round trips).",
+                                 bounds="[1, inf)")
+    jit_compile: str = _field("run", "auto", "Compile the train step with XLA: on, off, or auto (on where "
                               "it measured faster for this model on this kind of CPU or GPU, "
                               "docs/speed.md). --jit_compile alone means on.",
                               choices=speed_defaults.SWITCH_CHOICES)
-    fused_batch_norm: bool = _field(True, "BatchNorm's training pass as TensorFlow's fused kernel "
+    fused_batch_norm: bool = _field("run", True, "BatchNorm's training pass as TensorFlow's fused kernel "
                                     "(FusedBatchNormV3) on one replica, with Keras' weights and "
                                     "moving averages; several replicas keep Keras' synchronized "
                                     "layer (docs/speed.md).")
-    strategy: str = _field("default", "tf.distribute strategy: default (one device), mirrored "
+    strategy: str = _field("run", "default", "tf.distribute strategy: default (one device), mirrored "
                            "(every GPU, or the --cpu_devices), multi_worker (the workers in "
                            "TF_CONFIG) or tpu. --batch_size is the global batch, split across "
-                           "replicas.", choices=distribute.STRATEGY_CHOICES)
-    cpu_devices: int = _field(0, "Split the CPU into N logical devices (for --strategy=mirrored on "
-                              "a machine without GPUs); 0: leave it as one.")
-    mixed_precision: str = _field("auto", "Compute in 16 bits, keep weights and normalisation "
+                           "replicas.", choices=STRATEGY_CHOICES)
+    cpu_devices: int = _field("run", 0, "Split the CPU into N logical devices (for --strategy=mirrored on "
+                              "a machine without GPUs); 0: leave it as one.", bounds="[0, inf)")
+    mixed_precision: str = _field("run", "auto", "Compute in 16 bits, keep weights and normalisation "
                                   "statistics in float32: float16 (with loss scaling; GPUs), "
                                   "bfloat16, off, or auto (float16 on a GPU; on a CPU bfloat16 "
                                   "where it measured faster for this model, as on CPUs with "
                                   "AVX512_BF16 or AMX, else off; docs/speed.md).",
-                                  choices=distribute.PRECISION_CHOICES)
-    deterministic: bool = _field(False, "Op determinism (tf.config.experimental.enable_op_determinism) "
+                                  choices=PRECISION_CHOICES)
+    deterministic: bool = _field("run", False, "Op determinism (tf.config.experimental.enable_op_determinism) "
                                  "on top of the fixed seeds: two runs write identical loss.csv files.")
-    max_nan_recoveries: int = _field(3, "NaN guard: how many times a run goes back to its last good "
-                                     "checkpoint after a non-finite loss or gradient before it stops.")
-    nan_lr_factor: float = _field(0.5, "NaN guard: learning-rate factor applied at each recovery "
-                                  "(1: keep the learning rates).")
-    progress: bool = _field(True, "Show progress: a tqdm bar in a terminal or notebook, else a "
+    max_nan_recoveries: int = _field("run", 3, "NaN guard: how many times a run goes back to its last good "
+                                     "checkpoint after a non-finite loss or gradient before it stops.",
+                                     bounds="[0, inf)")
+    nan_lr_factor: float = _field("run", 0.5, "NaN guard: learning-rate factor applied at each recovery "
+                                  "(1: keep the learning rates).", bounds="(0, 1]")
+    progress: bool = _field("run", True, "Show progress: a tqdm bar in a terminal or notebook, else a "
                             "log line every 30 s.")
 
     def validate(self):
@@ -271,6 +266,10 @@ class TrainConfig:
         if name not in SECTIONS:
             raise ValueError(f"no config section {name!r}; sections: {', '.join(SECTIONS)}")
         return types.MappingProxyType({k: getattr(self, k) for k, s in SECTION_OF.items() if s == name})
+
+
+# Which section each setting is in (from its declaration)
+SECTION_OF = {f.name: f.metadata["section"] for f in dataclasses.fields(TrainConfig)}
 
 
 def define_flags(flag_values=None):
@@ -315,7 +314,7 @@ def resolve(**given):
     chosen = {**(recipe_settings(given["recipe"]) if given.get("recipe") else {}), **given}
     chosen.update({name: switch(chosen[name]) for name in _SWITCHES if name in chosen})
     model = chosen.get("model", TrainConfig.model)
-    defaults = recipe_settings(models.recipe_name(model))
+    defaults = recipe_settings(registry.recipe_name(model))
     loss = chosen.get("loss")
     if loss is not None and loss != defaults.get("loss", TrainConfig.loss):
         loss_flags = recipes.loss_path(loss)

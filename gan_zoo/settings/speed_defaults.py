@@ -20,8 +20,6 @@ import functools
 import json
 import os
 
-import tensorflow as tf
-
 SPEED_TABLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "recipes", "speed.json")
 SWITCH_CHOICES = ("auto", "on", "off")
 BF16_CLASSES = ("cpu-amx", "cpu-avx512_bf16")  # CPUs with bfloat16 instructions
@@ -53,6 +51,7 @@ def machine_class(flags=None, gpus=None):
     if os.environ.get("GAN_ZOO_MACHINE_CLASS"):
         return os.environ["GAN_ZOO_MACHINE_CLASS"]
     if gpus is None:
+        import tensorflow as tf  # only here: reading the settings loads no TensorFlow
         gpus = bool(tf.config.list_logical_devices("GPU"))
     if gpus:
         return "gpu"
