@@ -208,7 +208,7 @@ def test_a_checkpoint_from_before_the_epoch_sums_were_saved_still_resumes(tmp_pa
     restore everything else, and the resumed epoch starts its sums from zero."""
     cfg = tiny_faces_config(tmp_path, epochs=1, max_images=160)
     trained = loop.train(cfg, data.for_config(cfg))
-    parts = dict(trained._parts_before_epoch_means)
+    parts = trained.state.checkpoint_parts(epoch_means=False)
     old_style = os.path.join(str(tmp_path), "old_style", "ckpt")
     path = tf.train.Checkpoint(**parts).save(old_style)  # as CheckpointManager saved them
     assert not any(n.startswith("epoch_means/") for n, _ in tf.train.list_variables(path))

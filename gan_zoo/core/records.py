@@ -20,17 +20,18 @@ class Figure:
     meaning: str
 
 
-FIGURES = (  # in loss.csv's column order
-    Figure("Real_P", "d", "D's mean sigmoid on real images"),
-    Figure("Fake_P", "d", "D's mean sigmoid on fakes"),
-    Figure("Gen_loss", "g", "G's loss"),
-    Figure("Dis_loss", "d", "D's loss, its penalty included"),
-    Figure("D_acc", "acc", "D's share right"),
-    Figure("G_acc", "acc", "G's share of fakes called real"),
-    Figure("Real_score", "d", "D's raw logit on real images (a WGAN critic's score)"),
-    Figure("Fake_score", "d", "D's raw logit on fakes (their difference estimates W-1)"),
-    Figure("GP", "d", "the gradient penalty"),
-)
+# Each figure declared once: a step records it by this object, loss.csv heads its column
+# with the name.
+REAL_P = Figure("Real_P", "d", "D's mean sigmoid on real images")
+FAKE_P = Figure("Fake_P", "d", "D's mean sigmoid on fakes")
+GEN_LOSS = Figure("Gen_loss", "g", "G's loss")
+DIS_LOSS = Figure("Dis_loss", "d", "D's loss, its penalty included")
+D_ACC = Figure("D_acc", "acc", "D's share right")
+G_ACC = Figure("G_acc", "acc", "G's share of fakes called real")
+REAL_SCORE = Figure("Real_score", "d", "D's raw logit on real images (a WGAN critic's score)")
+FAKE_SCORE = Figure("Fake_score", "d", "D's raw logit on fakes (their difference estimates W-1)")
+GP = Figure("GP", "d", "the gradient penalty")
+FIGURES = (REAL_P, FAKE_P, GEN_LOSS, DIS_LOSS, D_ACC, G_ACC, REAL_SCORE, FAKE_SCORE, GP)  # loss.csv's order
 SIDES = ("d", "acc", "g")
 # Per epoch: updates of each side, sample diversity (relative to real images: the collapse
 # alarm), G's learning rate, batches consumed so far.
@@ -58,18 +59,22 @@ class EpochMeans(tf.Module):
                       for s in SIDES}
         self._counts = {s: tf.Variable(0.0, name=f"{s}_count", **first) for s in SIDES}
 
-    def add(self, **by_side):
-        """Record one step's figures, {side: {name: value}}, averaged across replicas in one
-        all-reduce; returns the averaged figures by name."""
-        order = [(side, name) for side in by_side for name in names(side)]
-        averaged = distribute.mean_across_replicas(tf.stack([by_side[s][n] for s, n in order]))
+    def add(self, values):
+        """Record one step's figures, {Figure: value}, every figure of each side it touches,
+        averaged across replicas in one all-reduce; returns the averaged values by Figure."""
+        sides = [side for side in SIDES if any(f.side == side for f in values)]
+        order = [f for side in sides for f in FIGURES if f.side == side]
+        missing = [f.name for f in order if f not in values]
+        if missing or len(values) != len(order):
+            raise ValueError(f"a step records all of a side's figures at once; missing {missing}")
+        averaged = distribute.mean_across_replicas(tf.stack([values[f] for f in order]))
         start = 0
-        for side in by_side:
+        for side in sides:
             count = len(names(side))
             self._sums[side].assign_add(averaged[start:start + count])
             self._counts[side].assign_add(1.0)
             start += count
-        return {name: averaged[i] for i, (_, name) in enumerate(order)}
+        return {f: averaged[i] for i, f in enumerate(order)}
 
     def reset(self):
         for v in (*self._sums.values(), *self._counts.values()):

@@ -7,7 +7,7 @@ replicas (gan_zoo.core.records). The trainer compiles these and decides which to
 """
 import tensorflow as tf
 
-from gan_zoo.core import augment, distribute, losses, noise
+from gan_zoo.core import augment, distribute, losses, noise, records
 from gan_zoo import models
 
 # Random draws of one step, each its own stateless stream (seeded by the step), so noise does
@@ -69,8 +69,8 @@ class Steps:
         fake, _, fake_condition = self._fake(images, condition, MEASURE_NOISE)
         d_acc, g_acc = self.objective.accuracies(self._judge(images, condition, call=6),
                                                  self._judge(fake, fake_condition, call=7))
-        averaged = self.state.records.add(acc={"D_acc": d_acc, "G_acc": g_acc})
-        return averaged["D_acc"], averaged["G_acc"]
+        averaged = self.state.records.add({records.D_ACC: d_acc, records.G_ACC: g_acc})
+        return averaged[records.D_ACC], averaged[records.G_ACC]
 
     # --- the losses -----------------------------------------------------------------------
     def generator_loss(self, fake_logits, fake, targets, z=None):
@@ -208,16 +208,16 @@ class Steps:
 
     def _record_d(self, real_logits, fake_logits, d_loss, penalty):
         d_acc, g_acc = self.objective.accuracies(real_logits, fake_logits)
-        averaged = self.state.records.add(
-            d={"Real_P": tf.reduce_mean(tf.sigmoid(real_logits)),
-               "Fake_P": tf.reduce_mean(tf.sigmoid(fake_logits)),
-               "Dis_loss": d_loss, "Real_score": tf.reduce_mean(real_logits),
-               "Fake_score": tf.reduce_mean(fake_logits), "GP": penalty},
-            acc={"D_acc": d_acc, "G_acc": g_acc})
-        self._count_nonfinite(averaged["Dis_loss"])
+        averaged = self.state.records.add({
+            records.REAL_P: tf.reduce_mean(tf.sigmoid(real_logits)),
+            records.FAKE_P: tf.reduce_mean(tf.sigmoid(fake_logits)),
+            records.DIS_LOSS: d_loss, records.REAL_SCORE: tf.reduce_mean(real_logits),
+            records.FAKE_SCORE: tf.reduce_mean(fake_logits), records.GP: penalty,
+            records.D_ACC: d_acc, records.G_ACC: g_acc})
+        self._count_nonfinite(averaged[records.DIS_LOSS])
 
     def _record_g(self, g_loss):
-        self._count_nonfinite(self.state.records.add(g={"Gen_loss": g_loss})["Gen_loss"])
+        self._count_nonfinite(self.state.records.add({records.GEN_LOSS: g_loss})[records.GEN_LOSS])
 
     def _count_nonfinite(self, loss):
         """The NaN guard's in-graph half: count non-finite losses (a scalar test, no branch, so

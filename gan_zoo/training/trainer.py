@@ -5,6 +5,7 @@ Nothing here knows which model it trains (builders give (generator, discriminato
 through models.generate / models.judge) nor the step math (gan_zoo.training.steps) nor the epoch loop
 around it (gan_zoo.run.loop).
 """
+import dataclasses
 import time
 
 import keras
@@ -12,13 +13,13 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from gan_zoo.core import distribute, losses, noise, records
 from gan_zoo import models
-from gan_zoo.settings import speed_defaults
-from gan_zoo.core.ema import GeneratorAverage, batch_norm_layers, standing_statistics
-from gan_zoo.errors import UserError
+from gan_zoo.core import distribute, losses, noise
+from gan_zoo.core.ema import batch_norm_layers, standing_statistics
 from gan_zoo.core.faults import fault_point
-from gan_zoo.core.optimizers import make_optimizer
+from gan_zoo.errors import UserError
+from gan_zoo.settings import speed_defaults
+from gan_zoo.training.state import TrainingState
 from gan_zoo.training.steps import Steps
 
 # The sampler's BatchNorm statistics are measured on 2,048 draws of 32x32 images, fewer of
@@ -32,8 +33,15 @@ class NonFiniteStep(Exception):
 
 
 class Trainer:
-    """`warm_start(generator, config, spec)`, when given, fills the new generator's weights
-    before anything copies them (the loop passes StackGAN's stage-I loader)."""
+    """Trains `config`'s model on `source`: the TrainingState (self.state, whose parts read as
+    the trainer's own: trainer.generator is trainer.state.generator), the step graphs and the
+    schedule. `warm_start(generator, config, spec)`, when given, fills the new generator's
+    weights before anything copies them (the loop passes StackGAN's stage-I loader)."""
+
+    def __getattr__(self, name):  # only for names the trainer itself lacks
+        if name != "state" and "state" in self.__dict__ and name in _STATE_FIELDS:
+            return getattr(self.state, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __init__(self, config, source, strategy=None, warm_start=None):
         self.config, self.source, self.spec = config, source, source.spec
@@ -49,17 +57,19 @@ class Trainer:
         self.steps_per_epoch = source.steps_per_epoch(config.batch_size)
         keras.utils.set_random_seed(config.seed)
         self.policy = distribute.precision_policy(self.speed.precision)
-        self.objective = losses.for_config(config)
+        objective = losses.for_config(config)
         # Models, optimizers and every variable a step updates are made in the strategy's scope
         # (mirrored on each replica); the models under the dtype policy.
         with self.strategy.scope():
             with distribute.dtype_policy(self.policy):
-                self.generator, self.discriminator = models.build(self.spec, config)
+                generator, discriminator = models.build(self.spec, config)
             if warm_start:  # weights from an earlier run (the run layer's), before the EMA's clone
-                warm_start(self.generator, config, self.spec)
-            self.objective.check_discriminator(self.discriminator)
-            self._build_state()
-        self.steps = Steps(config, self.spec, self)
+                warm_start(generator, config, self.spec)
+            objective.check_discriminator(discriminator)
+            self.state = TrainingState.create(config, generator, discriminator, objective,
+                                              self.policy, self.replicas)
+        self.checkpoint = tf.train.Checkpoint(**self.state.checkpoint_parts())
+        self.steps = Steps(config, self.spec, self.state)
         self._compile()
 
     def _check(self, config, source):
@@ -76,49 +86,13 @@ class Trainer:
             raise UserError(f"--batch_size={config.batch_size} is larger than the data set "
                             f"({source.num_examples} images): lower --batch_size or raise --max_images.")
 
-    def _build_state(self):
-        config = self.config
-        self.g_optimizer = make_optimizer(config, config.g_lr, self.policy, config.fused_adam)
-        self.d_optimizer = make_optimizer(config, config.d_lr, self.policy, config.fused_adam)
-        # Built now so a checkpoint restores their slots instead of deferring them.
-        self.g_optimizer.build(self.generator.trainable_variables)
-        self.d_optimizer.build(self.discriminator.trainable_variables)
-        # Variables a replica function updates take the first replica's value: what they
-        # are given was reduced across replicas first, so every replica holds the same.
-        first = dict(trainable=False, aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
-        self.step = tf.Variable(0, dtype=tf.int64, name="step", **first)  # batches consumed
-        self.burst_left = tf.Variable(0, dtype=tf.int64, name="d_burst_left", **first)
-        # NaN guard: non-finite losses since the last check, and the learning-rate factor
-        # that each recovery lowers (checkpointed, so a resumed run keeps it).
-        self.nonfinite_steps = tf.Variable(0, dtype=tf.int64, name="nonfinite_steps", **first)
-        self.lr_multiplier = tf.Variable(1.0, dtype=tf.float64, name="lr_multiplier", **first)
-        parts = dict(
-            generator=self.generator, discriminator=self.discriminator,
-            # The plain optimizers (inside a float16 loss-scale wrapper), so a checkpoint
-            # resumes with or without --mixed_precision.
-            g_optimizer=_inner(self.g_optimizer), d_optimizer=_inner(self.d_optimizer),
-            step=self.step, d_burst_left=self.burst_left, lr_multiplier=self.lr_multiplier,
-            # Keras keeps dropout's RNG state out of its checkpointed weights; without it a
-            # resumed run would replay the dropout masks of step 0.
-            seed_states=[v for v in self.generator.variables + self.discriminator.variables
-                         if "seed_generator_state" in v.path])
-        self.generator_average = None
-        if config.ema_half_life:
-            with distribute.dtype_policy(self.policy):
-                self.generator_average = GeneratorAverage(
-                    self.generator, config.ema_half_life, config.ema_rampup, config.batch_size)
-            parts["generator_ema"] = self.generator_average.model
-        self.records = records.EpochMeans()
-        self.checkpoint = tf.train.Checkpoint(**parts, epoch_means=self.records)
-        self._parts_before_epoch_means = parts
-
     def restore(self, path):
         """Restore the checkpoint at `path`, every object of this trainer matched. One written
         before the epoch's sums were checkpointed restores everything else, the sums zeroed."""
         if any(name.startswith("epoch_means/") for name, _ in tf.train.list_variables(path)):
             self.checkpoint.restore(path).assert_existing_objects_matched()
             return
-        older = tf.train.Checkpoint(**self._parts_before_epoch_means)
+        older = tf.train.Checkpoint(**self.state.checkpoint_parts(epoch_means=False))
         older.restore(path).assert_existing_objects_matched()
         self.records.reset()
 
@@ -303,5 +277,4 @@ def _on_several_cpus(strategy):
     return len(devices) > 1 and all("CPU" in d for d in devices)
 
 
-def _inner(optimizer):
-    return getattr(optimizer, "inner_optimizer", optimizer)
+_STATE_FIELDS = frozenset(f.name for f in dataclasses.fields(TrainingState))

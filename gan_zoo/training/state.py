@@ -1,0 +1,78 @@
+"""The training state: everything a train step reads and updates, in one typed object that
+the step math (steps.py) is handed and a checkpoint holds.
+
+Variables a replica function updates take the first replica's value: what they are given was
+reduced across replicas first, so every replica holds the same.
+"""
+import dataclasses
+from typing import Optional
+
+import keras
+import tensorflow as tf
+
+from gan_zoo.core import distribute, records
+from gan_zoo.core.ema import GeneratorAverage
+from gan_zoo.core.losses import Objective
+from gan_zoo.core.optimizers import make_optimizer
+
+
+@dataclasses.dataclass
+class TrainingState:
+    generator: keras.Model
+    discriminator: keras.Model
+    objective: Objective  # the --loss: its terms, penalty and critic constraint
+    g_optimizer: keras.optimizers.Optimizer
+    d_optimizer: keras.optimizers.Optimizer
+    generator_average: Optional[GeneratorAverage]  # the EMA of G's weights (--ema_half_life)
+    step: tf.Variable  # batches consumed
+    burst_left: tf.Variable  # D steps left in an --adaptive_schedule burst
+    nonfinite_steps: tf.Variable  # the NaN guard: non-finite losses since the last check
+    lr_multiplier: tf.Variable  # the learning-rate factor each NaN recovery lowers
+    records: records.EpochMeans  # this epoch's figure sums (loss.csv's row)
+    replicas: int  # replicas a step's loss is divided over
+
+    @classmethod
+    def create(cls, config, generator, discriminator, objective, policy, replicas):
+        """The state of a new run, in the strategy's scope the caller entered (mirrored
+        variables), the EMA under the dtype policy."""
+        g_optimizer = make_optimizer(config, config.g_lr, policy, config.fused_adam)
+        d_optimizer = make_optimizer(config, config.d_lr, policy, config.fused_adam)
+        # Built now so a checkpoint restores their slots instead of deferring them.
+        g_optimizer.build(generator.trainable_variables)
+        d_optimizer.build(discriminator.trainable_variables)
+        first = dict(trainable=False, aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+        average = None
+        if config.ema_half_life:
+            with distribute.dtype_policy(policy):
+                average = GeneratorAverage(generator, config.ema_half_life, config.ema_rampup,
+                                           config.batch_size)
+        return cls(
+            generator=generator, discriminator=discriminator, objective=objective,
+            g_optimizer=g_optimizer, d_optimizer=d_optimizer, generator_average=average,
+            step=tf.Variable(0, dtype=tf.int64, name="step", **first),
+            burst_left=tf.Variable(0, dtype=tf.int64, name="d_burst_left", **first),
+            nonfinite_steps=tf.Variable(0, dtype=tf.int64, name="nonfinite_steps", **first),
+            lr_multiplier=tf.Variable(1.0, dtype=tf.float64, name="lr_multiplier", **first),
+            records=records.EpochMeans(), replicas=replicas)
+
+    def checkpoint_parts(self, epoch_means=True):
+        """What a checkpoint holds, by name (the names are the checkpoint format: unchanged)."""
+        parts = dict(
+            generator=self.generator, discriminator=self.discriminator,
+            # The plain optimizers (inside a float16 loss-scale wrapper), so a checkpoint
+            # resumes with or without --mixed_precision.
+            g_optimizer=_inner(self.g_optimizer), d_optimizer=_inner(self.d_optimizer),
+            step=self.step, d_burst_left=self.burst_left, lr_multiplier=self.lr_multiplier,
+            # Keras keeps dropout's RNG state out of its checkpointed weights; without it a
+            # resumed run would replay the dropout masks of step 0.
+            seed_states=[v for v in self.generator.variables + self.discriminator.variables
+                         if "seed_generator_state" in v.path])
+        if self.generator_average is not None:
+            parts["generator_ema"] = self.generator_average.model
+        if epoch_means:
+            parts["epoch_means"] = self.records
+        return parts
+
+
+def _inner(optimizer):
+    return getattr(optimizer, "inner_optimizer", optimizer)
