@@ -10,9 +10,8 @@ differ (and even G's own lag behind its weights). Before the sampled generator (
 or G where none is kept) draws each epoch's grid and scores and is checkpointed,
 `standing_statistics` sets each of its BatchNorm layers' statistics to the moments of that
 layer's inputs when the model itself runs in inference mode ("standing statistics", Brock
-et al. 2019). On the same weights (10,000 samples): the shipped mlp_cgan average FID 169 ->
-153, recall 0.033 -> 0.040; the shipped conv_cgan (a raw G) FID 79 -> 75. Between those points
-each update copies G's statistics.
+et al. 2019); what that buys is measured in docs/quality.md. Between those points each update
+copies G's statistics.
 
 After each G update: shadow <- beta * shadow + (1 - beta) * weights, with
 beta = 0.5 ** (batch / half_life): a half-life in images, so it does not depend on the batch

@@ -133,9 +133,9 @@ class TrainConfig:
     beta2: float = _field("optimizer", 0.999, "Adam beta_2 for both networks.")
     fused_adam: bool = _field("optimizer", True, "Adam's update as one fused kernel per variable "
                               "(ResourceApplyAdam) instead of Keras' own Adam: the same "
-                              "arithmetic to float error and the same checkpoints; with the "
-                              "fused BatchNorm 1.12-1.31x faster than Keras' Adam and "
-                              "BatchNorm (docs/speed.md). --nofused_adam for Keras' Adam.")
+                              "arithmetic to float error and the same checkpoints, fewer "
+                              "kernel launches a step (speed: docs/speed.md). --nofused_adam "
+                              "for Keras' Adam.")
     n_critic: int = _field("optimizer", 1, "Discriminator steps per generator step (each on its own batch).",
                            bounds="[1, inf)")
     adaptive_schedule: bool = _field("optimizer", False, "An adaptive schedule instead of --n_critic: on each "

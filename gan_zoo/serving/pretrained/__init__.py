@@ -7,7 +7,7 @@
 Each lives in gan_zoo/serving/pretrained/<model>/<dataset>/: `generator.npz` (the weights in
 float16, to keep the package small) and `card.json` (the training config, the data spec,
 the command that trained it, CPU minutes, and its metrics, measured on the float16 weights
-as shipped). `bench/results.py` trains, scores and writes them; nothing here is typed in.
+as shipped). `tools/ship_results.py` trains, scores and writes them; nothing here is typed in.
 """
 import json
 import os

@@ -1,7 +1,7 @@
 """Train each family's recipe, score its best checkpoint, ship it, and write the results table.
 
-    TFDS_DATA_DIR=DIR GAN_ZOO_BENCH_DATA=DIR python bench/results.py [--only=maxout_cgan/fashion_mnist]
-    python bench/results.py --train=false --score=false --real_rows=false   # the table only
+    TFDS_DATA_DIR=DIR GAN_ZOO_BENCH_DATA=DIR python tools/ship_results.py [--only=maxout_cgan/fashion_mnist]
+    python tools/ship_results.py --train=false --score=false --real_rows=false   # the table only
 
 For every recipe below (data, not code): run the training command (in a fresh run dir; with
 --train=false the run dir as it is), take the checkpoint that scored best while training
@@ -19,6 +19,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "bench"))  # bench_data: where the real data is
 
 from absl import app, flags, logging  # noqa: E402
 
