@@ -69,7 +69,7 @@ def load(dataset, data_dir="", download=True, split="train", max_images=0, image
     elif dataset.startswith(idx.PREFIX):
         source = idx.load(dataset[len(idx.PREFIX):], split)
     else:
-        source = _from_tfds(dataset, data_dir, download, split, condition_feature, conditional)
+        source = from_tfds(dataset, data_dir, download, split, condition_feature, conditional)
     if class_tags:
         source = conditions.with_class_tags(source, class_tags)
     if not conditional:
@@ -90,7 +90,7 @@ def load(dataset, data_dir="", download=True, split="train", max_images=0, image
     return source
 
 
-def _from_tfds(dataset, data_dir, download, split, condition_feature, conditional):
+def from_tfds(dataset, data_dir, download, split, condition_feature="", conditional=True):
     """A tfds set; Fashion-MNIST offline falls back to Debian's dataset-fashion-mnist files."""
     from gan_zoo.data import tfds_source
     try:

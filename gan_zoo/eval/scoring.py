@@ -13,6 +13,7 @@ The samples are drawn from fixed noise with the reference's own conditions, so t
 epochs (or two models) are scored on the same requests.
 """
 import functools
+import hashlib
 
 import numpy as np
 import tensorflow as tf
@@ -70,7 +71,13 @@ def fit_to(images, shape):
 def reference_data(dataset, load_kwargs, count, labelled):
     """(uint8 images, int labels or None, conditions or None, name of the split) of up to
     `count` real images: the test split, else the training images. Cached per process
-    (every run of a test session, or of a sweep, scores against the same images)."""
+    (every run of a test session, or of a sweep, scores against the same images).
+
+    The images come in an order of their own content (a hash of their pixels), not the
+    reader's: the requests (the labels asked for, each with its noise) are then the same
+    whichever copy of a data set is read (tfds' shuffled files, the original IDX files, a
+    Debian package), so a generator scores alike on every machine where `count` covers the
+    split (a smaller `count` takes the reader's first images)."""
     return _reference_data(dataset, tuple(sorted(load_kwargs.items())), count, labelled)
 
 
@@ -91,6 +98,10 @@ def _reference_data(dataset, load_items, count, labelled):
         images.append(x.numpy())
         labels.append(y.numpy())
     images, labels = np.concatenate(images), np.concatenate(labels)
+    keys = np.array([int.from_bytes(hashlib.blake2b(image.tobytes(), digest_size=8).digest(), "big")
+                     for image in images], dtype=np.uint64)
+    order = np.argsort(keys, kind="stable")
+    images, labels = images[order], labels[order]
     conditions = None
     if source.spec.is_conditional:
         conditions = np.concatenate([source.conditions(labels[i:i + 1000]).numpy()
