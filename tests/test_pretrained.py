@@ -70,14 +70,14 @@ def test_eval_cli_scores_an_export_and_explains_missing_inception_weights(export
     base = exports["label"][0]
     out = tmp_path / "scores.json"
     env_home = tmp_path / "keras_home"
-    done = run_cli("gan_zoo.eval", f"--export_dir={base}", "--num_samples=300",
+    done = run_cli("gan_zoo", "eval", f"--export_dir={base}", "--num_samples=300",
                    f"--json_out={out}", env={"KERAS_HOME": str(env_home)})
     assert done.returncode == 0, done.stderr
     assert "skipped, no InceptionV3 weights" in done.stdout
     scores = json.loads(out.read_text())
     assert scores["num_samples"] == 300 and scores["reference_split"] == "test"
     assert 0 <= scores["label_accuracy"] <= 1 and scores["FID"] > 0
-    missing = run_cli("gan_zoo.eval", f"--export_dir={base}", "--inception_weights=/no/such.h5")
+    missing = run_cli("gan_zoo", "eval", f"--export_dir={base}", "--inception_weights=/no/such.h5")
     assert missing.returncode == 2 and "--inception_weights=/no/such.h5: no such file" in missing.stderr
 
 

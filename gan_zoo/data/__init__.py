@@ -11,7 +11,6 @@ labels -> condition vectors (one-hot or multi-hot), prefetch.
 import dataclasses
 
 import tensorflow as tf
-from absl import logging
 
 from gan_zoo.data import idx
 from gan_zoo.data.source import Source, resize_uint8, scale_images, to_uint8  # noqa: F401
@@ -69,7 +68,9 @@ def load(dataset, data_dir="", download=True, split="train", max_images=0, image
     elif dataset.startswith(idx.PREFIX):
         source = idx.load(dataset[len(idx.PREFIX):], split)
     else:
-        source = from_tfds(dataset, data_dir, download, split, condition_feature, conditional)
+        from gan_zoo.data import tfds_source
+        source = tfds_source.load_or_offline_copy(dataset, data_dir, download, split,
+                                                  condition_feature, conditional)
     if class_tags:
         source = conditions.with_class_tags(source, class_tags)
     if not conditional:
@@ -88,21 +89,6 @@ def load(dataset, data_dir="", download=True, split="train", max_images=0, image
         source = _resized(source, image_size)
     source.images_and_labels = source.images_and_labels.cache()
     return source
-
-
-def from_tfds(dataset, data_dir, download, split, condition_feature="", conditional=True):
-    """A tfds set; Fashion-MNIST offline falls back to Debian's dataset-fashion-mnist files."""
-    from gan_zoo.data import tfds_source
-    try:
-        return tfds_source.load(dataset, data_dir=data_dir, download=download, split=split,
-                                condition_feature=condition_feature, labels=conditional)
-    except tfds_source.NotPrepared:
-        debian = idx.DEBIAN_FASHION_MNIST
-        if dataset != "fashion_mnist" or condition_feature or not idx.has_split(debian, split):
-            raise
-        logging.info("fashion_mnist: tfds has no prepared copy and cannot download it; reading "
-                     "the IDX files of Debian's dataset-fashion-mnist in %s", debian)
-        return idx.load(debian, split, name="fashion_mnist", class_names=idx.FASHION_MNIST_CLASSES)
 
 
 def for_config(config, split="train"):

@@ -165,10 +165,10 @@ def edge_map(image):
 
 
 def _edges2fashion(data_dir, download, split, size):
-    from gan_zoo.data import from_tfds
+    from gan_zoo.data import tfds_source
     from gan_zoo.data.source import Source, resize_uint8
     # offline, Fashion-MNIST's fallback (Debian's dataset-fashion-mnist) as for --dataset
-    items = from_tfds("fashion_mnist", data_dir, download, split, conditional=False)
+    items = tfds_source.load_or_offline_copy("fashion_mnist", data_dir, download, split, labels=False)
     pairs = items.images_and_labels.map(
         lambda image, _: (lambda item: (item, edge_map(item)))(resize_uint8(image, size, size)),
         num_parallel_calls=tf.data.AUTOTUNE)

@@ -6,6 +6,7 @@ import socket
 import numpy as np
 
 import tensorflow as tf
+from absl import logging
 
 from gan_zoo.errors import UserError
 from gan_zoo.data.spec import DataSpec
@@ -136,3 +137,19 @@ def online(host="storage.googleapis.com"):
         return True
     except OSError:
         return False
+
+
+def load_or_offline_copy(name, data_dir="", download=True, split="train", condition_feature="",
+                         labels=True):
+    """`load`; offline, Fashion-MNIST falls back to Debian's dataset-fashion-mnist files."""
+    from gan_zoo.data import idx
+    try:
+        return load(name, data_dir=data_dir, download=download, split=split,
+                    condition_feature=condition_feature, labels=labels)
+    except NotPrepared:
+        debian = idx.DEBIAN_FASHION_MNIST
+        if name != "fashion_mnist" or condition_feature or not idx.has_split(debian, split):
+            raise
+        logging.info("fashion_mnist: tfds has no prepared copy and cannot download it; reading "
+                     "the IDX files of Debian's dataset-fashion-mnist in %s", debian)
+        return idx.load(debian, split, name="fashion_mnist", class_names=idx.FASHION_MNIST_CLASSES)
