@@ -57,7 +57,7 @@ def test_no_module_is_past_the_line_limit():
 
 
 def test_a_recipe_by_name_works_from_any_directory(tmp_path):
-    code = ("from gan_zoo import config; c = config.resolve(recipe='pix2pix'); "
+    code = ("from gan_zoo.settings import config; c = config.resolve(recipe='pix2pix'); "
             "print(c.model, c.image_size, c.l1_weight)")
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
                          text=True, timeout=120)

@@ -23,10 +23,9 @@ SECTIONS = ("data", "model", "loss", "optimizer", "run", "eval")
 def _field(section, default, help, choices=None, bounds=None):
     """One setting, declared once: its section (a builder receives only the model section),
     default, help (what it does and why), the choices it takes, and its bounds: an interval
-    such as "(0, inf)" or "[0, 1]" ("[1, inf)": a positive integer)."""
+    such as "(0, inf)" or "[0, 1]" ("[1, inf)": a positive integer), then what it means."""
     assert section in SECTIONS, section
-    return dataclasses.field(default=default, metadata={
-        "section": section, "help": help, "choices": choices, "bounds": bounds})
+    return dataclasses.field(default=default, metadata=dict(section=section, help=help, choices=choices, bounds=bounds))
 
 
 @dataclasses.dataclass
@@ -54,13 +53,14 @@ class TrainConfig:
                          bounds="[1, inf)")
     batch_size: int = _field("run", 256, "Images per training step.", bounds="[1, inf)")
     max_images: int = _field("data", 0, "Train on the first N images only (0: all).",
-                             bounds="[0, inf)")
+                             bounds="[0, inf) 0: all")
     image_size: int = _field("data", 0, "Square size images are brought to (0: the data's own). Up to 8 "
                              "pixels larger is padded with background (28 -> 32), else resized.",
-                             bounds="[0, inf)")
+                             bounds="[0, inf) 0: the data's own")
     center_crop: float = _field("data", 0.0, "Before resizing, keep a centred square whose side is this "
                                 "fraction of the shorter side (LFW reference: 0.5, the middle "
-                                "half; celeb_a: 0.6); 0 keeps the whole image.", bounds="[0, 1]")
+                                "half; celeb_a: 0.6); 0 keeps the whole image.",
+                                bounds="[0, 1] the kept fraction of each side; 0: no crop")
     direction: str = _field("data", "AtoB", "Paired images: AtoB maps the left (A) image to the right (B), "
                             "BtoA the right to the left (facades: BtoA = label map -> photo).",
                             choices=DIRECTION_CHOICES)
@@ -87,7 +87,7 @@ class TrainConfig:
     patch_layers: int = _field("model", 3, "PatchGAN: stride-2 layers; 3 gives pix2pix's 70x70 receptive "
                                "field, 2 a 34x34 one, 4 a 142x142 one.", bounds="[1, inf)")
     g_dropout: float = _field("model", 0.0, "img2img: dropout rate in the generator's decoder (pix2pix: "
-                              "0.5, its only source of noise).", bounds="[0, 1)")
+                              "0.5, its only source of noise).", bounds="[0, 1) a rate")
     d_dropout: float = _field("model", 0.5, "maxout_cgan: dropout rate on the pieces of D's Maxout "
                               "layers (Mirza & Osindero: 0.5); 0 turns it off.")
     l1_weight: float = _field("loss", 0.0, "Paired images: weight of the L1 distance of G's output to the "
@@ -153,7 +153,7 @@ class TrainConfig:
                                     bounds="(0, inf)")
     lr_linear_decay: float = _field("optimizer", 0.0, "Decay both learning rates linearly to zero over this "
                                     "last fraction of the run (0.5: the second half); 0: off.",
-                                    bounds="[0, 1]")
+                                    bounds="[0, 1] a fraction of the run")
     ema_half_life: float = _field("optimizer", 0.0, "EMA of G's weights (Yazici et al. 2019): their half-life in "
                                   "images (e.g. 10000). The average is what grids, scores, the best "
                                   "checkpoint and export use; 0: off.", bounds="[0, inf)")
@@ -166,7 +166,8 @@ class TrainConfig:
                                "the DCGAN faces tutorial's two-sided smoothing.")
     mismatch_weight: float = _field("loss", 0.0, "Matching-aware D (GAN-CLS, Reed et al. 2016): D's loss "
                                     "is real + (1 - w) fake + w (real image, wrong condition); "
-                                    "0.5 is the paper's, 0 turns it off.", bounds="[0, 1)")
+                                    "0.5 is the paper's, 0 turns it off.",
+                                    bounds="[0, 1) the wrong-condition share of D's fake term; 0.5: GAN-CLS")
     mismatch_epochs: int = _field("loss", 0, "Drop the matching-aware term after this many epochs (0: keep it).",
                                   bounds="[0, inf)")
     mode_seeking: float = _field("loss", 0.0, "MSGAN's mode-seeking term (Mao et al. 2019) in G's loss, "
@@ -268,8 +269,7 @@ class TrainConfig:
         return types.MappingProxyType({k: getattr(self, k) for k, s in SECTION_OF.items() if s == name})
 
 
-# Which section each setting is in (from its declaration)
-SECTION_OF = {f.name: f.metadata["section"] for f in dataclasses.fields(TrainConfig)}
+SECTION_OF = {f.name: f.metadata["section"] for f in dataclasses.fields(TrainConfig)}  # declared
 
 
 def define_flags(flag_values=None):

@@ -1,6 +1,7 @@
 """The rules a training config obeys: ranges of single settings and combinations that cannot
 train. Each refusal is a UserError naming the flag, what it must be and what was given."""
 import dataclasses
+import re
 
 from gan_zoo.errors import UserError
 from gan_zoo.settings import registry
@@ -55,17 +56,18 @@ def check(config):
 def _check_bounds(name, bounds, value):
     """A UserError unless `value` lies in `bounds` ("(0, inf)", "[0, 1]", ...; "[1, inf)" is a
     positive integer, "[0, inf)" one that is not negative)."""
-    low, high = (part.strip() for part in bounds.split(","))
-    low_value, high_value = float(low[1:]), float(high[:-1])
-    above = low_value < value if low[0] == "(" else low_value <= value
-    below = value < high_value if high[-1] == ")" else value <= high_value
+    opening, low, high, closing, meaning = re.fullmatch(
+        r"([\[(])\s*([^,]+),\s*([^\])]+)([\])])\s*(.*)", bounds).groups()
+    above = float(low) < value if opening == "(" else float(low) <= value
+    below = value < float(high) if closing == ")" else value <= float(high)
     if above and below:
         return
-    if bounds == "[1, inf)":
+    interval = f"{opening}{low}, {high}{closing}"
+    if interval == "[1, inf)":
         raise UserError(f"--{name} must be a positive integer, got {value}.")
-    if bounds == "[0, inf)":
+    if interval == "[0, inf)":
         raise UserError(f"--{name} must be >= 0, got {value}.")
-    raise UserError(f"--{name} must be in {bounds}; got {value}.")
+    raise UserError(f"--{name} must be in {interval}{f' ({meaning})' if meaning else ''}; got {value}.")
 
 
 def _check_stages(config):
