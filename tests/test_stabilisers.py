@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from gan_zoo.core import augment, ema, losses
 from gan_zoo.training import steps
-from gan_zoo.settings import config
+from gan_zoo.settings import choices, config
 from gan_zoo import data, models
 from gan_zoo.run import loop
 from gan_zoo.run import run_dir as run_dir_lib
@@ -321,7 +321,7 @@ def test_r1_is_lazy_and_scaled_and_refuses_a_batchnorm_discriminator():
 # --- DiffAugment ---------------------------------------------------------------------------
 @pytest.mark.parametrize("policy", ["color", "translation", "cutout", "color,translation,cutout"])
 def test_diffaugment_is_differentiable_random_and_repeatable(policy):
-    names = augment.parse_policy(policy)
+    names = choices.parse_policy(policy)
     x = tf.random.stateless_uniform((8, 16, 16, 3), (0, 1), -1.0, 1.0)
     weights = tf.random.stateless_normal((8, 16, 16, 3), (0, 2))
     with tf.GradientTape() as tape:

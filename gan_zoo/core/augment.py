@@ -11,12 +11,10 @@ global batch, each replica keeping its rows, so N replicas augment as one device
 import tensorflow as tf
 
 from gan_zoo.core import distribute
-from gan_zoo.settings.choices import DIFFAUGMENT_CHOICES, parse_policy  # noqa: F401
 
 TRANSLATION_RATIO = 0.125  # shift up to 1/8 of the side, as the paper
 CUTOUT_RATIO = 0.5  # erase a square of half the side
 _DRAWS = 7  # uniforms per image: brightness, saturation, contrast, 2 shifts, 2 cutout centres
-POLICY_CHOICES = DIFFAUGMENT_CHOICES
 
 
 def apply(images, policy, seed):

@@ -3,8 +3,6 @@ these, so `--noise=uniform|normal` means the same numbers everywhere."""
 import numpy as np
 import tensorflow as tf
 
-from gan_zoo.settings.choices import NOISE_CHOICES  # noqa: F401  (the names --noise takes)
-
 
 def stateless(shape, distribution, seed):
     """A stateless draw of `shape` (may be a tensor); Philox named explicitly, so the numbers are

@@ -1,6 +1,6 @@
 """The names a choice setting takes, for the settings to check and for the core modules that
 act on them to share (the core imports them from here, so reading settings loads no
-TensorFlow). A test keeps each list equal to what its module implements."""
+TensorFlow). A test keeps the loss and DiffAugment lists equal to what core implements."""
 from gan_zoo.errors import UserError
 
 LOSS_CHOICES = ("bce", "hinge", "wgan", "wgan_gp")  # gan_zoo/core/losses.py

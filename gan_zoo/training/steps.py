@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from gan_zoo.core import augment, distribute, losses, noise, records
 from gan_zoo import models
+from gan_zoo.settings.choices import parse_policy
 
 # Random draws of one step, each its own stateless stream (seeded by the step), so noise does
 # not depend on the number of replicas and a resumed run draws what the straight one did.
@@ -25,7 +26,7 @@ class Steps:
         self.config, self.spec, self.state = config, spec, state
         self.objective = state.objective
         self.generator, self.discriminator = state.generator, state.discriminator
-        self.augmentations = augment.parse_policy(config.diffaugment)
+        self.augmentations = parse_policy(config.diffaugment)
         # read when the steps are traced: the trainer recompiles when the epoch switches it off
         self.mismatch_active = self.mismatch_on_in(0)
 
