@@ -98,11 +98,8 @@ def test_resuming_with_other_loss_settings_is_allowed_and_named():
     now = config.resolve(model="maxout_cgan", mismatch_weight=0.25, epochs=40)
     assert changed_training_settings(before, now) == ["mismatch_weight: 0.5 -> 0.25"]
     assert changed_training_settings(now.to_json(), now) == []
-    # D's dropout holds no weight, so it may change too, and is named; a run dir written before
-    # --d_dropout existed trained with the paper's 0.5
-    from gan_zoo.run.run_dir import _BEFORE_THEY_EXISTED
-    older = {k: v for k, v in before.items() if k != "d_dropout"}
-    assert changed_training_settings({**_BEFORE_THEY_EXISTED, **older}, now) == [
+    # D's dropout holds no weight, so it may change too, and is named
+    assert changed_training_settings({**before, "d_dropout": 0.5}, now) == [
         "d_dropout: 0.5 -> 0.0", "mismatch_weight: 0.5 -> 0.25"]
 
 

@@ -1,7 +1,10 @@
 """FusedBatchNormalization: Keras' BatchNorm arithmetic through FusedBatchNormV3 on one replica,
 the same moving statistics (Bessel's correction undone), gradients and weights files."""
+import dataclasses
+
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from conftest import two_replicas
@@ -9,7 +12,7 @@ from gan_zoo.settings import config as config_lib
 from gan_zoo import data, models
 from gan_zoo.training import trainer
 from gan_zoo.models import fused_batch_norm
-from gan_zoo.models.layers import batch_norm, fused_batch_norms
+from gan_zoo.models.layers import batch_norm
 
 
 def _graph_ops(fn, *args):
@@ -64,22 +67,53 @@ def test_fused_batch_norm_equals_keras_batch_norm_images_and_vectors():
 
 
 def test_only_one_replica_builds_the_fused_layer_and_weights_files_cross_over(tmp_path):
-    with fused_batch_norms(True):
-        assert isinstance(batch_norm(), fused_batch_norm.BatchNormalization)
-        with two_replicas().scope():  # synchronized statistics over replicas: Keras' layer
-            layer = batch_norm()
-            assert not isinstance(layer, fused_batch_norm.BatchNormalization) and layer.synchronized
+    assert isinstance(batch_norm(fused_bn=True), fused_batch_norm.BatchNormalization)
+    with two_replicas().scope():  # synchronized statistics over replicas: Keras' layer
+        layer = batch_norm(fused_bn=True)
+        assert not isinstance(layer, fused_batch_norm.BatchNormalization) and layer.synchronized
     assert not isinstance(batch_norm(), fused_batch_norm.BatchNormalization)
     cfg = config_lib.resolve(model="conv_cgan", dataset="fashion_mnist", fused_batch_norm=True)
     spec = data.DataSpec(image_shape=(28, 28, 1), condition_dim=10)
     fused_g, _ = models.build(spec, cfg)
-    plain_g, _ = models.build(spec, config_lib.resolve(model="conv_cgan", dataset="fashion_mnist"))
+    plain_g, _ = models.build(spec, config_lib.resolve(model="conv_cgan", dataset="fashion_mnist",
+                                                       fused_batch_norm=False))
     kinds = {type(layer) for layer in fused_g.layers}
     assert fused_batch_norm.BatchNormalization in kinds and keras.layers.BatchNormalization not in kinds
+    assert fused_batch_norm.BatchNormalization not in {type(layer) for layer in plain_g.layers}
     fused_g.save_weights(tmp_path / "g.weights.h5")
     plain_g.load_weights(tmp_path / "g.weights.h5")
     for a, b in zip(fused_g.weights, plain_g.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def _batch_norm_kinds(model):
+    """The classes of every BatchNorm in `model`, nested models (StackGAN's stage I) included."""
+    kinds = set()
+    for layer in model.layers:
+        kinds |= _batch_norm_kinds(layer) if isinstance(layer, keras.Model) else {type(layer)}
+    return kinds & {keras.layers.BatchNormalization, fused_batch_norm.BatchNormalization}
+
+
+_LABELS = data.DataSpec(image_shape=(28, 28, 1), condition_dim=10)
+_PAIRS = data.DataSpec(image_shape=(32, 32, 3), condition_dim=0, condition_shape=(32, 32, 3))
+
+
+@pytest.mark.parametrize("settings, spec", [
+    (dict(model="mlp_cgan", ngf=8, d_norm="batch"), _LABELS), (dict(model="conv_cgan", d_norm="batch"), _LABELS),
+    (dict(model="dcgan", ngf=8, ndf=8, d_norm="batch"), data.DataSpec((32, 32, 1), 0)),
+    (dict(model="img2img", ngf=8, ndf=8, patch_layers=2), _PAIRS),
+    (dict(model="img2img", ngf=8, ndf=8, generator="encoder_decoder", discriminator="global"), _PAIRS),
+    (dict(model="stackgan", stage=2, ngf=8, ndf=8, d_norm="batch"), _LABELS)],
+    ids=lambda v: v.get("generator", v["model"]) + str(v.get("stage", "")) if isinstance(v, dict) else "")
+def test_every_batch_norm_of_a_model_follows_fused_batch_norm(settings, spec):
+    """--fused_batch_norm reaches each BatchNorm a builder makes, G's and D's, through the
+    parameter the builders pass down (none is left on Keras' kernel, none fused when off)."""
+    settings = dict(settings)
+    stage = settings.pop("stage", None)  # stage 2 (no stage-I run dir to validate against)
+    for fused, kind in ((True, fused_batch_norm.BatchNormalization), (False, keras.layers.BatchNormalization)):
+        cfg = config_lib.resolve(**settings, fused_batch_norm=fused)
+        built = models.build(spec, dataclasses.replace(cfg, stage=stage) if stage else cfg)
+        assert [_batch_norm_kinds(m) for m in built] == [{kind}, {kind}], (settings, fused)
 
 
 def _gradients(t, images, condition, noise):

@@ -203,23 +203,6 @@ def test_a_deterministic_run_stopped_mid_epoch_and_resumed_writes_the_same_loss_
             assert a.read() == b.read(), name
 
 
-def test_a_checkpoint_from_before_the_epoch_sums_were_saved_still_resumes(tmp_path):
-    """Checkpoints written before loss.csv's sums were checkpointed have no epoch_means: they
-    restore everything else, and the resumed epoch starts its sums from zero."""
-    cfg = tiny_faces_config(tmp_path, epochs=1, max_images=160)
-    trained = loop.train(cfg, data.for_config(cfg))
-    parts = trained.state.checkpoint_parts(epoch_means=False)
-    old_style = os.path.join(str(tmp_path), "old_style", "ckpt")
-    path = tf.train.Checkpoint(**parts).save(old_style)  # as CheckpointManager saved them
-    assert not any(n.startswith("epoch_means/") for n, _ in tf.train.list_variables(path))
-    fresh = loop.Trainer(cfg, data.for_config(cfg))
-    fresh.restore(path)
-    assert int(fresh.step.numpy()) == int(trained.step.numpy()) == 10
-    assert fresh.records.means()["D_steps"] == 0
-    for a, b in zip(fresh.generator.weights, trained.generator.weights):
-        np.testing.assert_array_equal(a.numpy(), b.numpy())
-
-
 def test_a_signal_during_the_epochs_files_keeps_that_epochs_row(tmp_path):
     """SIGTERM arriving after the last step of an epoch: its row is written, then the stop."""
     from gan_zoo.errors import TrainingInterrupted

@@ -71,7 +71,7 @@ def test_missing_olivetti_file_says_where_it_looked(tmp_path):
 @pytest.mark.parametrize("size,channels", [(32, 1), (64, 3), (80, 3)])
 def test_dcgan_sizes_and_mirrored_discriminator(size, channels):
     spec = DataSpec(image_shape=(size, size, channels), condition_dim=0)
-    g, d = models.builder("dcgan").build(spec, config.resolve(model="dcgan", ngf=8, ndf=8))
+    g, d = models.build(spec, config.resolve(model="dcgan", ngf=8, ndf=8))
     assert g.input_shape == (None, 100) and g.output_shape == (None, size, size, channels)
     assert d.input_shape == (None, size, size, channels) and d.output_shape == (None, 1)
     base = 5 if size == 80 else 4
@@ -86,7 +86,7 @@ def test_wgan_gp_critic_has_no_batchnorm_and_refuses_it():
     cfg = config.resolve(model="dcgan", loss="wgan_gp", ngf=8, ndf=8)
     assert (cfg.d_norm, cfg.g_lr, cfg.beta1, cfg.n_critic, cfg.gp_weight) == ("instance", 1e-4, 0.0, 5, 10.0)
     spec = DataSpec(image_shape=(64, 64, 3), condition_dim=0)
-    _, critic = models.builder("dcgan").build(spec, cfg)
+    _, critic = models.build(spec, cfg)
     assert not any(isinstance(layer, tf.keras.layers.BatchNormalization) for layer in critic.layers)
     batch_norm = config.resolve(model="dcgan", loss="wgan_gp", d_norm="batch", ngf=8, ndf=8)
     _, batch_norm_critic = models.build(spec, batch_norm)
@@ -223,7 +223,7 @@ def test_weights_from_a_strategy_run_load_into_a_plain_model_and_back(tmp_path):
     spec = DataSpec(image_shape=(32, 32, 1), condition_dim=0)
     strategy = _two_replicas()
     with strategy.scope():
-        mirrored_g, mirrored_d = models.builder("dcgan").build(spec, cfg)
+        mirrored_g, mirrored_d = models.build(spec, cfg)
         optimizer = tf.keras.optimizers.Adam(1e-3)
         optimizer.build(mirrored_g.trainable_variables)
 
@@ -254,14 +254,14 @@ def test_weights_from_a_strategy_run_load_into_a_plain_model_and_back(tmp_path):
     np.testing.assert_allclose(plain_g(z, training=False).numpy(), reference, atol=1e-6)
     # and Keras weight files, both ways
     mirrored_g.save_weights(str(tmp_path / "g.weights.h5"))
-    fresh, _ = models.builder("dcgan").build(spec, cfg)
+    fresh, _ = models.build(spec, cfg)
     fresh.load_weights(str(tmp_path / "g.weights.h5"))
     np.testing.assert_allclose(fresh(z, training=False).numpy(), reference, atol=1e-6)
 
     # 2. a plain run's checkpoint -> a model built under the strategy
     trained, plain_dir = _train(tmp_path / "plain_run")
     with strategy.scope():
-        into_mirrored, _ = models.builder("dcgan").build(spec, cfg)
+        into_mirrored, _ = models.build(spec, cfg)
     expected = trained.generator(z, training=False).numpy()
     assert not np.allclose(into_mirrored(z, training=False).numpy(), expected, atol=1e-3)
     latest = tf.train.latest_checkpoint(os.path.join(plain_dir, "checkpoints"))

@@ -87,11 +87,12 @@ def test_patchgan_logit_sees_exactly_its_receptive_field(size, layers):
 
 def test_builder_reports_the_receptive_field_and_grid(monkeypatch):
     import types
+    from gan_zoo import models
     from gan_zoo.models import img2img
     logged = []  # absl's handlers vary with what ran before, so the call itself is recorded
     monkeypatch.setattr(img2img, "logging", types.SimpleNamespace(
         info=lambda message, *args: logged.append(message % args)))
-    _, discriminator = img2img.build(_spec(256), _config(discriminator="patch", ngf=8, ndf=8))
+    _, discriminator = models.build(_spec(256), _config(discriminator="patch", ngf=8, ndf=8))
     assert tuple(discriminator.output_shape) == (None, 30, 30, 1)  # pix2pix's 30x30 at 256
     assert any("70x70 receptive field; a 30x30 grid of logits at 256x256" in m for m in logged)
 

@@ -63,7 +63,7 @@ def test_conv_cgan_discriminator_sees_the_label():
     is tested in test_stabilisers.py."""
     source = data.load("fashion_mnist", max_images=6400, image_size=32)
     keras.utils.set_random_seed(0)
-    _, disc = models.builder("conv_cgan").build(
+    _, disc = models.build(
         source.spec, config.resolve(model="conv_cgan", d_conditioning="concat"))
     optimizer = keras.optimizers.Adam(4e-4, beta_1=0.5)
 

@@ -97,8 +97,9 @@ def test_every_setting_is_in_one_section_and_a_builder_sees_only_its_own():
             models.build(None, cfg)
     finally:
         module.build = original
-    assert set(vars(seen["config"])) == sections["model"]
-    assert not hasattr(seen["config"], "loss")
+    # the model section, and which BatchNorm kernel to build (--fused_batch_norm, a run setting)
+    assert set(vars(seen["config"])) == sections["model"] | {"fused_bn"}
+    assert seen["config"].fused_bn == cfg.fused_batch_norm and not hasattr(seen["config"], "loss")
 
 
 def test_every_recipe_is_shipped_with_the_package():

@@ -17,7 +17,7 @@ def test_maxout_cgan_shapes_and_parameter_counts():
     # the paper's G and D
     cfg = config.resolve(model="maxout_cgan", d_conditioning="concat", spectral_norm=False,
                          g_conditioning="concat", ndf=64)
-    g, d = models.builder("maxout_cgan").build(MNIST_SPEC, cfg)
+    g, d = models.build(MNIST_SPEC, cfg)
     assert g.output_shape == (None, 28, 28, 1)
     assert d.output_shape == (None, 1)
     assert g.count_params() == (dense_params(100, 256) + dense_params(10, 256)
@@ -27,8 +27,7 @@ def test_maxout_cgan_shapes_and_parameter_counts():
     # the recipe's projection D, twice as wide: no label branch; a bias-free 10 -> 480
     # embedding instead (and spectral norm, whose power-iteration vectors are weights but not
     # trained)
-    modulated, projected = models.builder("maxout_cgan").build(MNIST_SPEC,
-                                                           config.resolve(model="maxout_cgan"))
+    modulated, projected = models.build(MNIST_SPEC, config.resolve(model="maxout_cgan"))
     # the recipe's G: a class gain and bias for each of the two hidden layers the noise reaches
     assert modulated.count_params() == g.count_params() + 2 * 10 * (256 + 512)
     trained = sum(int(np.prod(w.shape)) for w in projected.trainable_weights)
@@ -45,12 +44,12 @@ def test_maxout_cgan_shapes_and_parameter_counts():
 def test_ndf_widens_every_layer_of_the_mlp_models_ds_in_proportion():
     cfg = config.resolve(model="maxout_cgan", d_conditioning="concat", spectral_norm=False,
                          ndf=96)
-    _, d = models.builder("maxout_cgan").build(MNIST_SPEC, cfg)
+    _, d = models.build(MNIST_SPEC, cfg)
     assert d.count_params() == (dense_params(784, 360 * 5) + dense_params(10, 75 * 5)
                                 + dense_params(360 + 75, 360 * 4) + dense_params(360, 1))
     cfg = config.resolve(model="mlp_cgan", d_conditioning="concat", spectral_norm=False,
                          d_norm="none", ndf=32)
-    _, d = models.builder("mlp_cgan").build(MNIST_SPEC, cfg)
+    _, d = models.build(MNIST_SPEC, cfg)
     assert d.count_params() == (dense_params(784, 512) + dense_params(10, 512)
                                 + dense_params(1024, 256) + dense_params(256, 128)
                                 + dense_params(128, 1))
@@ -58,7 +57,7 @@ def test_ndf_widens_every_layer_of_the_mlp_models_ds_in_proportion():
 
 def test_image_size_and_classes_come_from_the_data():
     spec = DataSpec(image_shape=(32, 32, 3), condition_dim=7)
-    g, d = models.builder("maxout_cgan").build(spec, config.resolve(noise_dim=16))
+    g, d = models.build(spec, config.resolve(noise_dim=16))
     assert g.output_shape == (None, 32, 32, 3)
     assert g.input_shape == [(None, 16), (None, 7)]
     assert d.input_shape == [(None, 32, 32, 3), (None, 7)]
@@ -86,7 +85,7 @@ def test_d_dropout_sets_the_maxout_ds_dropout_and_is_refused_elsewhere():
     y = np.eye(10, dtype="float32")[[1, 2, 3, 4]]
     for rate in (0.0, 0.5):
         cfg = config.resolve(model="maxout_cgan", d_dropout=rate, spectral_norm=False)
-        d = models.builder("maxout_cgan").build(MNIST_SPEC, cfg)[1]
+        d = models.build(MNIST_SPEC, cfg)[1]
         rates = {layer.dropout_rate for layer in d.layers if isinstance(layer, Maxout)}
         assert rates == {rate}
         same = np.allclose(d([images, y], training=True).numpy(), d([images, y]).numpy())

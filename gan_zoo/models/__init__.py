@@ -17,11 +17,11 @@ from gan_zoo.settings.registry import (  # noqa: F401  (the registry, read throu
 
 
 def build(spec, config):
-    """(generator, discriminator) of `config.model` for data `spec`; the builder sees only the
-    model section of the settings (`fused_batch_norm` picks the BatchNorm kernel, nothing else)."""
-    from gan_zoo.models.layers import fused_batch_norms
-    with fused_batch_norms(getattr(config, "fused_batch_norm", False)):
-        return builder(config.model).build(spec, types.SimpleNamespace(**config.section("model")))
+    """(generator, discriminator) of `config.model` for data `spec`; the builder sees the model
+    section of the settings and `fused_bn`, the run's --fused_batch_norm: which BatchNorm kernel
+    to build, a speed choice that changes no weight or output beyond float rounding."""
+    model_settings = types.SimpleNamespace(**config.section("model"), fused_bn=config.fused_batch_norm)
+    return builder(config.model).build(spec, model_settings)
 
 
 def generate(generator, noise, condition=None, training=False):

@@ -24,8 +24,8 @@ def build(spec, config):
         raise UserError(f"conv_cgan draws {SIZE}x{SIZE} images (smaller ones of up to 8 pixels "
                         f"less, like 28x28, are padded inside it); the data is {height}x{width}: "
                         f"pass --image_size={SIZE}.")
-    return build_generator(spec, config.noise_dim), build_discriminator(
-        spec, config.d_conditioning, config.spectral_norm, config.d_norm)
+    return build_generator(spec, config.noise_dim, config.fused_bn), build_discriminator(
+        spec, config.d_conditioning, config.spectral_norm, config.d_norm, config.fused_bn)
 
 
 def _margins(spec):
@@ -35,7 +35,7 @@ def _margins(spec):
             ((SIZE - width) // 2, SIZE - width - (SIZE - width) // 2))
 
 
-def build_generator(spec, noise_dim):
+def build_generator(spec, noise_dim, fused_bn=False):
     noise = keras.Input((noise_dim,), name="noise")
     condition = keras.Input((spec.condition_dim,), name="condition")
     h = keras.layers.Reshape((1, 1, noise_dim + spec.condition_dim))(
@@ -43,7 +43,7 @@ def build_generator(spec, noise_dim):
     for filters, strides, padding in ((256, 1, "valid"), (128, 2, "same"), (64, 2, "same")):
         h = keras.layers.Conv2DTranspose(filters, 4, strides, padding, use_bias=False,
                                          kernel_initializer=normal_init())(h)
-        h = keras.layers.LeakyReLU(0.2)(batch_norm()(h))
+        h = keras.layers.LeakyReLU(0.2)(batch_norm(fused_bn)(h))
     image = keras.layers.Conv2DTranspose(spec.image_shape[-1], 4, 2, "same", activation="tanh",
                                          kernel_initializer=normal_init(), name="image")(h)
     if spec.image_shape[:2] != (SIZE, SIZE):
@@ -84,7 +84,7 @@ class BroadcastCondition(keras.layers.Layer):
         return (*image_shape[:-1], image_shape[-1] + condition_shape[-1])
 
 
-def build_discriminator(spec, conditioning="concat", spectral_norm=False, norm="batch"):
+def build_discriminator(spec, conditioning="concat", spectral_norm=False, norm="batch", fused_bn=False):
     image = keras.Input(spec.image_shape, name="image")
     condition = keras.Input((spec.condition_dim,), name="condition")
     h = image
@@ -96,7 +96,7 @@ def build_discriminator(spec, conditioning="concat", spectral_norm=False, norm="
     for filters in (64, 128):
         h = sn.conv2d(filters, 4, 2, "same", spectral_norm, use_bias=norm == "none",
                       kernel_initializer=normal_init())(h)
-        h = keras.layers.LeakyReLU(0.2)(normalization(norm)(h))
+        h = keras.layers.LeakyReLU(0.2)(normalization(norm, fused_bn=fused_bn)(h))
     if conditioning == "projection":  # psi = the same 4x4 linear map as the conv below
         logit = conditional_logit(keras.layers.Flatten()(h), condition, conditioning,
                                   spectral_norm, normal_init())

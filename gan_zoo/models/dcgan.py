@@ -31,11 +31,11 @@ def build(spec, config):
     if height != width:
         raise UserError(f"dcgan needs square images, the data's are {height}x{width}: pass "
                         "--image_size=64 (and --center_crop to keep the middle of each image).")
-    return (build_generator(spec, config.noise_dim, config.ngf),
-            build_discriminator(spec, config.ndf, config.d_norm, config.spectral_norm))
+    return (build_generator(spec, config.noise_dim, config.ngf, config.fused_bn),
+            build_discriminator(spec, config.ndf, config.d_norm, config.spectral_norm, config.fused_bn))
 
 
-def build_generator(spec, noise_dim, ngf):
+def build_generator(spec, noise_dim, ngf, fused_bn=False):
     size, _, channels = spec.image_shape
     base, stages = layout(size)
     noise = keras.Input((noise_dim,), name="noise")
@@ -44,13 +44,13 @@ def build_generator(spec, noise_dim, ngf):
         kernel, strides, padding = (base, 1, "valid") if i == 0 else (4, 2, "same")
         h = keras.layers.Conv2DTranspose(ngf * 2 ** (stages - 1 - i), kernel, strides, padding,
                                          use_bias=False, kernel_initializer=normal_init())(h)
-        h = keras.layers.ReLU()(batch_norm()(h))
+        h = keras.layers.ReLU()(batch_norm(fused_bn)(h))
     image = keras.layers.Conv2DTranspose(channels, 4, 2, "same", use_bias=False, activation="tanh",
                                          kernel_initializer=normal_init(), name="image")(h)
     return keras.Model(noise, image, name="dcgan_generator")
 
 
-def build_discriminator(spec, ndf, norm="batch", spectral_norm=False):
+def build_discriminator(spec, ndf, norm="batch", spectral_norm=False, fused_bn=False):
     base, stages = layout(spec.image_shape[0])
     image = keras.Input(spec.image_shape, name="image")
     h = image
@@ -58,7 +58,7 @@ def build_discriminator(spec, ndf, norm="batch", spectral_norm=False):
         h = sn.conv2d(ndf * 2 ** i, 4, 2, "same", spectral_norm, use_bias=i == 0 or norm == "none",
                       kernel_initializer=normal_init())(h)
         if i > 0:
-            h = normalization(norm)(h)
+            h = normalization(norm, fused_bn=fused_bn)(h)
         h = keras.layers.LeakyReLU(0.2)(h)
     logit = sn.conv2d(1, base, 1, "valid", spectral_norm, kernel_initializer=normal_init())(h)
     logit = keras.layers.Reshape((1,), name="logit")(logit)

@@ -1,6 +1,4 @@
 """Layers shared by several model families."""
-import contextlib
-
 import keras
 import tensorflow as tf
 from keras import ops
@@ -8,8 +6,6 @@ from keras import ops
 from gan_zoo.core import distribute
 from gan_zoo.models import spectral_norm as sn
 from gan_zoo.models import fused_batch_norm
-
-_FUSED_BATCH_NORM = [False]  # what batch_norm() builds; set by fused_batch_norms() around a build
 
 
 def normal_init():
@@ -22,25 +18,15 @@ def widened(units, ndf):
     return max(1, round(units * ndf / 64))
 
 
-def batch_norm(**kwargs):
+def batch_norm(fused_bn=False, **kwargs):
     """BatchNormalization whose statistics span the global batch when the model is built under a
     strategy with several replicas, so N replicas train as one device would on the same batch
     (per-replica statistics would make the result depend on the number of devices). On one
-    replica under fused_batch_norms(True), the fused kernel's layer (fused_batch_norm.py)."""
+    replica with `fused_bn` (--fused_batch_norm), the fused kernel's layer (fused_batch_norm.py)."""
     synchronized = tf.distribute.get_strategy().num_replicas_in_sync > 1
-    if _FUSED_BATCH_NORM[-1] and not synchronized:
+    if fused_bn and not synchronized:
         return fused_batch_norm.BatchNormalization(**kwargs)
     return keras.layers.BatchNormalization(synchronized=synchronized, **kwargs)
-
-
-@contextlib.contextmanager
-def fused_batch_norms(on):
-    """Within: batch_norm() builds fused_batch_norm.BatchNormalization on one replica when `on`."""
-    _FUSED_BATCH_NORM.append(bool(on))
-    try:
-        yield
-    finally:
-        _FUSED_BATCH_NORM.pop()
 
 
 @keras.saving.register_keras_serializable(package="gan_zoo")
@@ -89,12 +75,12 @@ class Maxout(keras.layers.Layer):
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer)}
 
 
-def normalization(kind, features="image"):
+def normalization(kind, features="image", fused_bn=False):
     """D's hidden-layer normalisation (--d_norm): batch (synchronized across replicas), instance
     (one group per channel, images only), layer, or none. The per-example penalties (WGAN-GP,
     R1) need one that judges each example on its own: instance, layer or none."""
     if kind == "batch":
-        return batch_norm()
+        return batch_norm(fused_bn)
     if kind == "instance":
         if features != "image":
             from gan_zoo.errors import UserError

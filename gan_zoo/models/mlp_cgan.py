@@ -16,40 +16,40 @@ def _dense(units, name, spectral_norm=False):
     return sn.dense(units, spectral_norm, kernel_initializer=normal_init(), name=name)
 
 
-def _dense_bn(x, units, activation, name, condition=None):
+def _dense_bn(x, units, activation, name, condition=None, fused_bn=False):
     """Dense, BatchNorm, then (given a condition) its class's gain and bias: conditional
     BatchNorm."""
     x = _dense(units, name)(x)
-    x = batch_norm(name=f"{name}_bn")(x)
+    x = batch_norm(fused_bn, name=f"{name}_bn")(x)
     return activation()(modulated(x, condition, condition is not None, name))
 
 
 def build(spec, config):
     modulation = config.g_conditioning == "modulation"
-    return build_generator(spec, config.noise_dim, config.ngf, modulation), build_discriminator(
+    return build_generator(spec, config.noise_dim, config.ngf, modulation, config.fused_bn), build_discriminator(
         spec, config.d_conditioning, config.spectral_norm, config.d_norm, config.minibatch_stddev,
-        config.ndf)
+        config.ndf, config.fused_bn)
 
 
-def build_generator(spec, noise_dim, ngf=64, modulation=False):
+def build_generator(spec, noise_dim, ngf=64, modulation=False, fused_bn=False):
     """The tutorial's G: noise and label each to 4 x ngf units, joined, 8 x ngf, 16 x ngf,
     pixels (ngf 64: its 256 / 256 / 512 / 1024; a larger ngf widens it and keeps its shape).
     With `modulation` the BatchNorms that see the noise are conditional ones."""
     noise = keras.Input((noise_dim,), name="noise")
     condition = keras.Input((spec.condition_dim,), name="condition")
     by_class = condition if modulation else None
-    x = _dense_bn(noise, 4 * ngf, keras.layers.ReLU, "noise_dense", by_class)
-    y = _dense_bn(condition, 4 * ngf, keras.layers.ReLU, "condition_dense")
+    x = _dense_bn(noise, 4 * ngf, keras.layers.ReLU, "noise_dense", by_class, fused_bn)
+    y = _dense_bn(condition, 4 * ngf, keras.layers.ReLU, "condition_dense", fused_bn=fused_bn)
     h = keras.layers.Concatenate()([x, y])
-    h = _dense_bn(h, 8 * ngf, keras.layers.ReLU, "joint_512", by_class)
-    h = _dense_bn(h, 16 * ngf, keras.layers.ReLU, "joint_1024", by_class)
+    h = _dense_bn(h, 8 * ngf, keras.layers.ReLU, "joint_512", by_class, fused_bn)
+    h = _dense_bn(h, 16 * ngf, keras.layers.ReLU, "joint_1024", by_class, fused_bn)
     h = keras.layers.Activation("tanh")(_dense(math.prod(spec.image_shape), "pixels")(h))
     image = keras.layers.Reshape(spec.image_shape, name="image")(h)
     return keras.Model([noise, condition], image, name="mlp_cgan_generator")
 
 
 def build_discriminator(spec, conditioning="concat", spectral_norm=False, norm="batch",
-                        minibatch_stddev=False, ndf=64):
+                        minibatch_stddev=False, ndf=64, fused_bn=False):
     """The reference's D (image and label each through Dense 1024, joined, 512, 256 with
     BatchNorm); with projection the label meets the last features in the logit instead. A
     larger ndf than 64 widens every layer in proportion."""
@@ -59,7 +59,7 @@ def build_discriminator(spec, conditioning="concat", spectral_norm=False, norm="
     def hidden(x, units, name):
         x = _dense(units, name, spectral_norm)(x)
         if norm == "batch":
-            x = batch_norm(name=f"{name}_bn")(x)
+            x = batch_norm(fused_bn, name=f"{name}_bn")(x)
         elif norm != "none":
             x = normalization(norm, features="vector")(x)
         return leaky()(x)

@@ -67,11 +67,11 @@ def _upsampling_plan(size):
     return base, doublings
 
 
-def _up_block(h, filters):
+def _up_block(h, filters, fused_bn):
     h = keras.layers.UpSampling2D(2, interpolation="nearest")(h)
     h = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False,
                             kernel_initializer=normal_init())(h)
-    return keras.layers.ReLU()(batch_norm()(h))
+    return keras.layers.ReLU()(batch_norm(fused_bn)(h))
 
 
 def _split(noise, start, stop, name):
@@ -79,7 +79,7 @@ def _split(noise, start, stop, name):
     return keras.layers.Identity(name=name)(noise[:, start:stop])
 
 
-def build_stage1_generator(size, channels, condition_dim, noise_dim, ca_dim, ngf=64):
+def build_stage1_generator(size, channels, condition_dim, noise_dim, ca_dim, ngf=64, fused_bn=False):
     """(noise[, condition]) -> the stage-I image, size x size x channels."""
     base, doublings = _upsampling_plan(size)
     noise = keras.Input((noise_dim,), name="noise")
@@ -92,24 +92,24 @@ def build_stage1_generator(size, channels, condition_dim, noise_dim, ca_dim, ngf
         h = keras.layers.Concatenate()([augmented, _split(noise, ca_dim, noise_dim, "z")])
     width = ngf * 2 ** doublings
     h = keras.layers.Dense(base * base * width, use_bias=False, kernel_initializer=normal_init())(h)
-    h = keras.layers.Reshape((base, base, width))(keras.layers.ReLU()(batch_norm()(h)))
+    h = keras.layers.Reshape((base, base, width))(keras.layers.ReLU()(batch_norm(fused_bn)(h)))
     for i in range(doublings):
-        h = _up_block(h, ngf * 2 ** (doublings - i - 1))
+        h = _up_block(h, ngf * 2 ** (doublings - i - 1), fused_bn)
     image = keras.layers.Conv2D(channels, 3, padding="same", activation="tanh",
                                 kernel_initializer=normal_init(), name="image")(h)
     return keras.Model(inputs if condition_dim else noise, image, name="stage1_generator")
 
 
-def _residual_block(h, name):
+def _residual_block(h, name, fused_bn):
     filters = h.shape[-1]
     r = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False,
                             kernel_initializer=normal_init())(h)
     r = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False,
-                            kernel_initializer=normal_init())(keras.layers.ReLU()(batch_norm()(r)))
-    return keras.layers.ReLU()(keras.layers.Add(name=name)([h, batch_norm()(r)]))
+                            kernel_initializer=normal_init())(keras.layers.ReLU()(batch_norm(fused_bn)(r)))
+    return keras.layers.ReLU()(keras.layers.Add(name=name)([h, batch_norm(fused_bn)(r)]))
 
 
-def build_stage2_generator(stage1, size, ca_dim, ngf=64, residual_blocks=2):
+def build_stage2_generator(stage1, size, ca_dim, ngf=64, residual_blocks=2, fused_bn=False):
     """(noise[, condition]) -> the size x size image refined from `stage1`'s (frozen here: its
     weights are not trained). The noise is stage I's; stage II's augmentation reuses its draw."""
     stage1.trainable = False
@@ -129,19 +129,19 @@ def build_stage2_generator(stage1, size, ca_dim, ngf=64, residual_blocks=2):
     strides = 2 if coarse.shape[1] % 2 == 0 and coarse.shape[1] >= 8 else 1
     h = keras.layers.Conv2D(width, 4, strides, padding="same", use_bias=False,
                             kernel_initializer=normal_init())(h)
-    h = keras.layers.ReLU()(batch_norm()(h))
+    h = keras.layers.ReLU()(batch_norm(fused_bn)(h))
     if conditional:
         augmented = ConditioningAugmentation(ca_dim, name="stage2_augmentation")(
             condition, _split(noise, 0, ca_dim, "stage2_draw"))
         h = BroadcastCondition(name="joined")(h, augmented)
         h = keras.layers.Conv2D(width, 3, padding="same", use_bias=False,
                                 kernel_initializer=normal_init())(h)
-        h = keras.layers.ReLU()(batch_norm()(h))
+        h = keras.layers.ReLU()(batch_norm(fused_bn)(h))
     for i in range(residual_blocks):
-        h = _residual_block(h, name=f"residual_{i}")
+        h = _residual_block(h, f"residual_{i}", fused_bn)
     while h.shape[1] < size:
         width = max(width // 2, 16)
-        h = _up_block(h, width)
+        h = _up_block(h, width, fused_bn)
     if h.shape[1] != size:
         raise UserError(f"stackgan's stage II cannot reach {size}x{size} from a "
                         f"{coarse.shape[1]}x{coarse.shape[1]} stage-I image by doublings: pass "
@@ -152,7 +152,7 @@ def build_stage2_generator(stage1, size, ca_dim, ngf=64, residual_blocks=2):
 
 
 def build_discriminator(size, channels, condition_dim, conditioning="projection",
-                        spectral_norm=False, ndf=64, norm="batch", name="discriminator"):
+                        spectral_norm=False, ndf=64, norm="batch", name="discriminator", fused_bn=False):
     """(image[, condition]) -> one logit: stride-2 convs down to 4x4, as conv_cgan's D."""
     image = keras.Input((size, size, channels), name="image")
     inputs, h = [image], image
@@ -165,7 +165,7 @@ def build_discriminator(size, channels, condition_dim, conditioning="projection"
     while h.shape[1] > 4:
         h = sn.conv2d(filters, 4, 2, "same", spectral_norm, use_bias=first or norm == "none",
                       kernel_initializer=normal_init())(h)
-        h = keras.layers.LeakyReLU(0.2)(h if first else normalization(norm)(h))
+        h = keras.layers.LeakyReLU(0.2)(h if first else normalization(norm, fused_bn=fused_bn)(h))
         filters, first = filters * 2, False
     features = keras.layers.Flatten()(h)
     if condition_dim:
@@ -186,16 +186,16 @@ def build(spec, config):
                         "(e.g. 28 or 64).")
     condition_dim = spec.condition_dim if spec.is_conditional else 0
     stage1 = build_stage1_generator(stage1_size, channels, condition_dim, config.noise_dim,
-                                    config.ca_dim, config.ngf)
+                                    config.ca_dim, config.ngf, config.fused_bn)
     if config.stage == 2:
-        generator = build_stage2_generator(stage1, height, config.ca_dim, config.ngf)
+        generator = build_stage2_generator(stage1, height, config.ca_dim, config.ngf, fused_bn=config.fused_bn)
         return generator, build_discriminator(
             height, channels, condition_dim, config.d_conditioning, config.spectral_norm,
-            config.ndf, config.d_norm, name="stage2_discriminator")
+            config.ndf, config.d_norm, name="stage2_discriminator", fused_bn=config.fused_bn)
     return _at_data_size(stage1, config.stage_factor), _judging_stage1_pixels(
         build_discriminator(stage1_size, channels, condition_dim, config.d_conditioning,
                             config.spectral_norm, config.ndf, config.d_norm,
-                            name="stage1_discriminator"), config.stage_factor)
+                            name="stage1_discriminator", fused_bn=config.fused_bn), config.stage_factor)
 
 
 def _at_data_size(stage1, factor):

@@ -5,7 +5,7 @@ Whether XLA or bfloat16 pays depends on the CPU: on an AVX2-only CPU bfloat16 ha
 hardware support and runs several times slower, while on one with AVX512_BF16 or AMX it is
 faster; XLA speeds some models up on one CPU and slows them on another. So a fixed default
 is wrong somewhere. speed.json holds, per machine class and model, the settings that
-bench/side_by_side.py measured fastest there; bfloat16 is taken only where short runs in
+tools/speed_table.py measured fastest there; bfloat16 is taken only where short runs in
 it also kept float32's label accuracy within 0.02 on average, or for a faces model its SWD
 within 10% (`bfloat16_quality`, one record
 for every CPU with bfloat16 instructions: they round and sum alike, so a model's quality in

@@ -55,7 +55,7 @@ class TrainingState:
             lr_multiplier=tf.Variable(1.0, dtype=tf.float64, name="lr_multiplier", **first),
             records=records.EpochMeans(), replicas=replicas)
 
-    def checkpoint_parts(self, epoch_means=True):
+    def checkpoint_parts(self):
         """What a checkpoint holds, by name (the names are the checkpoint format: unchanged)."""
         parts = dict(
             generator=self.generator, discriminator=self.discriminator,
@@ -69,8 +69,7 @@ class TrainingState:
                          if "seed_generator_state" in v.path])
         if self.generator_average is not None:
             parts["generator_ema"] = self.generator_average.model
-        if epoch_means:
-            parts["epoch_means"] = self.records
+        parts["epoch_means"] = self.records  # an epoch's sums so far: a resumed row is whole
         return parts
 
 

@@ -87,14 +87,8 @@ class Trainer:
                             f"({source.num_examples} images): lower --batch_size or raise --max_images.")
 
     def restore(self, path):
-        """Restore the checkpoint at `path`, every object of this trainer matched. One written
-        before the epoch's sums were checkpointed restores everything else, the sums zeroed."""
-        if any(name.startswith("epoch_means/") for name, _ in tf.train.list_variables(path)):
-            self.checkpoint.restore(path).assert_existing_objects_matched()
-            return
-        older = tf.train.Checkpoint(**self.state.checkpoint_parts(epoch_means=False))
-        older.restore(path).assert_existing_objects_matched()
-        self.records.reset()
+        """Restore the checkpoint at `path`, every object of this trainer matched."""
+        self.checkpoint.restore(path).assert_existing_objects_matched()
 
     # --- the compiled graphs ------------------------------------------------------------------
     def _compile(self):
