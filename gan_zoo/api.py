@@ -98,15 +98,16 @@ class Run:
         """Draw the sample grid (matplotlib) and return its figure."""
         return _show(self.grid(epoch), f"{self.run_dir}: epoch {epoch or len(self.losses.get('epoch', []))}")
 
-    def export(self, export_dir, which=None, inference_mode=None):
+    def export(self, export_dir, which=None, inference_mode=None, allow_untrained=False):
         """Export a checkpoint as the next version under `export_dir` and return its Generator.
         which: "best" (the default where the run scored itself) or "latest"."""
         from gan_zoo.serving import export
         from gan_zoo.run.run_dir import default_checkpoint
         if which is None:
             which = default_checkpoint(self.run_dir)
-        export.export(self.run_dir, export_dir, which=which, inference_mode=inference_mode)
-        return load(export_dir)
+        metadata = export.export(self.run_dir, export_dir, which=which, inference_mode=inference_mode,
+                                 allow_untrained=allow_untrained)
+        return load(os.path.join(export_dir, str(metadata["version"])))  # this export's, not a later one's
 
 
 class Generator:

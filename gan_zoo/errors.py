@@ -16,3 +16,13 @@ class TrainingInterrupted(Exception):
         self.exit_code = 130 if signal_name == "SIGINT" else 143
         super().__init__(f"{signal_name}: saved checkpoint {path} at step {step}; run the same "
                          "command again to resume from it.")
+
+
+class StoppedBeforeTraining(TrainingInterrupted):
+    """SIGINT / SIGTERM arrived while a command was still starting (importing, loading data),
+    before it wrote anything: it stops at once."""
+
+    def __init__(self, signal_name):
+        self.exit_code = 130 if signal_name == "SIGINT" else 143
+        Exception.__init__(self, f"{signal_name} before training began; the run dir is as it was. "
+                           "Run the same command again to start.")

@@ -28,8 +28,16 @@ def rows_of(images, columns=8):
     return grid(np.concatenate([images, blank]), rows, columns)
 
 
+PNG_MAX_SIDE = 1_000_000  # libpng's default limit on a PNG's width and height, in pixels
+
+
 def write_png(path, image):
     """Written beside, then renamed: a kill never leaves a half PNG under the real name."""
+    height, width = np.shape(image)[:2]
+    if max(height, width) > PNG_MAX_SIDE:
+        from gan_zoo.errors import UserError
+        raise UserError(f"{path}: a {height}x{width} grid is past PNG's limit of {PNG_MAX_SIDE:,} "
+                        "pixels a side. Write an .npz instead (--out=NAME.npz), or fewer images.")
     folder, name = os.path.split(path)
     tmp = os.path.join(folder, f".{name}.tmp")  # hidden: globs of *.png never see it
     try:

@@ -16,12 +16,15 @@ import types
 from absl import flags, logging
 
 from gan_zoo import api, models
+from gan_zoo.core.faults import fault_point
+from gan_zoo.run import signals
 from gan_zoo.settings import config as config_lib, recipes
 
 FLAGS = flags.FLAGS
 
 
 def main():
+    fault_point("start")  # tests: a signal while the command starts
     cfg = config_lib.from_flags()
     from gan_zoo import data
     from gan_zoo.core import distribute
@@ -58,6 +61,7 @@ def help_text(section=None, width=100):
 
 
 def command(argv=None):
+    signals.stop_early_on_signal()  # first: a signal while TensorFlow and the data load says so
     config_lib.define_flags()
     cli.start(main, __doc__, help_text, argv)
 

@@ -34,10 +34,18 @@ def run(main):
         except TrainingInterrupted as e:
             print(f"stopped: {e}", file=sys.stderr)
             sys.exit(e.exit_code)
+        except Exception as e:
+            if type(e).__name__ != "ResourceExhaustedError":  # TensorFlow's, not imported here
+                raise
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            print(f"error: out of memory ({first[:200]}): lower --batch_size or --image_size "
+                  "(or free memory), then run the same command again.", file=sys.stderr)
+            sys.exit(RESOURCE_ERROR)
     return wrapped
 
 
 USAGE_ERROR = 2
+RESOURCE_ERROR = 1  # memory or disk: not the command's fault
 _HELP_ARGS = ("-h", "--help", "-help", "--helpshort", "-?")
 
 
@@ -76,8 +84,42 @@ def flag_line(flag, width=100):
 
 def _parse_or_exit(argv):
     from absl import flags
+    flagfiles = [a.split("=", 1)[1] for a in argv[1:] if a.startswith("--flagfile=")]
+    for path in flagfiles:
+        _check_flagfile(path)
     try:
         return flags.FLAGS(argv)
     except flags.Error as e:
-        print(f"error: {e} (see --help)", file=sys.stderr)
+        where = [f"{path} line {n}" for path in flagfiles for n, line in _lines(path)
+                 if getattr(e, "flagname", None) and line.lstrip("-").split("=")[0] in
+                 (e.flagname, "no" + e.flagname)]
+        print(f"error: {e}{' (' + ', '.join(where) + ')' if where else ''} (see --help)", file=sys.stderr)
         sys.exit(USAGE_ERROR)
+
+
+def _lines(path):
+    """(number, stripped line) of a flagfile's non-blank, non-comment lines ([] if unreadable)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return [(n, line.strip()) for n, line in enumerate(fh, 1)
+                    if line.strip() and not line.strip().startswith(("#", "//"))]
+    except (OSError, UnicodeDecodeError):
+        return []
+
+
+def _check_flagfile(path):
+    """One `error:` line for a flagfile that is not text, or holds a line that is not a flag."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            fh.read()
+    except UnicodeDecodeError as e:
+        print(f"error: --flagfile={path} is not a text file (byte {e.object[e.start]:#04x} at "
+              f"offset {e.start}): a flagfile holds one --flag=value per line.", file=sys.stderr)
+        sys.exit(USAGE_ERROR)
+    except OSError:
+        return  # absl names a missing file itself
+    for n, line in _lines(path):
+        if not line.startswith("-"):
+            print(f"error: --flagfile={path} line {n}: {line[:60]!r} is not a --flag=value line "
+                  "(comments start with #).", file=sys.stderr)
+            sys.exit(USAGE_ERROR)

@@ -23,8 +23,12 @@ def plot_losses(run_dir, out=None):
     import matplotlib.pyplot as plt
 
     from gan_zoo.run.run_files import RunFiles, read_csv
-    path = RunFiles(run_dir).loss_csv
+    files = RunFiles(run_dir)
+    path = files.loss_csv
     if not os.path.exists(path):
+        if os.path.exists(files.config_json):  # a run stopped before its first epoch ended
+            raise UserError(f"{run_dir!r} has no loss.csv yet: its first epoch has not finished "
+                            "(a row is written at the end of each). Train it further, then plot.")
         raise UserError(f"No loss.csv in {run_dir!r}: is it a run dir of `python -m gan_zoo.train`?")
     losses = read_csv(path)
     critic = _loss_name(run_dir).startswith("wgan")  # scores, not probabilities

@@ -10,6 +10,7 @@ labels -> condition vectors (one-hot or multi-hot), prefetch.
 """
 import dataclasses
 
+import numpy as np
 import tensorflow as tf
 
 from gan_zoo.data import idx
@@ -87,8 +88,26 @@ def load(dataset, data_dir="", download=True, split="train", max_images=0, image
         source = _cropped(source, center_crop)
     if image_size and source.spec.image_shape[:2] != (image_size, image_size):
         source = _resized(source, image_size)
+    _check_memory(source)
     source.images_and_labels = source.images_and_labels.cache()
     return source
+
+
+def _check_memory(source):
+    """Refuse, before decoding anything, a data set whose decoded images would not fit in the
+    memory this machine has free (the pipeline keeps them all): one line, not an OOM later."""
+    needed = source.num_examples * int(np.prod(source.spec.image_shape))  # uint8 bytes
+    try:
+        with open("/proc/meminfo") as fh:
+            free = next(int(line.split()[1]) * 1024 for line in fh if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        return  # not Linux: nothing to compare with
+    if needed > free:
+        error = UserError(f"The {source.num_examples} images at {'x'.join(map(str, source.spec.image_shape))} "
+                          f"need {needed / 2**30:.1f} GiB of memory once decoded, and this machine "
+                          f"has {free / 2**30:.1f} GiB free: lower --image_size, or --max_images.")
+        error.exit_code = 1  # a resource, not a usage mistake
+        raise error
 
 
 def for_config(config, split="train"):

@@ -13,7 +13,7 @@ import tempfile
 import tensorflow as tf
 from absl import logging
 
-from gan_zoo.run import checkpoints, disk_space, progress, warm_start
+from gan_zoo.run import checkpoints, disk_space, progress, signals, warm_start
 from gan_zoo.core import distribute, records
 from gan_zoo import models
 from gan_zoo.run.checkpoints import CheckpointSeries
@@ -24,10 +24,11 @@ from gan_zoo.core.faults import fault_point
 from gan_zoo.run.run_dir import check_run_dir
 from gan_zoo.run.run_lock import RunDirLock
 from gan_zoo.run.run_files import RunFiles, load_json, save_json
-from gan_zoo.run.signals import StopOnSignal
 from gan_zoo.training.trainer import NonFiniteStep, Trainer
 
 COLLAPSE_WARMUP_STEPS = 1000
+SANE_LOSS = 1e4  # |G or D loss| beyond this in the first SANITY_EPOCHS epochs gets a warning
+SANITY_EPOCHS = 3
 
 
 def train(config, source, on_epoch_end=None, strategy=None):
@@ -63,7 +64,7 @@ def train(config, source, on_epoch_end=None, strategy=None):
     try:
         with lock:
             loop = EpochLoop(trainer, config, files, scorer, on_epoch_end)
-            with disk_space.reported(files.run_dir, loop.what_is_intact):
+            with disk_space.reported(files.run_dir, loop.what_is_intact), signals.writing():
                 loop.start(previous, resume_from, chief=scratch is None)
                 loop.run()
         return trainer
@@ -105,9 +106,14 @@ class EpochLoop:
         save_json(files.config_json, {**(previous or {}), "config": config.to_json(),
                                       "data_spec": trainer.spec.to_json()})
         if not resume_from or not chief:  # a good state for the NaN guard to go back to
+            fault_point("setup")
             self.manager.save(checkpoint_number=self._step())
         self.epoch, self.first_step = divmod(self._step(), trainer.steps_per_epoch)
         files.truncate_after(self.epoch)
+        for name, epochs in files.mend_history(self.epoch, trainer.steps_per_epoch).items():
+            logging.warning("%s has no row for epoch(s) %s (deleted or damaged, and not in the "
+                            "TensorBoard log either): their history is gone; the epochs from "
+                            "here on are written as usual.", name, ", ".join(map(str, epochs)))
         self.figures = EpochFigures(config, trainer.source)
         self.real_reference = self.figures.real_reference()
         self.peak_diversity = max(files.read_column("diversity"), default=0.0)
@@ -117,7 +123,9 @@ class EpochLoop:
             config.select_by, self.scorer.metric_names))
 
     def run(self):
-        with StopOnSignal() as stop:
+        with signals.StopOnSignal() as stop:
+            if stop.requested():  # a signal held while the run dir was set up: stop now
+                self._save_and_stop(stop, already_saved=True)
             while self.epoch < self.config.epochs:
                 steps, seconds = self._train_epoch(stop)
                 if steps is None:  # recovered from a non-finite step: go on from there
@@ -170,6 +178,7 @@ class EpochLoop:
         if self.scorer and (epoch % config.eval_every == 0 or epoch == config.epochs):
             self._score(epoch, row["steps"])
         self._collapse_alarm(epoch, row["diversity"])
+        self._sanity_warning(epoch, row)
         saved = epoch % config.save_every == 0 or epoch == config.epochs
         if saved:
             fault_point("checkpoint")
@@ -186,7 +195,7 @@ class EpochLoop:
         scores = self.scorer.score(self.trainer.generate)
         measured = {k: scores[k] for k in self.scorer.metric_names}
         self.files.append_metrics({"epoch": epoch, **measured, "steps": steps})
-        self.files.write_scalars(epoch, measured)
+        self.files.write_scalars(epoch, {f"eval/{k}": v for k, v in measured.items()})  # not a row's tag
         self.best.consider(epoch, steps, measured)
 
     def _collapse_alarm(self, epoch, value):
@@ -201,6 +210,21 @@ class EpochLoop:
                        f"at {self.files.samples_dir}; an earlier checkpoint may be the one to keep.")
             logging.warning(message)
             self.files.write_alarm(epoch, message)
+
+    def _sanity_warning(self, epoch, row):
+        """One warning in the first epochs where G's or D's loss is far past what any of the
+        losses here reaches while training, or past a tenth of that with samples all alike
+        (finite garbage, which the NaN guard does not catch)."""
+        limit = SANE_LOSS / 10 if row["diversity"] < 0.01 else SANE_LOSS
+        big = {k: row[k] for k in ("Gen_loss", "Dis_loss") if abs(row[k]) > limit}
+        if epoch > SANITY_EPOCHS or not big or getattr(self, "_warned_insane", False):
+            return
+        self._warned_insane = True
+        logging.warning("Epoch %d: %s far outside a training GAN's range (under %g), sample "
+                        "diversity %.2g. The likely cause: learning rates too high (--g_lr=%g, "
+                        "--d_lr=%g); the recipe's are a safe start.", epoch,
+                        ", ".join(f"{k}={v:.3g}" for k, v in big.items()), limit,
+                        row["diversity"], self.config.g_lr, self.config.d_lr)
 
     def _save_and_stop(self, stop, already_saved=False):
         step = self._step()

@@ -19,9 +19,6 @@ RESUME_KEYS = ("model", "dataset", "noise_dim", "batch_size", "max_images", "ima
                "d_norm", "loss", "optimizer", "direction", "generator", "discriminator",
                "patch_layers", "d_conditioning", "spectral_norm", "ema_half_life", "stage",
                "stage_factor", "ca_dim", "stage1_run", "minibatch_stddev", "g_conditioning")
-# What a run dir written before these settings existed trained with.
-_BEFORE_THEY_EXISTED = {"d_conditioning": "concat", "spectral_norm": False, "ema_half_life": 0.0,
-                        "minibatch_stddev": False, "g_conditioning": "concat", "d_dropout": 0.5}
 # Model settings a resume may change (no weight depends on them), said as the training ones are.
 RESUMABLE_MODEL_KEYS = ("d_dropout",)
 
@@ -35,9 +32,9 @@ def check_run_dir(files, config, spec):
         return None
     previous = load_json(files.config_json)
     old = previous.get("config", {})
-    old = {**_BEFORE_THEY_EXISTED, **old}
-    clashes = [f"{k}: {old.get(k)!r} there, {getattr(config, k)!r} now"
-               for k in RESUME_KEYS if k in old and old[k] != getattr(config, k)]
+    clashes = [f"{k}: {old.get(k)!r} there, {getattr(config, k)!r} now" if k in old else
+               f"{k}: not recorded there (a run dir of an earlier version), {getattr(config, k)!r} now"
+               for k in RESUME_KEYS if k not in old or old[k] != getattr(config, k)]
     old_shape = tuple(previous.get("data_spec", {}).get("image_shape", spec.image_shape))
     if old_shape != tuple(spec.image_shape):
         clashes.append(f"images: {old_shape} there, {tuple(spec.image_shape)} now (grayscale vs RGB?)")
@@ -86,7 +83,10 @@ def restore_generator(run_dir, epoch=None, which="latest"):
     if not os.path.exists(files.config_json):
         raise UserError(f"{run_dir!r} has no config.json, so it is not a gan_zoo run dir.")
     saved = load_json(files.config_json)
-    config = from_saved(saved["config"])
+    if not isinstance(saved.get("data_spec"), dict):
+        raise UserError(f"{files.config_json} is damaged (no data_spec). Restore it from a copy, "
+                        "or pass a new --run_dir to start afresh.")
+    config = from_saved(saved.get("config"), files.config_json)
     spec = DataSpec.from_json(saved["data_spec"])
     if which not in ("latest", "best"):
         raise UserError(f"--which must be latest or best, got {which!r}.")

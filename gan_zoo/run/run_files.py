@@ -15,6 +15,7 @@ import tensorflow as tf
 from gan_zoo.run import disk_space
 from gan_zoo import images as image_utils
 from gan_zoo.core.records import LOSS_COLUMNS, TIMING_COLUMNS
+from gan_zoo.errors import UserError
 
 # loss.csv's columns are gan_zoo.core.records' schema; metrics.csv: epoch, the metrics the run
 # measures (which depend on the data; see gan_zoo.eval.scoring), steps.
@@ -50,6 +51,28 @@ class RunFiles:
         for path, columns in ((self.loss_csv, LOSS_COLUMNS), (self.timing_csv, TIMING_COLUMNS),
                               (self.metrics_csv, None)):
             _truncate(path, columns, last_epoch)
+
+    def mend_history(self, last_epoch, steps_per_epoch):
+        """On resume: the loss.csv and timing.csv rows of epochs 1..last_epoch that are missing
+        (a file deleted, a row torn or damaged) rebuilt from the TensorBoard log, which holds
+        every figure of each row; returns {file name: [epochs still missing]} for a warning."""
+        logged, gone = None, {}
+        for path, columns in ((self.loss_csv, LOSS_COLUMNS), (self.timing_csv, TIMING_COLUMNS)):
+            rows = _rows_by_epoch(path, columns)
+            missing = [e for e in range(1, last_epoch + 1) if e not in rows]
+            if not missing:
+                continue
+            logged = _logged_scalars(os.path.join(self.run_dir, "tb")) if logged is None else logged
+            for e in missing:
+                found = {"epoch": e, "steps": e * steps_per_epoch, **logged.get(e, {})}
+                if all(c in found for c in columns):
+                    rows[e] = [str(found[c]) if isinstance(found[c], int) else f"{found[c]:.6g}"
+                               for c in columns]
+            _write_rows(path, columns, [rows[e] for e in sorted(rows)])
+            still = [e for e in missing if e not in rows]
+            if still:
+                gone[os.path.basename(path)] = still
+        return gone
 
     def read_column(self, name):
         """The values of one loss.csv column (empty when there is no file or no such column)."""
@@ -119,7 +142,7 @@ def _truncate(path, columns, last_epoch):
     header, kept, seen = rows[0], [], set()
     columns = header if columns is None else columns
     for r in rows[1:]:
-        if len(r) != len(header):
+        if len(r) != len(header) or not all(map(_is_number, r)):  # torn or damaged: dropped
             continue
         record = dict(zip(header, r))
         try:
@@ -129,19 +152,71 @@ def _truncate(path, columns, last_epoch):
         if epoch <= last_epoch and epoch not in seen:
             seen.add(epoch)
             kept.append([record.get(c, "nan") for c in columns])
+    _write_rows(path, columns, kept)
+
+
+def _is_number(cell):
+    try:
+        float(cell)
+        return True
+    except ValueError:
+        return False
+
+
+def _write_rows(path, columns, rows):
+    """`path` rewritten atomically: the header, then `rows`."""
     tmp = path + ".tmp"
     with disk_space.naming(tmp), open(tmp, "w", newline="") as fh:
-        csv.writer(fh).writerows([list(columns)] + kept)
+        csv.writer(fh).writerows([list(columns)] + rows)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
 
 
-def read_csv(path):
-    """A CSV of numbers (loss.csv, timing.csv, metrics.csv) as {column: np.array}."""
+def _rows_by_epoch(path, columns):
+    """{epoch: cells} of a CSV that _truncate has cleaned (empty where there is no file)."""
+    if not os.path.exists(path):
+        return {}
     with open(path, newline="") as fh:
         rows = list(csv.DictReader(fh))
-    return {k: np.array([float(r[k]) for r in rows]) for k in (rows[0] if rows else LOSS_COLUMNS)}
+    return {int(r["epoch"]): [r.get(c, "nan") for c in columns] for r in rows}
+
+
+def _logged_scalars(tb_dir):
+    """{epoch: {name: value}} of the scalars in a run's TensorBoard log; the latest written
+    wins where an epoch was logged twice (a rerun after a kill)."""
+    found = {}
+    for path in sorted(tf.io.gfile.glob(os.path.join(tb_dir, "events.out.tfevents.*"))):
+        try:
+            for event in tf.compat.v1.train.summary_iterator(path):
+                for value in event.summary.value:
+                    if value.HasField("tensor") and not value.tensor.string_val:
+                        scalar = float(tf.make_ndarray(value.tensor))
+                    elif value.HasField("simple_value"):
+                        scalar = value.simple_value
+                    else:
+                        continue
+                    found.setdefault(int(event.step), {})[value.tag] = scalar
+        except tf.errors.DataLossError:  # a log cut by a kill: what was read before it counts
+            continue
+    return found
+
+
+def read_csv(path):
+    """A CSV of numbers (loss.csv, timing.csv, metrics.csv) as {column: np.array}; a UserError
+    naming the line and column of a cell that is not a number (a hand edit, a damaged disk)."""
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    columns = rows[0] if rows else LOSS_COLUMNS
+    for line, row in enumerate(rows, 2):
+        for k in columns:
+            try:
+                float(row[k])
+            except (TypeError, ValueError):
+                raise UserError(f"{path} line {line}: {k} is {row[k]!r}, not a number. Mend or "
+                                "delete that line; training the run again rebuilds a missing "
+                                "epoch's row from its TensorBoard log.") from None
+    return {k: np.array([float(r[k]) for r in rows]) for k in columns}
 
 
 def save_json(path, obj):
@@ -155,5 +230,14 @@ def save_json(path, obj):
 
 
 def load_json(path):
-    with open(path) as fh:
-        return json.load(fh)
+    """A run dir's JSON file (config.json, best.json); a UserError naming it where it is damaged."""
+    try:
+        with open(path, "rb") as fh:
+            found = json.loads(fh.read().decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:  # JSONDecodeError is a ValueError
+        raise UserError(f"{path} is damaged (not JSON: {str(e)[:80]}). Restore it from a copy, or "
+                        "pass a new --run_dir to start afresh.") from None
+    if not isinstance(found, dict):
+        raise UserError(f"{path} is damaged (JSON, but not an object of settings). Restore it from "
+                        "a copy, or pass a new --run_dir to start afresh.")
+    return found

@@ -30,6 +30,7 @@ import tensorflow as tf
 
 from gan_zoo.data import resize_uint8
 from gan_zoo.core.noise import numpy_noise
+from gan_zoo.errors import UserError
 
 MAX_JSON_BYTES = 64 * 1024
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
@@ -302,7 +303,11 @@ def main():
     FLAGS = flags.FLAGS
     model, metadata = pretrained.open_model(FLAGS.export_dir, FLAGS.pretrained)
     explorer = Explorer(model, metadata, directions=FLAGS.directions)
-    server = make_server(explorer, FLAGS.host, FLAGS.port)
+    try:
+        server = make_server(explorer, FLAGS.host, FLAGS.port)
+    except OSError as e:  # the port taken or reserved, or an address not on this machine
+        raise UserError(f"Cannot listen on {FLAGS.host}:{FLAGS.port} ({e.strerror}): pass another "
+                        "--port (0: any free one), or a --host of this machine.") from None
     host, port = server.server_address[:2]
     who = reachable_by(FLAGS.host)
     if who:

@@ -20,19 +20,12 @@ import tensorflow as tf
 
 from gan_zoo.run import disk_space
 from gan_zoo.errors import UserError
+from gan_zoo.serving.versions import check_free, claim, publish, versions  # noqa: F401  (versions: read here too)
 from gan_zoo.serving.serving_graph import (MAX_COUNT, PNG_SIGNATURE, SEED_SIGNATURE,  # noqa: F401
                                    GeneratorModule, ImageToImageModule)
 
 METADATA_FILE = os.path.join("assets.extra", "gan_zoo.json")
 INFERENCE_MODES = ("eval", "pix2pix")
-
-
-def versions(export_base):
-    """The version numbers under `export_base` (TF Serving's layout: base/<version>/saved_model.pb)."""
-    if not os.path.isdir(export_base):
-        return []
-    return sorted(int(d) for d in os.listdir(export_base)
-                  if d.isdigit() and os.path.exists(os.path.join(export_base, d, "saved_model.pb")))
 
 
 def _refuse_non_finite(generator, step):
@@ -84,55 +77,48 @@ def serving_module(generator, config, spec, inference_mode=None):
                     SEED_SIGNATURE: module.generate_from_seed, PNG_SIGNATURE: module.generate_png}
 
 
-def export(run_dir, export_base, version=None, epoch=None, inference_mode=None, which="latest"):
+def export(run_dir, export_base, version=None, epoch=None, inference_mode=None, which="latest",
+           allow_untrained=False):
     """Export the latest generator of `run_dir` (or the one kept at `epoch`) as a new version
     under `export_base` (the next number, or `version`); an existing version is never touched.
     which="best" exports the checkpoint that scored best (checkpoints/best/, --select_by).
     Returns the metadata, which the SavedModel also carries. `inference_mode` (see the module's
-    docstring) is required for image-to-image models; the other families export in `eval` mode."""
+    docstring) is required for image-to-image models; the other families export in `eval` mode.
+    A run with no trained step (killed before its first batch) is refused unless `allow_untrained`."""
     from gan_zoo.run.run_dir import best_record, restore_generator
-    if os.path.exists(os.path.join(export_base, "saved_model.pb")):
-        raise UserError(f"{export_base!r} holds an unversioned SavedModel; exports now go to "
-                        f"numbered versions under a base folder (TF Serving's layout). Pass a new "
-                        f"--export_dir.")
-    existing = versions(export_base)
-    if version is None:
-        version = max(existing, default=0) + 1
-    elif version < 1 or os.path.exists(os.path.join(export_base, str(version))):
-        raise UserError(f"--version={version}: {'versions start at 1' if version < 1 else 'it exists already, and a version is never overwritten'}. "
-                        f"Leave --version out for the next one ({max(existing, default=0) + 1}).")
+    check_free(export_base, version)
     if inference_mode not in (None, *INFERENCE_MODES):
         raise UserError(f"--inference_mode must be one of {', '.join(INFERENCE_MODES)}; got "
                         f"{inference_mode!r}.")
     generator, config, spec, step = restore_generator(run_dir, epoch, which)
+    if step == 0 and not allow_untrained:
+        raise UserError(f"{run_dir!r} has not trained a step yet (its checkpoint is step 0, saved "
+                        "before the first batch): its generator draws noise. Train it first, or "
+                        "pass --allow_untrained to export it anyway.")
     _refuse_non_finite(generator, step)
     selected = None
     if which == "best":
         record = best_record(run_dir)
         epoch, selected = record["epoch"], {"by": record["metric"], "value": record["value"]}
     module, signatures = serving_module(generator, config, spec, inference_mode)
-    metadata = {**describe(config, spec, signatures, inference_mode), "step": step,
-                "epoch": epoch, "version": version, "which": which, "selected": selected,
-                "metrics": metrics_at(run_dir, epoch)}
-    # Readable from the SavedModel itself (`loaded.metadata()`), and as a file beside it.
-    text = json.dumps(metadata, indent=2)
-    module.metadata = tf.function(lambda: tf.constant(text), input_signature=[])
-    # Written under a hidden name, then renamed: TF Serving, which polls the base folder for
-    # new numbers, never sees a half-written version.
-    staging = os.path.join(export_base, f".staging-{version}-{os.getpid()}")
-    with disk_space.reported(staging, lambda: "Nothing was exported and the versions already "
+    with disk_space.reported(export_base, lambda: "Nothing was exported and the versions already "
                              "there are untouched: free some space, then export again."):
-        try:
-            os.makedirs(export_base, exist_ok=True)
-            shutil.rmtree(staging, ignore_errors=True)
+        version, staging = claim(export_base, version)  # the number is ours from here on
+        metadata = {**describe(config, spec, signatures, inference_mode), "step": step,
+                    "epoch": epoch, "version": version, "which": which, "selected": selected,
+                    "metrics": metrics_at(run_dir, epoch)}
+        # Readable from the SavedModel itself (`loaded.metadata()`), and as a file beside it.
+        text = json.dumps(metadata, indent=2)
+        module.metadata = tf.function(lambda: tf.constant(text), input_signature=[])
+        try:  # written into the claimed staging folder, then renamed (serving/versions.py)
             tf.saved_model.save(module, staging, signatures=signatures)
             os.makedirs(os.path.join(staging, "assets.extra"), exist_ok=True)
             with open(os.path.join(staging, METADATA_FILE), "w") as fh:
                 fh.write(text)
-        except Exception:
+            publish(staging, export_base, version)
+        except BaseException:  # an error or Ctrl-C: nothing half-done is left behind
             shutil.rmtree(staging, ignore_errors=True)
             raise
-    os.rename(staging, os.path.join(export_base, str(version)))
     return metadata
 
 
@@ -168,10 +154,10 @@ def load(export_dir):
     base folder; a UserError naming what is missing."""
     path = version_dir(export_dir)
     loaded = tf.saved_model.load(path)
-    if hasattr(loaded, "metadata"):
-        return loaded, json.loads(loaded.metadata().numpy().decode())
-    with open(os.path.join(path, METADATA_FILE)) as fh:  # exports from before the attribute
-        return loaded, json.load(fh)
+    if not hasattr(loaded, "metadata"):
+        raise UserError(f"{path!r} is a SavedModel without gan_zoo's metadata() function: "
+                        "not an export of gan_zoo. Export a run with `python -m gan_zoo export`.")
+    return loaded, json.loads(loaded.metadata().numpy().decode())
 
 
 def main():
@@ -180,7 +166,8 @@ def main():
     if not FLAGS.run_dir or not FLAGS.export_dir:
         raise UserError("Both --run_dir and --export_dir are required.")
     metadata = export(FLAGS.run_dir, FLAGS.export_dir, version=FLAGS.version,
-                      epoch=FLAGS.epoch, inference_mode=FLAGS.inference_mode, which=FLAGS.which)
+                      epoch=FLAGS.epoch, inference_mode=FLAGS.inference_mode, which=FLAGS.which,
+                      allow_untrained=FLAGS.allow_untrained)
     where = os.path.join(FLAGS.export_dir, str(metadata["version"]))
     picked = metadata["selected"]
     chosen = (f"the best checkpoint by {picked['by']} ({picked['value']:.4g}, epoch "
@@ -210,6 +197,8 @@ def command(argv=None):
                       "BatchNorm's moving averages, no dropout (deterministic). pix2pix: each "
                       "request's own batch statistics and dropout on, as pix2pix tests (outputs "
                       "vary). Neither ever updates statistics. Other families: eval.")
+    flags.DEFINE_boolean("allow_untrained", False, "Export a run that has not trained a step "
+                         "(its generator draws noise), e.g. to test a serving setup.")
     cli.start(main, __doc__, argv=argv)
 
 

@@ -289,8 +289,7 @@ def define_flags(flag_values=None):
             definer(f.name, None, help_text, flag_values=fv)
 
 
-# on / off / auto settings (also given as bools: Python, an older config.json)
-_SWITCHES = tuple(f.name for f in dataclasses.fields(TrainConfig)
+_SWITCHES = tuple(f.name for f in dataclasses.fields(TrainConfig)  # on / off / auto (or bools)
                   if f.metadata["choices"] == speed_defaults.SWITCH_CHOICES)
 
 
@@ -322,14 +321,15 @@ def resolve(**given):
     return TrainConfig(**{**defaults, **chosen}).validate()
 
 
-def from_saved(saved):
-    """The TrainConfig of a config.json or a pretrained card, written by this or an earlier
-    version. Before the GAN-CLS weighting, D's loss was real + fake + m x wrong; the same ratio
-    of wrong to fake is w = m / (1 + m) now (runs of then lack --mismatch_epochs)."""
-    saved = dict(saved)
-    if "mismatch_epochs" not in saved and saved.get("mismatch_weight"):
-        saved["mismatch_weight"] = saved["mismatch_weight"] / (1.0 + saved["mismatch_weight"])
-    return resolve(**saved)
+def from_saved(saved, where="config.json"):
+    """The TrainConfig of a config.json or a pretrained card: a setting it lacks (added since)
+    takes its recipe's value; one it holds that is refused (a hand edit) names the file."""
+    if not isinstance(saved, dict):
+        raise UserError(f"{where} holds no settings: restore it from a copy, or pass a new --run_dir.")
+    try:
+        return resolve(**saved)
+    except UserError as e:
+        raise UserError(f"{where}: {e} Restore the file from a copy, or pass a new --run_dir.") from None
 
 
 def recipe_settings(name):

@@ -8,6 +8,12 @@ from gan_zoo.settings import registry
 from gan_zoo.settings.choices import parse_policy
 
 def check(config):
+    for f in dataclasses.fields(config):  # a value from Python or a saved file may be any type
+        value, kind = getattr(config, f.name), type(f.default)
+        if not isinstance(value, (int, float) if kind is float else kind) or (
+                isinstance(value, bool) and kind is not bool):
+            what = {int: "a whole number", float: "a number", bool: "true or false"}.get(kind, "text")
+            raise UserError(f"--{f.name} must be {what}, got {value!r}.")
     registry.describe(config.model)  # raises a UserError naming the registered models
     for f in dataclasses.fields(config):
         if f.metadata["bounds"]:
