@@ -69,7 +69,7 @@ def main():
     another file than the shipped table (a trial run)."""
     from gan_zoo.settings import speed_defaults
     out = next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--out=")), speed_defaults.SPEED_TABLE)
-    argv = [a for a in sys.argv[1:] if not a.startswith(("--sides", "--mode", "--out="))]
+    argv = [a for a in sys.argv[1:] if not a.startswith(("--sides=", "--mode=", "--out="))]
     args = throughput.parse_args([*argv, "--sides=" + ",".join(AUTO_SIDES)])
     roof = throughput.start(args)
     results = throughput.measure_all(args.models.split(","), args.sides.split(","), args)
