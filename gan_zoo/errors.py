@@ -18,11 +18,12 @@ class TrainingInterrupted(Exception):
                          "command again to resume from it.")
 
 
-class StoppedBeforeTraining(TrainingInterrupted):
+class StoppedBeforeTraining(BaseException):
     """SIGINT / SIGTERM arrived while a command was still starting (importing, loading data),
-    before it wrote anything: it stops at once."""
+    before it wrote anything: it stops at once. A BaseException, as KeyboardInterrupt is, so
+    no `except Exception` on the way (a data loader's fallback) can swallow it."""
 
     def __init__(self, signal_name):
         self.exit_code = 130 if signal_name == "SIGINT" else 143
-        Exception.__init__(self, f"{signal_name} before training began; the run dir is as it was. "
-                           "Run the same command again to start.")
+        super().__init__(f"{signal_name} before training began; the run dir is as it was. "
+                         "Run the same command again to start.")

@@ -31,13 +31,23 @@ def rows_of(images, columns=8):
 PNG_MAX_SIDE = 1_000_000  # libpng's default limit on a PNG's width and height, in pixels
 
 
-def write_png(path, image):
-    """Written beside, then renamed: a kill never leaves a half PNG under the real name."""
-    height, width = np.shape(image)[:2]
+def check_png_size(path, height, width):
+    """A UserError naming the fix where a PNG of height x width pixels cannot be written."""
     if max(height, width) > PNG_MAX_SIDE:
         from gan_zoo.errors import UserError
         raise UserError(f"{path}: a {height}x{width} grid is past PNG's limit of {PNG_MAX_SIDE:,} "
                         "pixels a side. Write an .npz instead (--out=NAME.npz), or fewer images.")
+
+
+def grid_size(count, columns, image_height, image_width, pad=1):
+    """(height, width) of grid() / rows_of() over `count` images in `columns` columns."""
+    rows = -(-count // columns)
+    return rows * (image_height + pad) - pad, columns * (image_width + pad) - pad
+
+
+def write_png(path, image):
+    """Written beside, then renamed: a kill never leaves a half PNG under the real name."""
+    check_png_size(path, *np.shape(image)[:2])
     folder, name = os.path.split(path)
     tmp = os.path.join(folder, f".{name}.tmp")  # hidden: globs of *.png never see it
     try:

@@ -260,3 +260,11 @@ def test_runaway_learning_rates_get_one_warning_naming_them(tmp_path, caplog, se
     with caplog.at_level(logging.WARNING):
         loop.train(calm, data.for_config(calm))
     assert "far outside" not in caplog.text
+
+
+def test_generate_refuses_a_png_grid_past_the_limit_before_drawing(tmp_path):
+    out = tmp_path / "x.png"
+    result = run_cli("gan_zoo", "generate", "--pretrained=maxout_cgan/fashion_mnist",
+                     "--num_per_label=40000", f"--out={out}", timeout=120)
+    _one_line(result, "1159999x289 grid is past PNG's limit", "--out=NAME.npz")
+    assert not out.exists()

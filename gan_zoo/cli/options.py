@@ -6,7 +6,7 @@ import textwrap
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TF's C++ start-up chatter in CLIs
 
-from gan_zoo.errors import TrainingInterrupted, UserError  # noqa: E402
+from gan_zoo.errors import StoppedBeforeTraining, TrainingInterrupted, UserError  # noqa: E402
 
 
 def define_generator_flags():
@@ -31,7 +31,7 @@ def run(main):
         except UserError as e:
             print(f"error: {e}", file=sys.stderr)
             sys.exit(getattr(e, "exit_code", USAGE_ERROR))  # a full disk is not a usage error
-        except TrainingInterrupted as e:
+        except (TrainingInterrupted, StoppedBeforeTraining) as e:
             print(f"stopped: {e}", file=sys.stderr)
             sys.exit(e.exit_code)
         except Exception as e:

@@ -62,9 +62,9 @@ def train(config, source, on_epoch_end=None, strategy=None):
         files = RunFiles(scratch)
         config = dataclasses.replace(config, progress=False)
     try:
-        with lock:
+        with signals.writing(), lock:  # from here a start-up signal waits for the set-up
             loop = EpochLoop(trainer, config, files, scorer, on_epoch_end)
-            with disk_space.reported(files.run_dir, loop.what_is_intact), signals.writing():
+            with disk_space.reported(files.run_dir, loop.what_is_intact):
                 loop.start(previous, resume_from, chief=scratch is None)
                 loop.run()
         return trainer

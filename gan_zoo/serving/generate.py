@@ -177,6 +177,10 @@ def main():
         labels = parse_labels(FLAGS.labels, metadata["num_classes"],
                               metadata.get("class_names") or ()) if FLAGS.labels else list(
             range(metadata["num_classes"]))
+    if FLAGS.out.endswith(".png"):  # refused before drawing, not after
+        height, width = metadata["image_shape"][:2]
+        image_utils.check_png_size(FLAGS.out, *image_utils.grid_size(
+            FLAGS.num_per_label * len(labels), len(labels), height, width))
     images, label_array = generate(model, labels, FLAGS.num_per_label, FLAGS.seed)
     if FLAGS.out.endswith(".png"):
         # label-major -> rows of samples, one column per label
