@@ -211,7 +211,7 @@ def test_a_grid_past_pngs_limit_is_refused_before_encoding(tmp_path):
 
 def test_images_that_would_not_fit_in_memory_are_refused_before_decoding():
     with pytest.raises(UserError, match=r"GiB of memory once decoded.*lower --image_size") as e:
-        data.load(f"folder:{FACE_FOLDER}", image_size=16384, conditional=False)
+        data.load(f"folder:{FACE_FOLDER}", image_size=262144, conditional=False)  # 10 TiB: past any machine
     assert e.value.exit_code == 1
 
 
