@@ -281,3 +281,38 @@ def test_ci_runs_the_readme_test_command_and_no_test_reads_beside_the_clone():
     for path in glob.glob(os.path.join(ROOT, "tests", "*.py")):
         text = open(path).read()
         assert "/".join(beside) not in text and f', "{beside[1]}"' not in text, path
+
+
+def test_labels_match_as_a_user_types_them_and_suggest_the_class_sharing_a_word():
+    from gan_zoo.errors import UserError
+    from gan_zoo.serving.generate import parse_labels
+    names = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+             "Sneaker", "Bag", "Ankle boot")
+    assert parse_labels("t-shirt,tshirt,T-Shirt,top,TOP,boot,ankle-boot,shirt", 10, names) == [
+        0, 0, 0, 0, 0, 9, 9, 6]
+    with pytest.raises(UserError, match="Did you mean 'T-shirt/top'"):
+        parse_labels("t-shirts", 10, names)  # never 'Shirt', a different class
+    with pytest.raises(UserError, match="Did you mean 'Shirt'"):
+        parse_labels("red shirt", 10, names)
+
+
+def test_gan_zoo_without_a_command_prints_usage_and_exits_2(capsys):
+    from gan_zoo.cli import console
+    assert console.main([]) == 2
+    assert "usage: gan-zoo COMMAND" in capsys.readouterr().err
+    assert console.main(["--help"]) == 0
+
+
+def test_a_finished_run_run_again_says_it_is_done(tmp_path, caplog):
+    import logging
+
+    from conftest import tiny_faces_config
+    from gan_zoo import data
+    from gan_zoo.run import loop
+    cfg = tiny_faces_config(tmp_path, epochs=1, eval_every=0)
+    loop.train(cfg, data.for_config(cfg))
+    with caplog.at_level(logging.INFO, logger="absl"):  # absl's own level, whatever ran before
+        again = loop.train(cfg, data.for_config(cfg))
+    assert int(again.step) == 8
+    assert "has already trained its 1 epoch(s) (step 8): nothing to do" in caplog.text
+    assert "larger --epochs" in caplog.text

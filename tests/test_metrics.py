@@ -90,3 +90,12 @@ def test_swd_orders_real_blurred_and_noise():
     assert same < soft < worst
     per_level, _ = M.sliced_wasserstein(real_a, real_b)
     assert len(per_level) == 2  # 32 and 16
+
+
+def test_frechet_distance_of_one_column_features_is_the_1d_closed_form():
+    """np.cov of one column is 0-d: the distance still comes out, as the 1-D Gaussians' one."""
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(1.0, 2.0, (5000, 1)), rng.normal(-1.0, 0.5, (5000, 1))
+    va, vb = np.var(a, ddof=1), np.var(b, ddof=1)
+    expected = (a.mean() - b.mean()) ** 2 + va + vb - 2 * np.sqrt(va * vb)
+    assert M.frechet_distance(a, b) == pytest.approx(expected, rel=1e-9)

@@ -28,7 +28,10 @@ def usage():
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
-    if not argv or argv[0] in ("-h", "--help", "help"):
+    if not argv:  # a command is missing: usage, as a mistake (exit 2), on stderr
+        print(usage(), file=sys.stderr)
+        return cli.USAGE_ERROR
+    if argv[0] in ("-h", "--help", "help"):
         print(usage())
         return 0
     if argv[0] == "--version":

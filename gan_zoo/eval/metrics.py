@@ -19,7 +19,8 @@ def _float64(x):
 def frechet_distance(features_a, features_b):
     a, b = _float64(features_a), _float64(features_b)
     mu_a, mu_b = a.mean(0), b.mean(0)
-    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    # atleast_2d: np.cov of one-column features is a 0-d array, and eigh needs a matrix
+    cov_a, cov_b = (np.atleast_2d(np.cov(x, rowvar=False)) for x in (a, b))
     # tr sqrt(A B) = sum of sqrt of the eigenvalues of sqrt(A) B sqrt(A), which is symmetric:
     # eigh is exact where scipy.linalg.sqrtm can return complex noise.
     values, vectors = np.linalg.eigh(cov_a)

@@ -126,6 +126,10 @@ class EpochLoop:
         with signals.StopOnSignal() as stop:
             if stop.requested():  # a signal held while the run dir was set up: stop now
                 self._save_and_stop(stop, already_saved=True)
+            if self.epoch >= self.config.epochs:
+                logging.info("%s has already trained its %d epoch(s) (step %d): nothing to do. To "
+                             "train further, run the same command with a larger --epochs.",
+                             self.files.run_dir, self.epoch, self._step())
             while self.epoch < self.config.epochs:
                 steps, seconds = self._train_epoch(stop)
                 if steps is None:  # recovered from a non-finite step: go on from there

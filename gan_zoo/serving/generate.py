@@ -11,6 +11,7 @@ layout) and feeds the model that half. Inputs of another size are resized to the
 """
 import difflib
 import os
+import re
 
 import numpy as np
 import tensorflow as tf
@@ -18,23 +19,41 @@ import tensorflow as tf
 from gan_zoo.errors import UserError
 
 
+def _plain(text):
+    """Lower case, letters and digits only: 't-shirt', 'T-Shirt' and 'tshirt' read alike."""
+    return re.sub(r"[^0-9a-z]", "", str(text).lower())
+
+
+def _words(name):
+    """The words of a class name, each plain ('T-shirt/top' -> tshirt, top)."""
+    return {_plain(w) for w in re.split(r"[/\s,;]+", str(name)) if _plain(w)}
+
+
 def parse_labels(labels, num_classes, class_names=()):
     """Class ints from `labels`: comma-separated text or a list, of class numbers or class names
-    (any case: 'shirt' is Fashion-MNIST's 'Shirt'), checked against the model's classes."""
+    as a user types them: any case and punctuation ('shirt' is 'Shirt', 'tshirt' 'T-shirt/top'),
+    or one word of a name that only that class has ('top', 'boot')."""
     items = [v.strip() for v in labels.split(",")] if isinstance(labels, str) else list(labels)
-    by_name = {str(n).lower(): i for i, n in enumerate(class_names)}
+    by_name = {_plain(n): i for i, n in enumerate(class_names)}
+    by_word = {}
+    for i, name in enumerate(class_names):
+        for word in _words(name):
+            by_word.setdefault(word, set()).add(i)
     parsed, unknown = [], []
     for item in (v for v in items if str(v).strip()):
         text = str(item).strip()
-        if text.lower() in by_name:
-            parsed.append(by_name[text.lower()])
+        if _plain(text) in by_name:
+            parsed.append(by_name[_plain(text)])
+        elif len(by_word.get(_plain(text), ())) == 1:
+            parsed.append(next(iter(by_word[_plain(text)])))
         elif text.lstrip("-").isdigit():
             parsed.append(int(text))
         else:
             unknown.append(text)
     if unknown:
-        close = [c for u in unknown for c in difflib.get_close_matches(u.lower(), by_name, n=1)]
-        hint = f" Did you mean {', '.join(repr(class_names[by_name[c]]) for c in close)}?" if close else ""
+        close = [_suggest(u, by_name, by_word, class_names) for u in unknown]
+        close = [c for c in close if c is not None]
+        hint = f" Did you mean {', '.join(repr(class_names[c]) for c in close)}?" if close else ""
         named = f"a class name ({', '.join(map(str, class_names))}) or " if class_names else ""
         raise UserError(f"--labels {', '.join(map(repr, unknown))}: not {named}a class number "
                         f"in 0..{num_classes - 1}.{hint}")
@@ -43,6 +62,19 @@ def parse_labels(labels, num_classes, class_names=()):
         raise UserError(f"--labels {bad or labels!r} out of range: this model has {num_classes} "
                         f"classes, so labels must be in 0..{num_classes - 1}.")
     return parsed
+
+
+def _suggest(text, by_name, by_word, class_names):
+    """The class a mistyped label most likely meant: one sharing a word with it first (so
+    't-shirts' never suggests 'Shirt'), else the closest spelling; None when nothing is close."""
+    sharing = sorted({i for w in _words(text) for i in by_word.get(w, ())})
+    if len(sharing) == 1:
+        return sharing[0]
+    words = [w for w in by_word if len(by_word[w]) == 1]
+    found = difflib.get_close_matches(_plain(text), [*by_name, *words], n=1)
+    if not found:
+        return None
+    return by_name[found[0]] if found[0] in by_name else next(iter(by_word[found[0]]))
 
 
 def parse_tags(text, names):
