@@ -316,3 +316,18 @@ def test_a_finished_run_run_again_says_it_is_done(tmp_path, caplog):
     assert int(again.step) == 8
     assert "has already trained its 1 epoch(s) (step 8): nothing to do" in caplog.text
     assert "larger --epochs" in caplog.text
+
+
+def test_a_command_starts_with_its_own_lines_not_tensorflows_chatter(tmp_path):
+    """No GPU here: TensorFlow's C++ start-up lines (cuInit, oneDNN, absl's notice) are caught
+    and dropped; GAN_ZOO_TF_LOGS=1 shows them."""
+    from conftest import run_cli
+    command = ["gan_zoo", "generate", "--pretrained=maxout_cgan/fashion_mnist", "--labels=t-shirt,sneaker",
+               "--num_per_label=2", f"--out={tmp_path / 'g.npz'}"]
+    result = run_cli(*command, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    chatter = [line for line in result.stderr.splitlines() if any(t in line for t in (
+        "cuInit", "E0000", "W0000", "I0000", "oneDNN", "dataset_info.json", "absl::InitializeLog"))]
+    assert chatter == [] and "Wrote 4 images" in result.stdout, result.stderr[-2000:]
+    loud = run_cli(*command, env={"GAN_ZOO_TF_LOGS": "1"}, timeout=120)
+    assert loud.returncode == 0 and len(loud.stderr) >= len(result.stderr)  # asked for: nothing caught

@@ -44,6 +44,8 @@ def main(argv=None):
         print(f"error: unknown command {name!r}.{hint} Commands: {', '.join(COMMANDS)} "
               "(gan-zoo --help).", file=sys.stderr)
         return cli.USAGE_ERROR
+    if not any(a.split("=", 1)[0] in ("-h", "--help", "--helpshort") for a in argv[1:]):
+        cli.start_tensorflow_quietly()  # before the command's module imports TensorFlow
     module = importlib.import_module(COMMANDS[name][0])
     sys.argv = [f"gan-zoo {name}", *argv[1:]]
     module.command(sys.argv)

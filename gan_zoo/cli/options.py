@@ -1,7 +1,9 @@
 """Shared command-line plumbing: `--help` that lists the command's own flags, and every usage
 mistake (a bad flag value as much as a bad setting) as one `error: ...` line with exit code 2."""
 import os
+import re
 import sys
+import tempfile
 import textwrap
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TF's C++ start-up chatter in CLIs
@@ -49,6 +51,49 @@ RESOURCE_ERROR = 1  # memory or disk: not the command's fault
 _HELP_ARGS = ("-h", "--help", "-help", "--helpshort", "-?")
 
 
+# TensorFlow's start-up chatter on a machine without a GPU: its C++ lines (written before its
+# log level applies), CUDA's probes, oneDNN's notice. A user reads them as failures.
+_CHATTER = re.compile(r"absl::InitializeLog|cudart_stub|cuda_platform|cuInit|Unable to register "
+                      r"cu|oneDNN custom operations|rebuild TensorFlow with the appropriate|"
+                      r"TensorFlow binary is optimized|computation placer already registered")
+VERBOSE_VARIABLE = "GAN_ZOO_TF_LOGS"  # set (to anything) to see TensorFlow's start-up lines
+
+
+def start_tensorflow_quietly():
+    """Import TensorFlow and find its devices with the process's stderr (fd 2) caught, then
+    write back every line that is not start-up chatter (_CHATTER), so a command's output begins
+    with its own lines. GAN_ZOO_TF_LOGS=1 shows everything."""
+    if os.environ.get(VERBOSE_VARIABLE) or "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            import tensorflow as tf
+            tf.config.list_physical_devices()  # CUDA's probe happens here, not at the import
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            kept = [line for line in caught.read().decode(errors="replace").splitlines()
+                    if line.strip() and not _CHATTER.search(line)]
+            if kept:
+                print("\n".join(kept), file=sys.stderr)
+    import logging
+    logging.getLogger("absl").addFilter(_QuietTfdsNotices())
+
+
+class _QuietTfdsNotices:
+    """tfds warns, for every prepared data set read, that a variant folder has no
+    dataset_info.json (the data loads all the same); TensorFlow's checkpoint saver logs each
+    save's sharding time. Neither tells a user anything."""
+
+    def filter(self, record):
+        message = record.getMessage()
+        return "has no dataset_info.json" not in message and "Sharding callback duration" not in message
+
+
 def start(main, doc, help_text=None, argv=None):
     """Parse the flags and run `main` (absl's app.run) as a command whose usage is `doc`.
 
@@ -62,6 +107,7 @@ def start(main, doc, help_text=None, argv=None):
         section = asked[0].split("=", 1)[1] if "=" in asked[0] else None
         print(help_text(section) if help_text else command_help(doc))
         sys.exit(0)
+    start_tensorflow_quietly()
     app.run(run(main), argv=argv, flags_parser=_parse_or_exit)
 
 
