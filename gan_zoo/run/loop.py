@@ -92,6 +92,7 @@ class EpochLoop:
         self.trainer, self.config, self.files = trainer, config, files
         self.scorer, self.on_epoch_end = scorer, on_epoch_end
         self.recoveries = 0
+        self._warned_insane = False
 
     def start(self, previous, resume_from, chief):
         """Restore the newest whole checkpoint of `resume_from` (paths, newest first; or save
@@ -110,7 +111,9 @@ class EpochLoop:
             self.manager.save(checkpoint_number=self._step())
         self.epoch, self.first_step = divmod(self._step(), trainer.steps_per_epoch)
         files.truncate_after(self.epoch)
-        for name, epochs in files.mend_history(self.epoch, trainer.steps_per_epoch).items():
+        # a worker's scratch dir never held the run's history: only the chief mends it
+        gone = files.mend_history(self.epoch, trainer.steps_per_epoch) if chief else {}
+        for name, epochs in gone.items():
             logging.warning("%s has no row for epoch(s) %s (deleted or damaged, and not in the "
                             "TensorBoard log either): their history is gone; the epochs from "
                             "here on are written as usual.", name, ", ".join(map(str, epochs)))
@@ -221,7 +224,7 @@ class EpochLoop:
         (finite garbage, which the NaN guard does not catch)."""
         limit = SANE_LOSS / 10 if row["diversity"] < 0.01 else SANE_LOSS
         big = {k: row[k] for k in ("Gen_loss", "Dis_loss") if abs(row[k]) > limit}
-        if epoch > SANITY_EPOCHS or not big or getattr(self, "_warned_insane", False):
+        if epoch > SANITY_EPOCHS or not big or self._warned_insane:
             return
         self._warned_insane = True
         logging.warning("Epoch %d: %s far outside a training GAN's range (under %g), sample "
