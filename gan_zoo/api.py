@@ -10,8 +10,12 @@
 `gan_zoo.open_run` reads a run dir the command line wrote. It is the command-line tools' code, called directly:
 a run trained here resumes on the command line and back.
 """
+import contextlib
 import os
+import sys
+import tempfile
 
+from gan_zoo.cli.options import start_tensorflow_quietly
 from gan_zoo.errors import UserError
 
 
@@ -19,6 +23,7 @@ def train(model=None, dataset=None, on_epoch=None, **settings):
     """Train (or resume) a run: `model` (its own recipe is its defaults) or `recipe=NAME`, and
     any training flag as a keyword (epochs=3, run_dir="runs/x", ...). `on_epoch(run, epoch)`
     is called after each epoch's files are written (epoch counts from 1). Returns the Run."""
+    start_tensorflow_quietly()
     from gan_zoo.settings import config
     from gan_zoo import data
     from gan_zoo.run import loop
@@ -26,8 +31,26 @@ def train(model=None, dataset=None, on_epoch=None, **settings):
     cfg = config.resolve(**given, **settings)
     run = Run(cfg.resolved_run_dir())
     hook = None if on_epoch is None else (lambda trainer, epoch: on_epoch(run, epoch))
-    run.trainer = loop.train(cfg, data.for_config(cfg), on_epoch_end=hook)
+    with _lines_shown():
+        run.trainer = loop.train(cfg, data.for_config(cfg), on_epoch_end=hook)
     return run
+
+
+@contextlib.contextmanager
+def _lines_shown():
+    """The command line's lines (each epoch's, the progress line of a log) shown while training
+    from Python too: absl logs INFO only once its flags are parsed (app.run), else WARNING and
+    above. A verbosity the caller set after parsing flags is theirs and kept."""
+    from absl import flags, logging
+    before = logging.get_verbosity()
+    if flags.FLAGS.is_parsed() or before >= logging.INFO:
+        yield
+        return
+    logging.set_verbosity(logging.INFO)
+    try:
+        yield
+    finally:
+        logging.set_verbosity(before)
 
 
 def open_run(run_dir):
@@ -43,6 +66,7 @@ def load(export_dir="", pretrained=""):
     """The Generator of an export (its base folder: the newest version; or one version), or of
     a generator shipped in the package (pretrained="maxout_cgan/fashion_mnist"), as the
     command line's --export_dir / --pretrained."""
+    start_tensorflow_quietly()
     from gan_zoo.serving import pretrained as shipped
     return Generator(*shipped.open_model(export_dir, pretrained))
 
@@ -86,17 +110,31 @@ class Run:
     def grid(self, epoch=None):
         """The sample grid of `epoch` (default: the latest) as a uint8 array."""
         from gan_zoo import images
+        return images.read_png(self.grid_path(epoch))
+
+    def grid_path(self, epoch=None):
+        """The file of `epoch`'s sample grid (default: the latest)."""
         folder = self._files.samples_dir
         names = sorted(f for f in os.listdir(folder) if f.startswith("epoch_")) if os.path.isdir(folder) else []
         if epoch is not None:
             names = [n for n in names if n == f"epoch_{epoch:04d}.png"]
         if not names:
             raise UserError(f"No sample grid {'of epoch %d ' % epoch if epoch else ''}in {folder}.")
-        return images.read_png(os.path.join(folder, names[-1]))
+        return os.path.join(folder, names[-1])
 
     def show(self, epoch=None):
         """Draw the sample grid (matplotlib) and return its figure."""
-        return _show(self.grid(epoch), f"{self.run_dir}: epoch {epoch or len(self.losses.get('epoch', []))}")
+        path = self.grid_path(epoch)
+        return _show(self.grid(epoch), f"{self.run_dir}: {os.path.basename(path)[:-4]}", path,
+                     self._column_names())
+
+    def _column_names(self):
+        """{x position: name} of the grid's columns (one per class or grid condition)."""
+        from gan_zoo.run.run_files import load_json
+        spec = load_json(self._files.config_json).get("data_spec", {})
+        names = spec.get("grid_names") or spec.get("class_names") or []
+        width = (spec.get("image_shape") or [0, 0])[1] + 1  # the grid's 1-pixel gaps
+        return {i * width + width / 2 - 1: name for i, name in enumerate(names)}
 
     def export(self, export_dir, which=None, inference_mode=None, allow_untrained=False):
         """Export a checkpoint as the next version under `export_dir` and return its Generator.
@@ -158,14 +196,37 @@ class Generator:
 
     def show(self, images, columns=8):
         """Draw uint8 `images` as one grid (matplotlib) and return its figure."""
-        from gan_zoo import images as image_utils
-        return _show(image_utils.rows_of(images, columns), repr(self))
+        from gan_zoo import images as image_files
+        return _show(image_files.rows_of(images, columns), repr(self))
 
 
-def _show(image, title):
+def _show(image, title, path=None, columns=None):
+    """A matplotlib figure of `image` (`columns`: {x: name} below the columns): shown in a notebook (at the cell's end) or a window; with
+    no display (a script on a server: matplotlib's Agg backend) the image is a PNG file instead,
+    `path` or a new temporary one, and a line says where."""
+    import matplotlib
     import matplotlib.pyplot as plt
     figure = plt.figure(figsize=(min(12, image.shape[1] / 40), min(12, image.shape[0] / 40)))
     plt.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=255)
     plt.title(title, fontsize=8)
-    plt.axis("off")
+    plt.yticks([])
+    plt.xticks(list(columns or {}), list((columns or {}).values()), rotation=45, ha="right",
+               fontsize=7)
+    plt.gca().tick_params(length=0)
+    for side in plt.gca().spines.values():
+        side.set_visible(False)
+    if "ipykernel" in sys.modules:
+        return figure
+    if matplotlib.get_backend().lower() in _NO_DISPLAY:
+        if path is None:
+            from gan_zoo import images
+            handle, path = tempfile.mkstemp(prefix="gan_zoo_", suffix=".png")
+            os.close(handle)
+            images.write_png(path, image)
+        print(f"{title}: no display to show it on; the image is {os.path.abspath(path)}")
+    else:
+        plt.show()
     return figure
+
+
+_NO_DISPLAY = {"agg", "pdf", "ps", "svg", "cairo", "template", "module://matplotlib_inline.backend_inline"}

@@ -104,9 +104,10 @@ def test_train_help_lists_the_training_flags_in_sections_and_is_short():
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.splitlines()
     assert len(lines) < 120 and max(map(len, lines)) <= 100
-    for flag in ("--epochs", "--dataset", "--recipe", "--ema_half_life", "--d_conditioning",
+    for flag in ("--epochs", "--kimg", "--dataset", "--recipe", "--ema_half_life", "--d_conditioning",
                  "--diffaugment", "--eval_every"):
         assert any(line.strip().startswith(flag + " ") for line in lines), flag
+    assert "folder:PATH" in next(line for line in lines if line.strip().startswith("--dataset "))
     for section in ("data", "model", "loss", "optimizer", "run", "eval"):
         assert f"{section} flags" in done.stdout
     assert "cudart" not in done.stdout and "--tpu" not in done.stdout  # not absl's or TF's flags
@@ -222,7 +223,8 @@ def test_the_python_api_in_five_lines(tmp_path):
                         on_epoch=lambda run, epoch: seen.append((epoch, len(run.losses["epoch"]))))
     assert seen == [(1, 1), (2, 2)]  # the hook sees each epoch's files written
     assert run.grid().shape == run.grid(epoch=2).shape and len(run.metrics["FID"]) == 2
-    assert run.show() is not None
+    columns = [label.get_text() for label in run.show().axes[0].get_xticklabels()]
+    assert columns[0] == "T-shirt/top" and columns[-1] == "Ankle boot" and len(columns) == 10
     generator = run.export(str(tmp_path / "export"))
     assert json.load(open(tmp_path / "run" / "best.json"))["epoch"] == generator.metadata["epoch"]
     shirts = generator.generate(labels=["shirt", "bag"], num_per_label=4, seed=3)
@@ -331,3 +333,86 @@ def test_a_command_starts_with_its_own_lines_not_tensorflows_chatter(tmp_path):
     assert chatter == [] and "Wrote 4 images" in result.stdout, result.stderr[-2000:]
     loud = run_cli(*command, env={"GAN_ZOO_TF_LOGS": "1"}, timeout=120)
     assert loud.returncode == 0 and len(loud.stderr) >= len(result.stderr)  # asked for: nothing caught
+
+
+def test_a_folder_given_no_length_trains_for_a_length_in_images(tmp_path, caplog):
+    """--kimg is images shown to D, turned into whole epochs of the data set; a folder given
+    neither --epochs nor --kimg gets FOLDER_KIMG, and checkpoints and scores come at most
+    REPORTS times a run however short its epochs."""
+    import logging
+
+    from gan_zoo.run import length
+    from gan_zoo.settings import config
+    folder = config.resolve(model="conv_cgan", dataset="folder:photos")
+    assert folder.kimg == config.FOLDER_KIMG and folder.epochs == config.resolve(model="conv_cgan").epochs
+    assert config.resolve(model="conv_cgan", dataset="folder:photos", epochs=7).kimg == 0
+    assert config.resolve(recipe="conv_cgan", dataset="folder:photos").kimg == config.FOLDER_KIMG
+    assert config.resolve(model="conv_cgan", dataset="mnist").kimg == 0  # a recipe's own data: its epochs
+    with caplog.at_level(logging.INFO, logger="absl"):
+        long = length.with_length(folder, num_examples=300)  # 4 steps of 64: 256 images an epoch
+    assert long.epochs == -(-config.FOLDER_KIMG * 1000 // 256)
+    assert long.save_every == long.eval_every == -(-long.epochs // length.REPORTS)
+    assert "the length for a folder given no --epochs or --kimg" in caplog.text
+    assert length.with_length(folder, 60000).epochs == -(-config.FOLDER_KIMG * 1000 // (937 * 64))
+    exact = config.resolve(model="conv_cgan", dataset="mnist", kimg=1.0, batch_size=100, eval_every=0)
+    assert (length.with_length(exact, 500).epochs, length.with_length(exact, 500).eval_every) == (2, 0)
+    assert length.with_length(exact, 450).epochs == 3  # 400 images an epoch: rounded up
+    assert length.with_length(config.resolve(model="dcgan", epochs=5), 300).epochs == 5
+
+
+def test_training_from_a_script_prints_each_epoch_and_says_where_show_put_the_grid(tmp_path):
+    """A plain `python script.py`: absl has parsed no flags, so its INFO lines would be hidden;
+    gan_zoo.train shows them as the command line does, and run.show() without a display writes
+    the grid's path."""
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(64):
+        images.write_png(str(folder / f"{i:02d}.png"), rng.integers(0, 255, (16, 16, 1), np.uint8))
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import gan_zoo\n"
+        f"run = gan_zoo.train('dcgan', dataset='folder:{folder}', kimg=0.064, batch_size=16, ngf=8,"
+        f" ndf=8, eval_every=0, run_dir='{tmp_path / 'run'}')\n"
+        "run.show()\n")
+    result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=240, env=dict(os.environ, MPLBACKEND="Agg"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Training for 0.064 kimg: 1 epoch(s) of 64 images (--kimg)" in result.stderr
+    assert re.search(r"epoch 1/1 .*Gen_loss=", result.stderr), result.stderr[-3000:]
+    assert "cuInit" not in result.stderr and "oneDNN" not in result.stderr
+    grid = tmp_path / "run" / "samples" / "epoch_0001.png"
+    assert f"no display to show it on; the image is {grid}" in result.stdout
+
+
+def test_a_one_epoch_plot_has_an_axis_of_whole_epochs():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from gan_zoo.cli.plot import epoch_axis
+    fig, (one, many) = plt.subplots(1, 2)
+    one.plot([1], [0.7], "o-")
+    epoch_axis(one, np.array([1]))
+    many.plot([1, 2, 3], [0.7, 0.6, 0.5], "o-")
+    epoch_axis(many, np.array([1, 2, 3]))
+    fig.canvas.draw()
+    assert one.get_xlim() == (0.0, 2.0)
+    for ax in (one, many):
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    plt.close(fig)
+
+
+def test_no_error_message_points_a_console_user_to_python_dash_m():
+    """Errors name the command a user typed: `gan-zoo export`, not `python -m gan_zoo.export`."""
+    import ast
+    offenders = []
+    for path in glob.glob(os.path.join(ROOT, "gan_zoo", "**", "*.py"), recursive=True):
+        for node in ast.walk(ast.parse(open(path).read())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "").endswith("Error"):
+                text = " ".join(n.value for n in ast.walk(node)
+                                if isinstance(n, ast.Constant) and isinstance(n.value, str))
+                if re.search(r"python -m\s+gan_zoo(\.train| |\.serving|\.cli)", text):  # a gan-zoo command
+                    offenders.append(f"{os.path.relpath(path, ROOT)}:{node.lineno}")
+    assert offenders == []

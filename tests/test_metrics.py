@@ -45,6 +45,21 @@ def test_precision_recall_and_coverage_on_toy_sets():
     assert M.coverage(real, collapsed) < 0.02
 
 
+def test_density_against_its_formula_and_on_toy_sets():
+    """Naeem et al.'s density, 1/(kM) sum_j sum_i 1[|Y_j - X_i| < NND_k(X_i)], written out with a
+    full distance matrix; about 1 for one distribution, 0 far away, half with half astray."""
+    real, fake = _gaussian(300, 0.0, 1.0, dim=4), _gaussian(200, 0.3, 0.8, dim=4, seed=1)
+    distances = np.linalg.norm(real[:, None] - fake[None], axis=-1)  # [real, fake]
+    radii = np.sort(np.linalg.norm(real[:, None] - real[None], axis=-1), axis=1)[:, 5]
+    expected = (distances < radii[:, None]).sum() / (5 * len(fake))
+    assert M.density(real, fake) == pytest.approx(expected, rel=1e-12)
+    big = _gaussian(3000, 0.0, 1.0, dim=4)
+    assert M.density(big, _gaussian(3000, 0.0, 1.0, dim=4, seed=1)) == pytest.approx(1.0, abs=0.1)
+    assert M.density(big, _gaussian(500, 10.0, 1.0, dim=4, seed=1)) == 0.0
+    half_astray = np.concatenate([_gaussian(500, 0.0, 1.0, dim=4, seed=1), _gaussian(500, 10.0, 1.0, dim=4)])
+    assert M.density(big, half_astray) == pytest.approx(0.5, abs=0.06)
+
+
 def test_knn_radius_skips_the_point_itself():
     points = np.array([[0.0], [1.0], [3.0]])
     assert M.knn_radii(points, 1).tolist() == [1.0, 1.0, 2.0]

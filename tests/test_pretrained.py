@@ -26,6 +26,8 @@ def test_each_family_ships_a_small_generator_with_its_card():
         assert card["data_license"] and "shared" not in json.dumps(card)
         assert card["train_minutes"] > 0 and card["epoch"] >= 1
         assert {"FID", "SWD"} & set(card["metrics"]), name
+        spread = card["metrics"]["spread"]  # over sampling seeds: noise, told from a change
+        assert card["metrics"]["spread_seeds"] >= 3 and spread[next(iter({"FID", "SWD"} & set(spread)))] > 0
     with pytest.raises(UserError, match="Shipped: .*maxout_cgan/fashion_mnist"):
         pretrained.load("maxout_cgan/cifar10")
 
@@ -98,3 +100,19 @@ def test_inception_fid_and_kid_run_with_local_weights(tmp_path):
     assert a.shape == (12, 2048)
     assert metrics.frechet_distance(a, b) > 0
     assert np.isfinite(metrics.kernel_inception_distance(a, b, subsets=5)[0])
+
+
+def test_eval_of_a_shipped_generator_prints_its_card_beside_each_figure(capsys):
+    from gan_zoo.cli import evaluate
+    card = {"FID": 36.5, "recall": 0.41, "spread": {"FID": 0.3, "recall": 0.004}, "spread_seeds": 5}
+    evaluate._print({"scored": "pretrained x", "num_samples": 10000, "FID": 36.9, "recall": 0.45,
+                     "precision": 0.9}, card)
+    out = capsys.readouterr().out.splitlines()
+    assert "± the standard deviation over 5 sampling seeds" in out[0]
+    fid, recall, precision = (next(line for line in out if line.strip().startswith(k + ":"))
+                              for k in ("FID", "recall", "precision"))
+    assert fid.endswith("36.9000   card 36.5000 ± 0.3000")  # within 3x the spread: no mark
+    assert recall.endswith("card 0.4100 ± 0.0040   (beyond 3x the spread)")
+    assert "card" not in precision
+    evaluate._print({"num_samples": 500, "recall": 0.45}, card)  # fewer samples: not comparable
+    assert "beyond" not in capsys.readouterr().out

@@ -50,6 +50,7 @@ RECIPES = {
                                              "ndf": 32, "epochs": 50}),
 }
 SHIP_LAST_EPOCH = {"maxout_cgan/mnist"}  # the others ship the best checkpoint by in-loop score
+SPREAD_SEEDS = (0, 1, 2, 3, 4)  # sampling seeds each shipped generator is scored with
 REAL_ROWS = {"fashion_mnist": {}, "mnist": {}}  # data set: load settings of the real-data reference row
 TABLE_START, TABLE_END = "<!-- results:start -->", "<!-- results:end -->"
 
@@ -169,16 +170,28 @@ def _load_kwargs(cfg, spec):
 
 
 def evaluate(dataset, spec, noise_dim, noise, generate, load_kwargs):
+    """The scores of seed 0's samples (what `gan-zoo eval` measures by default), and under
+    "spread" each metric's standard deviation over SPREAD_SEEDS samplings, so a user can tell
+    a sampling seed's noise from a change."""
+    import numpy as np
+
     from gan_zoo.eval import scoring
     from gan_zoo.cli.evaluate import _parzen
-    scorer = scoring.Scorer(dataset, spec, noise_dim, noise, num_samples=FLAGS.num_samples,
-                            seed=0, load_kwargs=load_kwargs)
-    samples = scorer.samples(generate)
-    result = scorer.score_samples(samples)
-    result.pop("class_coverage", None)
-    if scorer.kind == "labels":
-        result.update(_parzen(dataset, load_kwargs, samples))
-        result["classifier"] = scorer.classifier_card["fingerprint"]
+    by_seed = []
+    for seed in SPREAD_SEEDS:
+        scorer = scoring.Scorer(dataset, spec, noise_dim, noise, num_samples=FLAGS.num_samples,
+                                seed=seed, load_kwargs=load_kwargs)
+        samples = scorer.samples(generate)
+        by_seed.append(scorer.score_samples(samples))
+        by_seed[-1].pop("class_coverage", None)
+        if seed == 0:
+            first_samples, first_scorer = samples, scorer
+    result = dict(by_seed[0])
+    result["spread"] = {k: float(np.std([r[k] for r in by_seed], ddof=1)) for k in result}
+    result["spread_seeds"] = len(SPREAD_SEEDS)
+    if first_scorer.kind == "labels":
+        result.update(_parzen(dataset, load_kwargs, first_samples))
+        result["classifier"] = first_scorer.classifier_card["fingerprint"]
     return result
 
 
@@ -191,21 +204,27 @@ def real_row(dataset, load_kwargs):
 
 
 def write_table(rows):
-    lines = ["| model / data | label accuracy | FID (classifier) | precision | recall | coverage "
-             "(worst class) | Parzen log-lik. | SWD | diversity (1 = real) | epoch shipped | "
-             "train minutes (2 CPU cores) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| model / data | label accuracy | FID (classifier) | precision | recall | density | "
+             "coverage (worst class) | Parzen log-lik. | SWD | diversity (1 = real) | epoch "
+             "shipped | train minutes (2 CPU cores) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     samples = []
-    fmt = lambda m, k, d=3: f"{m[k]:.{d}f}" if k in m else ""  # noqa: E731
+
+    def fmt(m, k, d=3):
+        spread = m.get("spread", {}).get(k)
+        return "" if k not in m else f"{m[k]:.{d}f}" + (f" ± {spread:.{d}f}" if spread else "")
+
     for row in rows:
         m = row["metrics"]
-        coverage = f"{m['coverage']:.3f} ({m['worst_class_coverage']:.3f})" if "coverage" in m else ""
+        coverage = f"{fmt(m, 'coverage')} ({m['worst_class_coverage']:.3f})" if "coverage" in m else ""
         parzen = f"{m['parzen_ll']:.0f} ± {m['parzen_stderr']:.1f}" if "parzen_ll" in m else ""
         lines.append(f"| `{row['name']}` | {fmt(m, 'label_accuracy')} | {fmt(m, 'FID', 2)} | "
-                     f"{fmt(m, 'precision')} | {fmt(m, 'recall')} | {coverage} | {parzen} | "
+                     f"{fmt(m, 'precision')} | {fmt(m, 'recall')} | {fmt(m, 'density')} | {coverage} | {parzen} | "
                      f"{fmt(m, 'SWD', 2)} | {fmt(m, 'diversity', 2)} | {row.get('epoch', '')} | {row.get('train_minutes', '')} |")
         if row.get("samples"):
             samples.append(row)
+    lines += ["", f"a ± b: the score of sampling seed 0 (what `gan-zoo eval` draws), and its standard "
+              f"deviation over {len(SPREAD_SEEDS)} sampling seeds; Parzen: mean ± standard error."]
     if samples:
         lines += ["", "Samples of the shipped generators (fixed noise; a column per class):", ""]
         lines += [f"`{r['name']}`\n\n![{r['name']}]({r['samples']})\n" for r in samples]

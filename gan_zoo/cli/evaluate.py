@@ -20,6 +20,7 @@ from absl import flags
 from gan_zoo.errors import UserError
 
 FLAGS = flags.FLAGS
+CARD_SAMPLES = 10000  # what a shipped generator's card was scored on (tools/ship_results.py)
 
 
 def define_flags():
@@ -178,7 +179,7 @@ def main():
     elif not spec.is_paired:
         print(inception.missing_message())
     result["seconds"] = round(time.perf_counter() - started, 1)
-    _print(result)
+    _print(result, _card_metrics())
     if FLAGS.json_out:
         with open(FLAGS.json_out, "w") as fh:
             json.dump(result, fh, indent=2, sort_keys=True, default=float)
@@ -203,11 +204,33 @@ def _parzen(dataset, load_kwargs, samples):
     return {"parzen_ll": mean, "parzen_stderr": stderr, "parzen_sigma": sigma}
 
 
-def _print(result):
+def _card_metrics():
+    """The shipped card's metrics of --pretrained (with their spread over sampling seeds), to
+    print beside today's; {} for anything else."""
+    if not FLAGS.pretrained:
+        return {}
+    from gan_zoo.serving import pretrained
+    return pretrained.card(FLAGS.pretrained).get("metrics", {})
+
+
+def _print(result, card=None):
+    """One line per figure; a shipped generator's card figure beside each, with its spread
+    (the standard deviation over sampling seeds) and a mark where today's is beyond 3x that."""
+    card = card or {}
+    spread = card.get("spread", {})
+    if card:
+        print(f"Beside each figure: the card's, measured when it shipped (seed 0, {CARD_SAMPLES:,} samples"
+              f"{'; ± the standard deviation over %d sampling seeds' % card['spread_seeds'] if spread else ''}).")
     for key, value in result.items():
         if key in ("class_coverage", "classifier"):
             continue
-        print(f"{key:>22}: {value:.4f}" if isinstance(value, float) else f"{key:>22}: {value}")
+        line = f"{key:>22}: {value:.4f}" if isinstance(value, float) else f"{key:>22}: {value}"
+        if isinstance(card.get(key), float) and isinstance(value, float):
+            line += f"   card {card[key]:.4f}" + (f" ± {spread[key]:.4f}" if key in spread else "")
+            comparable = result.get("num_samples") == CARD_SAMPLES  # FID grows with fewer
+            if comparable and spread.get(key) and abs(value - card[key]) > 3 * spread[key]:
+                line += "   (beyond 3x the spread)"
+        print(line)
     if "class_coverage" in result:
         print(f"{'coverage per class':>22}: " + " ".join(
             f"{c}:{v:.2f}" for c, v in result["class_coverage"].items()))

@@ -29,7 +29,7 @@ def plot_losses(run_dir, out=None):
         if os.path.exists(files.config_json):  # a run stopped before its first epoch ended
             raise UserError(f"{run_dir!r} has no loss.csv yet: its first epoch has not finished "
                             "(a row is written at the end of each). Train it further, then plot.")
-        raise UserError(f"No loss.csv in {run_dir!r}: is it a run dir of `python -m gan_zoo.train`?")
+        raise UserError(f"No loss.csv in {run_dir!r}: is it a run dir of `gan-zoo train`?")
     losses = read_csv(path)
     critic = _loss_name(run_dir).startswith("wgan")  # scores, not probabilities
     panels = 3 if "diversity" in losses else 2
@@ -51,7 +51,7 @@ def plot_losses(run_dir, out=None):
         axes[2].axhline(_collapse_threshold(run_dir), color="red", ls="--", label="collapse alarm")
         titles.append("sample diversity")
     for ax, title in zip(axes, titles):
-        ax.set_xlabel("epoch")
+        epoch_axis(ax, losses["epoch"])
         ax.set_title(title)
         ax.grid(alpha=0.3)
         ax.legend()
@@ -80,13 +80,23 @@ def plot_metrics(run_dir, out=None):
         best = int(np.nanargmin(metrics[name]) if lower else np.nanargmax(metrics[name]))
         ax.plot(metrics["epoch"][best], metrics[name][best], "r*", markersize=12)
         ax.set_title(f"{name} ({'lower' if lower else 'higher'} is better)")
-        ax.set_xlabel("epoch")
+        epoch_axis(ax, metrics["epoch"])
         ax.grid(alpha=0.3)
     fig.tight_layout()
     out = out or os.path.join(run_dir, "metrics.png")
     fig.savefig(out, dpi=100)
     plt.close(fig)
     return out
+
+
+def epoch_axis(ax, epochs):
+    """An x axis of whole epochs: ticks on integers, and a lone epoch in the middle of 0..2E
+    rather than matplotlib's +-4% around it (0.96 to 1.04)."""
+    from matplotlib.ticker import MaxNLocator
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if len(set(np.asarray(epochs).tolist())) == 1:
+        ax.set_xlim(0, 2 * float(np.asarray(epochs)[0]))
 
 
 def _saved_config(run_dir):

@@ -2,8 +2,9 @@
 
 In a feature space: `frechet_distance` (FID, Heusel et al. 2017), `kernel_inception_distance`
 (KID, Binkowski et al. 2018: unbiased, near 0 for one distribution), `precision_recall`
-(Kynkaanniemi et al. 2019: realism and variety as k-NN manifold overlap) and `coverage`
-(Naeem et al. 2020: real points with a fake nearby; outlying fakes cannot inflate it).
+(Kynkaanniemi et al. 2019: realism and variety as k-NN manifold overlap), and `density` and
+`coverage` (Naeem et al. 2020: fakes counted in real points' balls; real points with a fake
+nearby; outliers cannot inflate either).
 In pixel space: `parzen_log_likelihood` (Goodfellow et al. 2014's Parzen window) and
 `sliced_wasserstein` (Karras et al. 2018's SWD over Laplacian-pyramid patches).
 """
@@ -94,6 +95,20 @@ def coverage(real_features, fake_features, k=5):
         d = np.sqrt(_squared_distances(real[start:start + CHUNK], fake))
         covered[start:start + CHUNK] = d.min(1) <= radii[start:start + CHUNK]
     return float(covered.mean())
+
+
+def density(real_features, fake_features, k=5):
+    """How many real points' k-NN balls hold each fake, over k, averaged (Naeem et al. 2020,
+    with prdc's strict inequality): about 1 where fakes are spread as the reals are, the share
+    of realistic fakes when the others stray. Unlike precision, a few outlying reals with wide
+    balls cannot make every fake look realistic."""
+    real, fake = _float64(real_features), _float64(fake_features)
+    radii = knn_radii(real, k)
+    inside = 0
+    for start in range(0, len(fake), CHUNK):
+        d = np.sqrt(_squared_distances(fake[start:start + CHUNK], real))
+        inside += int((d < radii[None, :]).sum())
+    return float(inside / (k * len(fake)))
 
 
 def per_class_coverage(real_features, real_labels, fake_features, fake_labels, k=5):

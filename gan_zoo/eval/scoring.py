@@ -25,7 +25,8 @@ from gan_zoo.eval import metrics as M
 from gan_zoo.eval.diversity import mean_pairwise_distance
 from gan_zoo.core.noise import numpy_noise
 
-LABEL_METRICS = ("label_accuracy", "FID", "precision", "recall", "coverage", "worst_class_coverage")
+LABEL_METRICS = ("label_accuracy", "FID", "precision", "recall", "density", "coverage",
+                 "worst_class_coverage")
 IMAGE_METRICS = ("SWD", "diversity")
 PAIR_METRICS = ("L1", "PSNR", "SSIM")
 LOWER_IS_BETTER = frozenset({"FID", "SWD", "L1", "KID", "FID_inception", "KID_inception"})
@@ -209,6 +210,7 @@ class Scorer:
             out["label_accuracy"] = float(np.mean(predicted == self.real_labels))
         out["FID"] = M.frechet_distance(self.real_features, fake_features)
         out["precision"], out["recall"] = M.precision_recall(self.real_features, fake_features)
+        out["density"] = M.density(self.real_features, fake_features)
         if self.real_labels is not None:
             # Fakes grouped by the class they were asked for; an unconditional model's by the
             # class the classifier sees in them.

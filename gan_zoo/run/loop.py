@@ -13,7 +13,7 @@ import tempfile
 import tensorflow as tf
 from absl import logging
 
-from gan_zoo.run import checkpoints, disk_space, progress, signals, warm_start
+from gan_zoo.run import checkpoints, disk_space, length, progress, signals, warm_start
 from gan_zoo.core import distribute, records
 from gan_zoo import models
 from gan_zoo.run.checkpoints import CheckpointSeries
@@ -44,6 +44,7 @@ def train(config, source, on_epoch_end=None, strategy=None):
     (to a scratch dir) whenever the chief does.
     """
     strategy = strategy or distribute.strategy_for(config)
+    config = length.with_length(config, source.num_examples)
     files = RunFiles(config.resolved_run_dir())
     previous = check_run_dir(files, config, source.spec)
     if config.deterministic:
@@ -131,7 +132,7 @@ class EpochLoop:
                 self._save_and_stop(stop, already_saved=True)
             if self.epoch >= self.config.epochs:
                 logging.info("%s has already trained its %d epoch(s) (step %d): nothing to do. To "
-                             "train further, run the same command with a larger --epochs.",
+                             "train further, run the same command with a larger --epochs or --kimg.",
                              self.files.run_dir, self.epoch, self._step())
             while self.epoch < self.config.epochs:
                 steps, seconds = self._train_epoch(stop)

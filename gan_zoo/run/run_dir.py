@@ -79,7 +79,7 @@ def restore_generator(run_dir, epoch=None, which="latest"):
     files = RunFiles(run_dir)
     if not os.path.isdir(run_dir):
         raise UserError(f"Run dir {run_dir!r} does not exist. Pass --run_dir=DIR of a "
-                        "`python -m gan_zoo.train` run.")
+                        "`gan-zoo train` run.")
     if not os.path.exists(files.config_json):
         raise UserError(f"{run_dir!r} has no config.json, so it is not a gan_zoo run dir.")
     saved = load_json(files.config_json)

@@ -88,7 +88,14 @@ class RunFiles:
         _append(self.timing_csv, TIMING_COLUMNS, row)
 
     def append_metrics(self, row):
-        """`row`: epoch, then the metrics, then steps (the first row's keys are the header)."""
+        """`row`: epoch, then the metrics, then steps. A file written with other metrics (a
+        run resumed after a metric was added) is first rewritten under the new header, its
+        rows kept by column name."""
+        if os.path.exists(self.metrics_csv):
+            with open(self.metrics_csv, newline="") as fh:
+                header = next(csv.reader(fh), None)
+            if header is not None and tuple(header) != tuple(row):
+                _truncate(self.metrics_csv, tuple(row), last_epoch=row["epoch"])
         _append(self.metrics_csv, tuple(row), row)
 
     def write_samples(self, epoch, grid_image):

@@ -64,7 +64,7 @@ def serving_module(generator, config, spec, inference_mode=None):
             raise UserError("img2img exports need --inference_mode: eval (BatchNorm's moving "
                             "averages, no dropout: deterministic) or pix2pix (each request's own "
                             "batch statistics and dropout on, as pix2pix runs at test time). "
-                            "See `python -m gan_zoo export --helpfull`.")
+                            "See `gan-zoo export --helpfull`.")
         if inference_mode == "pix2pix":
             generator = batch_statistics_twin(generator)
         module = ImageToImageModule(generator, spec)
@@ -145,7 +145,7 @@ def version_dir(export_dir):
     found = versions(export_dir)
     if not found:
         raise UserError(f"No SavedModel in {export_dir!r} (nor a numbered version under it). "
-                        "Create one with `python -m gan_zoo export --run_dir=RUN --export_dir=DIR`.")
+                        "Create one with `gan-zoo export --run_dir=RUN --export_dir=DIR`.")
     return os.path.join(export_dir, str(found[-1]))
 
 
@@ -156,7 +156,7 @@ def load(export_dir):
     loaded = tf.saved_model.load(path)
     if not hasattr(loaded, "metadata"):
         raise UserError(f"{path!r} is a SavedModel without gan_zoo's metadata() function: "
-                        "not an export of gan_zoo. Export a run with `python -m gan_zoo export`.")
+                        "not an export of gan_zoo. Export a run with `gan-zoo export`.")
     return loaded, json.loads(loaded.metadata().numpy().decode())
 
 

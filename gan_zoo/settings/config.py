@@ -18,6 +18,7 @@ from gan_zoo.settings.choices import (
     LOSS_CHOICES, NOISE_CHOICES, NORM_CHOICES, OPTIMIZER_CHOICES, PRECISION_CHOICES, STRATEGY_CHOICES)
 
 SECTIONS = ("data", "model", "loss", "optimizer", "run", "eval")
+FOLDER_KIMG = 120  # a folder's length when none is given: read off docs/data.md's curve
 
 
 def _field(section, default, help, choices=None, bounds=None):
@@ -35,9 +36,10 @@ class TrainConfig:
                          "beside it.", choices=None)
     model: str = _field("model", "maxout_cgan", f"Model to train; one of: {', '.join(registry.names())}.",
                         choices=None)
-    dataset: str = _field("data", "mnist", "A tfds image set (mnist, fashion_mnist, celeb_a, ...), olivetti, "
-                          "or folder:PATH (a sub-folder per class, or images alone). img2img: "
-                          "facades, edges2fashion, or paired:PATH (A|B images, or A/ and B/ folders).")
+    dataset: str = _field("data", "mnist", "folder:PATH (your images), a tfds set (mnist, fashion_mnist, ...), "
+                          "idx:DIR or olivetti. A folder holds a sub-folder per class, or images "
+                          "alone. img2img: facades, edges2fashion, or paired:PATH (A|B images, or "
+                          "A/ and B/ folders).")
     data_dir: str = _field("data", "", "TFDS data_dir; empty means tfds' default, which honours TFDS_DATA_DIR.")
     class_tags: str = _field("data", "", "Condition on tags instead of one class: a JSON file mapping each "
                              "class name to its tags (multi-hot), or a packaged name "
@@ -51,9 +53,16 @@ class TrainConfig:
                           "(default runs/<model>_<dataset>). A run dir with a checkpoint is resumed.")
     epochs: int = _field("run", 150, "Total number of epochs (a resumed run continues up to this).",
                          bounds="[1, inf)")
+    kimg: float = _field("run", 0.0, "Length in thousands of images shown to D, for any data set size "
+                         "(rounded up to whole epochs; replaces --epochs). 0: --epochs; a folder "
+                         "given neither gets a default (docs/data.md).", bounds="[0, inf) 0: --epochs")
     batch_size: int = _field("run", 256, "Images per training step.", bounds="[1, inf)")
     max_images: int = _field("data", 0, "Train on the first N images only (0: all).",
                              bounds="[0, inf) 0: all")
+    data_memory_mb: int = _field("data", 1024, "Decoded images held in memory, at most; a larger data set "
+                                 "streams from a decoded copy on disk (docs/data.md).", bounds="[0, inf)")
+    data_cache_dir: str = _field("data", "", "Where a streamed data set's decoded copy is written, once "
+                                 "(default ~/.cache/gan_zoo/decoded).")
     image_size: int = _field("data", 0, "Square size images are brought to (0: the data's own). Up to 8 "
                              "pixels larger is padded with background (28 -> 32), else resized.",
                              bounds="[0, inf) 0: the data's own")
@@ -131,11 +140,8 @@ class TrainConfig:
     d_lr: float = _field("optimizer", 2e-4, "Discriminator learning rate.", bounds="(0, inf)")
     beta1: float = _field("optimizer", 0.5, "Adam beta_1 for both networks.")
     beta2: float = _field("optimizer", 0.999, "Adam beta_2 for both networks.")
-    fused_adam: bool = _field("optimizer", True, "Adam's update as one fused kernel per variable "
-                              "(ResourceApplyAdam) instead of Keras' own Adam: the same "
-                              "arithmetic to float error and the same checkpoints, fewer "
-                              "kernel launches a step (speed: docs/speed.md). --nofused_adam "
-                              "for Keras' Adam.")
+    fused_adam: bool = _field("optimizer", True, "Adam's update as one fused kernel per variable, Keras' "
+                              "arithmetic and checkpoints with fewer kernel launches (docs/speed.md).")
     n_critic: int = _field("optimizer", 1, "Discriminator steps per generator step (each on its own batch).",
                            bounds="[1, inf)")
     adaptive_schedule: bool = _field("optimizer", False, "An adaptive schedule instead of --n_critic: on each "
@@ -192,7 +198,7 @@ class TrainConfig:
                              "keeping the best checkpoint in checkpoints/best/; 0: off.",
                              bounds="[0, inf)")
     eval_samples: int = _field("eval", 1000, "Samples (and real test images) each evaluation compares; "
-                               "the results table uses 10,000 (python -m gan_zoo eval).")
+                               "the results table uses 10,000 (gan-zoo eval).")
     select_by: str = _field("eval", "auto", "The metric that picks checkpoints/best/: auto (FID where it is "
                             "measured, else SWD, else L1), or one metrics.csv column "
                             "(label_accuracy, fid, precision, recall, coverage, swd, l1, psnr, ssim).")
@@ -206,9 +212,7 @@ class TrainConfig:
                               "docs/speed.md). --jit_compile alone means on.",
                               choices=speed_defaults.SWITCH_CHOICES)
     fused_batch_norm: bool = _field("run", True, "BatchNorm's training pass as TensorFlow's fused kernel "
-                                    "(FusedBatchNormV3) on one replica, with Keras' weights and "
-                                    "moving averages; several replicas keep Keras' synchronized "
-                                    "layer (docs/speed.md).")
+                                    "on one replica, Keras' weights and averages (docs/speed.md).")
     strategy: str = _field("run", "default", "tf.distribute strategy: default (one device), mirrored "
                            "(every GPU, or the --cpu_devices), multi_worker (the workers in "
                            "TF_CONFIG) or tpu. --batch_size is the global batch, split across "
@@ -237,14 +241,7 @@ class TrainConfig:
         return self
 
     def decay_epochs(self):
-        try:
-            epochs = sorted(int(e) for e in self.lr_decay_epochs.split(",") if e.strip())
-        except ValueError:
-            raise UserError(f"--lr_decay_epochs must be comma-separated epoch numbers, got "
-                            f"{self.lr_decay_epochs!r}.") from None
-        if any(e <= 0 for e in epochs):
-            raise UserError(f"--lr_decay_epochs must be positive, got {self.lr_decay_epochs!r}.")
-        return epochs
+        return config_rules.decay_epochs(self.lr_decay_epochs)
 
     def lr_scale(self, epoch, progress=0.0):
         """Learning-rate multiplier during 0-based `epoch` (a decay at epoch 30 applies from the
@@ -313,6 +310,8 @@ def resolve(**given):
     chosen = {**(recipe_settings(given["recipe"]) if given.get("recipe") else {}), **given}
     chosen.update({name: switch(chosen[name]) for name in _SWITCHES if name in chosen})
     model = chosen.get("model", TrainConfig.model)
+    if str(chosen.get("dataset", "")).startswith("folder:") and not {"epochs", "kimg"} & set(given):
+        chosen["kimg"] = FOLDER_KIMG  # a recipe's epochs are for its own data set
     defaults = recipe_settings(registry.recipe_name(model))
     loss = chosen.get("loss")
     if loss is not None and loss != defaults.get("loss", TrainConfig.loss):

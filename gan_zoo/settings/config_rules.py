@@ -7,6 +7,17 @@ from gan_zoo.errors import UserError
 from gan_zoo.settings import registry
 from gan_zoo.settings.choices import parse_policy
 
+def decay_epochs(text):
+    """--lr_decay_epochs as a sorted list of positive epoch numbers."""
+    try:
+        epochs = sorted(int(e) for e in text.split(",") if e.strip())
+    except ValueError:
+        raise UserError(f"--lr_decay_epochs must be comma-separated epoch numbers, got {text!r}.") from None
+    if any(e <= 0 for e in epochs):
+        raise UserError(f"--lr_decay_epochs must be positive, got {text!r}.")
+    return epochs
+
+
 def check(config):
     for f in dataclasses.fields(config):  # a value from Python or a saved file may be any type
         value, kind = getattr(config, f.name), type(f.default)

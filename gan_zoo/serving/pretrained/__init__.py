@@ -2,7 +2,7 @@
 
     from gan_zoo.serving import pretrained
     generator, card = pretrained.load("maxout_cgan/fashion_mnist")
-    python -m gan_zoo generate --pretrained=maxout_cgan/fashion_mnist --out=grid.png
+    gan-zoo generate --pretrained=maxout_cgan/fashion_mnist --out=grid.png
 
 Each lives in gan_zoo/serving/pretrained/<model>/<dataset>/: `generator.npz` (the weights in
 float16, to keep the package small) and `card.json` (the training config, the data spec,
