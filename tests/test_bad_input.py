@@ -70,6 +70,46 @@ def test_bad_files_in_an_image_folder_are_skipped_with_a_count(tmp_path, caplog)
     assert data.load(f"folder:{folder}", conditional=False, image_size=32).num_examples == 21
 
 
+def _cut_before_its_end_chunk(path):
+    """A PNG missing its last 12 bytes (the IEND chunk): PIL reads it, TensorFlow refuses it."""
+    whole = open(path, "rb").read()
+    with open(path, "wb") as fh:
+        fh.write(whole[:-12])
+
+
+def test_a_png_cut_before_its_end_trains_to_the_end_named_in_one_warning(tmp_path, caplog):
+    folder = str(tmp_path / "faces")
+    _faces(folder, 32)
+    _cut_before_its_end_chunk(os.path.join(folder, "face_007.png"))
+    with Image.open(os.path.join(folder, "face_007.png")) as image:
+        image.load()  # the reader the scan once used accepts it
+    cfg = tiny_faces_config(tmp_path / "r", dataset=f"folder:{folder}", data_dir="", max_images=0)
+    with caplog.at_level(logging.WARNING):
+        loop.train(cfg, data.for_config(cfg))
+    warnings = [r.getMessage() for r in caplog.records if "face_007.png" in r.getMessage()]
+    assert len(warnings) == 1 and "Skipped 1 unreadable file(s)" in warnings[0], warnings
+    assert "Invalid PNG data" in warnings[0]
+    rows = open(os.path.join(cfg.run_dir, "loss.csv")).read().splitlines()
+    assert len(rows) == 2  # a header and the one epoch, trained to its end
+
+
+@pytest.mark.parametrize("memory_mb", [1024, 0], ids=["in_memory", "streamed"])
+def test_a_file_that_stops_decoding_after_the_scan_is_named_and_skipped(tmp_path, caplog, memory_mb):
+    folder = str(tmp_path / "faces")
+    _faces(folder, 20)
+    source = data.load(f"folder:{folder}", conditional=False, memory_mb=memory_mb,
+                       cache_dir=str(tmp_path / "cache"))
+    assert source.streams() == (memory_mb == 0)
+    _cut_before_its_end_chunk(os.path.join(folder, "face_003.png"))  # e.g. rewritten mid-run
+    with caplog.at_level(logging.WARNING):
+        assert source.steps_per_epoch(4) == 19 // 4
+    messages = " ".join(r.getMessage() for r in caplog.records)
+    assert "Skipped 1 image(s) that failed to decode when read" in messages
+    assert "face_003.png" in messages and source.num_examples == 19
+    batches = list(source.epoch_batches(4, epoch=0, seed=0))
+    assert len(batches) == 4 and all(images.shape == (4, 32, 32, 1) for images, _ in batches)
+
+
 def test_a_folder_with_no_usable_image_is_an_error(tmp_path):
     folder = tmp_path / "junk"
     folder.mkdir()
@@ -132,3 +172,23 @@ def test_wrong_length_condition_vector_at_serve_time(tmp_path):
         serve(condition=tf.zeros([2, 5]), noise=tf.zeros([2, 8]))
     with pytest.raises((ValueError, tf.errors.InvalidArgumentError), match="same batch size"):
         serve(condition=tf.zeros([2, 4]), noise=tf.zeros([3, 8]))
+
+
+def test_a_folder_scan_is_remembered_and_only_changed_files_are_decoded_again(tmp_path, monkeypatch):
+    from gan_zoo.data import image_folder
+    folder, cache = str(tmp_path / "faces"), str(tmp_path / "cache")
+    _faces(folder, 20)
+    decoded = []
+    inspect = image_folder._inspect
+    monkeypatch.setattr(image_folder, "_inspect", lambda path: decoded.append(path) or inspect(path))
+
+    def scan_afresh():  # a new process: nothing remembered but the manifest
+        monkeypatch.setattr(image_folder, "_SCANNED", {})
+        decoded.clear()
+        return data.load(f"folder:{folder}", conditional=False, cache_dir=cache)
+
+    assert scan_afresh().num_examples == 20 and len(decoded) == 20
+    assert len(os.listdir(os.path.join(cache, "scans"))) == 1
+    assert scan_afresh().num_examples == 20 and decoded == []  # a resume rescans nothing
+    _cut_before_its_end_chunk(os.path.join(folder, "face_005.png"))
+    assert scan_afresh().num_examples == 19 and [os.path.basename(p) for p in decoded] == ["face_005.png"]

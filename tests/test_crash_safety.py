@@ -166,9 +166,11 @@ def test_persistent_nan_stops_with_the_epoch_and_likely_cause(tmp_path, monkeypa
 
 # --- determinism ----------------------------------------------------------------------------
 def test_deterministic_runs_write_identical_loss_csv(tmp_path):
+    """Also with the data streamed from a decoded copy on disk (run b): the same batches."""
     runs = []
-    for name in ("a", "b"):
-        result = _train_cli(str(tmp_path / name), epochs=2, extra=["--deterministic", "--loss=wgan_gp"])
+    streamed = ["--data_memory_mb=0", f"--data_cache_dir={tmp_path / 'cache'}"]
+    for name, where in (("a", []), ("b", streamed)):
+        result = _train_cli(str(tmp_path / name), epochs=2, extra=["--deterministic", "--loss=wgan_gp", *where])
         assert result.returncode == 0, result.stderr[-3000:]
         with open(tmp_path / name / "loss.csv", "rb") as fh:
             runs.append(fh.read())
@@ -190,13 +192,15 @@ def uninterrupted(tmp_path_factory):
 def test_a_deterministic_run_stopped_mid_epoch_and_resumed_writes_the_same_loss_csv(
         tmp_path, uninterrupted, fault_signal, code):
     """Stopped after 5 of epoch 2's 10 steps: SIGKILL goes back to epoch 1's checkpoint,
-    SIGTERM saves one at step 15, and the resumed epoch 2 row still covers all 10 steps."""
+    SIGTERM saves one at step 15, and the resumed epoch 2 row still covers all 10 steps. The
+    resumed run streams its data from disk: the same remaining batches as in memory."""
     extra = DETERMINISTIC
     run_dir = str(tmp_path / "stopped")
     stopped = _train_cli(run_dir, fault="step@3", fault_signal=fault_signal, extra=extra)
     assert stopped.returncode == code, stopped.stderr[-3000:]
     assert _checkpoint_step(run_dir) == (15 if fault_signal == "SIGTERM" else 10)
-    resumed = _train_cli(run_dir, extra=extra)
+    resumed = _train_cli(run_dir, extra=[*extra, "--data_memory_mb=0",
+                                         f"--data_cache_dir={tmp_path / 'cache'}"])
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     for name in ("loss.csv", "samples/epoch_0003.png"):
         with open(uninterrupted / name, "rb") as a, open(os.path.join(run_dir, name), "rb") as b:

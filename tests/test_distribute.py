@@ -251,11 +251,14 @@ def _free_ports(count):
 
 def test_two_local_workers_train_and_the_chief_checkpoint_restores(tmp_path):
     """MultiWorkerMirroredStrategy with TF_CONFIG on 127.0.0.1: each worker a process with one
-    device; the chief alone writes the run dir, and its run equals one device's."""
+    device, reading its own half of each batch from the streamed set's decoded copy (both
+    workers build it: one rename wins); the chief alone writes the run dir, and its run equals
+    one device's, whose data is in memory."""
     run_dir = tmp_path / "multi"
     args = ["--model=dcgan", "--dataset=olivetti", f"--data_dir={OLIVETTI}", "--image_size=32",
             "--ngf=8", "--ndf=8", "--batch_size=16", "--max_images=64", "--epochs=2",
-            "--save_every=1", "--steps_per_call=2", "--noprogress"]
+            "--save_every=1", "--steps_per_call=2", "--noprogress", "--data_memory_mb=0",
+            f"--data_cache_dir={tmp_path / 'cache'}"]
     cluster = [f"127.0.0.1:{p}" for p in _free_ports(2)]
     workers = []
     for index in range(2):
@@ -272,7 +275,7 @@ def test_two_local_workers_train_and_the_chief_checkpoint_restores(tmp_path):
             w.kill()
     for w, out in zip(workers, outputs):
         assert w.returncode == 0, out[-3000:]
-    assert "with 2 replica(s)" in outputs[0]
+    assert "with 2 replica(s)" in outputs[0] and "streamed from a decoded copy" in outputs[0]
     rows = run_files.read_csv(str(run_dir / "loss.csv"))
     assert list(rows["epoch"]) == [1, 2]
     generator, _, _, step = run_dir_lib.restore_generator(str(run_dir))

@@ -209,10 +209,15 @@ def test_a_grid_past_pngs_limit_is_refused_before_encoding(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
-def test_images_that_would_not_fit_in_memory_are_refused_before_decoding():
+def test_images_that_would_not_fit_in_memory_or_on_disk_are_refused_before_decoding(tmp_path):
     with pytest.raises(UserError, match=r"GiB of memory once decoded.*lower --image_size") as e:
-        data.load(f"folder:{FACE_FOLDER}", image_size=262144, conditional=False)  # 10 TiB: past any machine
+        data.load(f"folder:{FACE_FOLDER}", image_size=262144, conditional=False,  # 10 TiB: past any machine
+                  memory_mb=2 ** 40)
     assert e.value.exit_code == 1
+    with pytest.raises(UserError, match=r"decoded images need .* GiB in .*--data_cache_dir") as e:
+        data.load(f"folder:{FACE_FOLDER}", image_size=262144, conditional=False,  # streamed: disk
+                  cache_dir=str(tmp_path / "cache"))
+    assert e.value.exit_code == 1 and os.listdir(tmp_path / "cache") == ["scans"]  # no copy begun
 
 
 def test_out_of_memory_from_tensorflow_is_one_line_with_exit_1(capsys):
@@ -268,3 +273,17 @@ def test_generate_refuses_a_png_grid_past_the_limit_before_drawing(tmp_path):
                      "--num_per_label=40000", f"--out={out}", timeout=120)
     _one_line(result, "1159999x289 grid is past PNG's limit", "--out=NAME.npz")
     assert not out.exists()
+
+
+def test_a_metric_added_since_a_run_began_keeps_its_earlier_rows(tmp_path):
+    """metrics.csv of an older version (no density column), resumed: the file is rewritten
+    under the new header, the old rows kept with the new column empty, never dropped as torn."""
+    from gan_zoo.run.run_files import RunFiles, read_csv
+    files = RunFiles(str(tmp_path))
+    os.makedirs(files.run_dir, exist_ok=True)
+    with open(files.metrics_csv, "w") as fh:
+        fh.write("epoch,FID,coverage,steps\n1,50.5,0.4,10\n2,40.25,0.5,20\n")
+    files.append_metrics({"epoch": 3, "FID": 30.0, "density": 0.9, "coverage": 0.6, "steps": 30})
+    rows = read_csv(files.metrics_csv)
+    assert rows["epoch"].tolist() == [1, 2, 3] and rows["FID"].tolist() == [50.5, 40.25, 30.0]
+    assert np.isnan(rows["density"][:2]).all() and rows["density"][2] == 0.9

@@ -1,5 +1,6 @@
 """The generic trainer on real Fashion-MNIST: files written, learning signal, resume, export."""
 import csv
+import dataclasses
 import json
 import math
 import os
@@ -140,17 +141,21 @@ def test_new_export_versions_never_overwrite_old_ones(short_run, tmp_path):
     assert export.load(os.path.join(base, "2"))[1]["version"] == 2
 
 
-def test_in_memory_batches_are_the_streamed_batches(monkeypatch):
-    """Data that fits in memory is gathered a batch at a time by a shuffled index: the same
-    batches in the same order as shuffling and batching element by element, resumable."""
+def test_streamed_batches_are_the_in_memory_batches_and_resume_alike(tmp_path, caplog):
+    """Data over --data_memory_mb is decoded once to disk and gathered a batch at a time by the
+    same shuffled index as data in memory: the same batches in the same order, a resumed epoch
+    (skip) the same remaining batches, and the copy reused by the next run."""
+    import logging
+
     from gan_zoo import data
-    from gan_zoo.data import source as source_lib
     cfg = config.resolve(recipe="maxout_cgan", dataset="fashion_mnist", max_images=1000)
     gathered = data.for_config(cfg)
-    assert gathered._in_memory() is not None
-    monkeypatch.setattr(source_lib, "IN_MEMORY_BYTES", 0)
-    streamed = data.for_config(cfg)
-    assert streamed._in_memory() is None
+    small = dataclasses.replace(cfg, data_memory_mb=0, data_cache_dir=str(tmp_path / "cache"))
+    with caplog.at_level(logging.INFO, logger="absl"):
+        streamed = data.for_config(small)
+        assert streamed.streams() and not gathered.streams()
+        assert streamed.steps_per_epoch(64) == 15
+    assert "over --data_memory_mb=0: streamed from a decoded copy" in caplog.text
     for epoch, skip in ((0, 0), (3, 0), (3, 2)):
         a = list(gathered.epoch_batches(64, epoch, cfg.seed, skip))
         b = list(streamed.epoch_batches(64, epoch, cfg.seed, skip))
@@ -159,6 +164,16 @@ def test_in_memory_batches_are_the_streamed_batches(monkeypatch):
             assert xa.shape == (64, 28, 28, 1) and ya.shape == (64, 10)
             np.testing.assert_array_equal(xa.numpy(), xb.numpy())
             np.testing.assert_array_equal(ya.numpy(), yb.numpy())
+    copies = os.listdir(tmp_path / "cache")
+    again = data.for_config(small)
+    assert again.steps_per_epoch(64) == 15 and os.listdir(tmp_path / "cache") == copies  # reused
+    # two workers' shards: each reads its own half of every batch, together the whole batch
+    for source in (gathered, streamed):
+        whole = list(source.epoch_batches(64, 1, cfg.seed, 2))
+        halves = [list(source.epoch_batches(64, 1, cfg.seed, 2, shard=(w, 2))) for w in (0, 1)]
+        for (x, y), (x0, y0), (x1, y1) in zip(whole, *halves):
+            np.testing.assert_array_equal(x.numpy(), np.concatenate([x0, x1]))
+            np.testing.assert_array_equal(y.numpy(), np.concatenate([y0, y1]))
     first = lambda epoch: gathered.epoch_batches(64, epoch, cfg.seed).take(1).get_single_element()[0]
     assert not np.array_equal(first(0).numpy(), first(1).numpy())  # each epoch its own order
     # no autotuning thread: deleting an epoch's iterator waited for its next wake-up (up to

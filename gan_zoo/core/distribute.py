@@ -99,6 +99,23 @@ def distribute_batches(strategy, dataset):
     return strategy.experimental_distribute_dataset(dataset.with_options(options))
 
 
+def distribute_sharded(strategy, batches, global_batch):
+    """`batches(shard)` (the epoch's global batches cut to the rows of `shard` = (this input
+    pipeline, pipelines)) split across the replicas. Across workers each reads only its own
+    rows of every batch, so no image is read by two workers and none is missed; one machine's
+    replicas share one pipeline, split by data as distribute_batches does."""
+    if strategy.num_replicas_in_sync == 1 or not isinstance(
+            strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return distribute_batches(strategy, batches((0, 1)))
+
+    def of_this_worker(context):
+        rows = context.get_per_replica_batch_size(global_batch)
+        own = batches((context.input_pipeline_id, context.num_input_pipelines))
+        local_replicas = strategy.num_replicas_in_sync // context.num_input_pipelines
+        return own.rebatch(rows, drop_remainder=True) if local_replicas > 1 else own
+    return strategy.distribute_datasets_from_function(of_this_worker)
+
+
 def replica():
     """(this replica's index, number of replicas); (0, 1) outside any replica function."""
     ctx = tf.distribute.get_replica_context()

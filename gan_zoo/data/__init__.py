@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from gan_zoo.data import idx
+from gan_zoo.data import source as source_lib
 from gan_zoo.data.source import Source, resize_uint8, scale_images, to_uint8  # noqa: F401
 from gan_zoo.data.spec import DataSpec  # noqa: F401
 from gan_zoo.errors import UserError
@@ -23,7 +24,8 @@ FOLDER_PREFIX = "folder:"
 
 def load(dataset, data_dir="", download=True, split="train", max_images=0, image_size=0,
          class_tags="", condition_csv="", condition_feature="", center_crop=0.0, conditional=True,
-         paired=False, direction="AtoB", jitter=0.0, mirror=False, unlabelled_ok=False):
+         paired=False, direction="AtoB", jitter=0.0, mirror=False, unlabelled_ok=False,
+         memory_mb=source_lib.IN_MEMORY_BYTES >> 20, cache_dir=""):
     """A `Source` for a tfds name, `olivetti`, `folder:PATH` or `idx:PATH` (MNIST-format files);
     UserError with the fix when it cannot.
 
@@ -37,6 +39,8 @@ def load(dataset, data_dir="", download=True, split="train", max_images=0, image
     (the LFW reference keeps the middle half: 0.5).
     `image_size` > 0 brings images to that square size: padded with background when at
     most 8 pixels larger (MNIST's 28 -> 32, the digit untouched), else resized.
+    `memory_mb`: decoded images held in memory at most; a larger set streams from a decoded
+    copy written once under `cache_dir` (gan_zoo.data.disk_cache).
     `class_tags` (a JSON file or a packaged name) turns classes into multi-hot tag vectors;
     `condition_csv` gives a folder data set per-image tags (see gan_zoo/data/conditions.py);
     `condition_feature` conditions on a tfds multi-label feature (celeb_a's `attributes`).
@@ -62,7 +66,8 @@ def load(dataset, data_dir="", download=True, split="train", max_images=0, image
         source = conditions.folder_with_csv(dataset[len(FOLDER_PREFIX):], condition_csv)
     elif dataset.startswith(FOLDER_PREFIX):
         from gan_zoo.data import image_folder
-        source = image_folder.load(dataset[len(FOLDER_PREFIX):], resize=bool(image_size))
+        source = image_folder.load(dataset[len(FOLDER_PREFIX):], resize=bool(image_size),
+                                   cache_dir=cache_dir)
     elif dataset == "olivetti":
         from gan_zoo.data import olivetti
         source = olivetti.load(data_dir, download, split)
@@ -88,9 +93,32 @@ def load(dataset, data_dir="", download=True, split="train", max_images=0, image
         source = _cropped(source, center_crop)
     if image_size and source.spec.image_shape[:2] != (image_size, image_size):
         source = _resized(source, image_size)
-    _check_memory(source)
-    source.images_and_labels = source.images_and_labels.cache()
+    source.memory_limit, source.cache_root = memory_mb << 20, cache_dir
+    if source.streams():
+        from gan_zoo.data import disk_cache
+        source.fingerprint = _fingerprint(source, dataset, split, data_dir, max_images, image_size,
+                                          class_tags, condition_csv, condition_feature, center_crop)
+        disk_cache.check_space(cache_dir or disk_cache.default_root(), source)
+    else:
+        _check_memory(source)
+        source.images_and_labels = source.images_and_labels.cache()
     return source
+
+
+def _fingerprint(source, *how_read):
+    """Names a streamed set's decoded copy: how it was read, and for a folder each file's name,
+    size and time, so a changed folder gets a new copy."""
+    import hashlib
+    import json
+    digest = hashlib.sha256(json.dumps([source.name, source.num_examples,
+                                        list(source.spec.image_shape), *map(str, how_read)]).encode())
+    if source.name.startswith(FOLDER_PREFIX):
+        import os
+        for folder, _, files in sorted(os.walk(source.name[len(FOLDER_PREFIX):])):
+            for name in sorted(files):
+                stat = os.stat(os.path.join(folder, name))
+                digest.update(f"{folder}/{name}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:24]
 
 
 def _check_memory(source):
@@ -120,7 +148,8 @@ def for_config(config, split="train"):
                 conditional=models.describe(config.model).takes_condition,
                 unlabelled_ok=models.describe(config.model).labels_optional,
                 paired=models.describe(config.model).paired, direction=config.direction,
-                jitter=config.jitter, mirror=config.mirror)
+                jitter=config.jitter, mirror=config.mirror, memory_mb=config.data_memory_mb,
+                cache_dir=config.data_cache_dir)
 
 
 def _cropped(source, fraction):

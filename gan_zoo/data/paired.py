@@ -114,8 +114,10 @@ def from_folder(root, split="train", direction="AtoB", image_size=0):
     folder, names = _split_files(root, split)
     if os.path.isdir(os.path.join(folder, "A")):
         a_paths, b_paths = _matching(folder, names)
-        a, a_shape, a_count = image_dataset(a_paths, np.zeros(len(a_paths), np.int32), resize=True)
-        b, b_shape, b_count = image_dataset(b_paths, np.zeros(len(b_paths), np.int32), resize=True)
+        a, a_shape, a_count = image_dataset(a_paths, np.zeros(len(a_paths), np.int32), resize=True,
+                                             skip_failures=False)
+        b, b_shape, b_count = image_dataset(b_paths, np.zeros(len(b_paths), np.int32), resize=True,
+                                             skip_failures=False)
         if a_count != len(names) or b_count != len(names):
             raise UserError(f"Some images in {folder}/A or {folder}/B are unreadable (see the "
                             "warning above): remove or fix them, so every input keeps its target.")

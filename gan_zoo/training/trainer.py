@@ -187,8 +187,8 @@ class Trainer:
         cfg = self.config
         if first_step == 0:  # else the sums of the epoch's first steps came with the checkpoint
             self.records.reset()
-        iterator = iter(distribute.distribute_batches(
-            self.strategy, self.source.epoch_batches(cfg.batch_size, epoch, cfg.seed, first_step)))
+        iterator = iter(distribute.distribute_sharded(self.strategy, lambda shard: self.source.epoch_batches(
+            cfg.batch_size, epoch, cfg.seed, first_step, shard), cfg.batch_size))
         done, start = first_step, time.perf_counter()
         while done < self.steps_per_epoch:
             if cfg.lr_linear_decay:
