@@ -155,18 +155,3 @@ def exports(tmp_path_factory, short_run):
         made[family] = (base, metadata, inputs)
     return made
 
-
-# pytest-xdist's --dist loadfile hands whole files to the two workers in collection order: a
-# long file collected last would run alone at the end while the other worker idles. The files
-# that take longest (docs/testing.md's slowest tests) are collected first; within a file the
-# order is its own.
-LONGEST_FIRST = ("test_quality.py", "test_distribute.py", "test_label_family.py",
-                 "test_conditions.py", "test_first_hour.py", "test_crash_safety.py",
-                 "test_faces_family.py", "test_notebooks.py", "test_stackgan.py",
-                 "test_training.py", "test_run_dir_faults.py", "test_disk_full.py",
-                 "test_pretrained.py", "test_explore.py")
-
-
-def pytest_collection_modifyitems(items):
-    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))

@@ -58,10 +58,10 @@ class Source:
         `shard` = (index, count): the index-th of `count` equal slices of each batch's rows,
         what one of `count` workers reads (the same order everywhere, each row read once).
 
-        Data that fits in memory (most sets: MNIST is 47 MB) is gathered a batch at a time
-        from one uint8 tensor by a shuffled index, instead of shuffled and batched element by
-        element: the same batches, in the same order, with a fraction of tf.data's per-element
-        work on the cores the train step needs."""
+        Data that fits --data_memory_mb is gathered a batch at a time from one uint8 tensor by
+        a shuffled index, instead of shuffled and batched element by element: the same batches,
+        in the same order, with a fraction of tf.data's per-element work on the cores the train
+        step needs. Larger data is gathered by the same index from its decoded copy on disk."""
         shuffle_seed = seed * 100_003 + epoch  # a different, reproducible order every epoch
         buffer = min(self.num_examples, _SHUFFLE_BUFFER_CAP)
         stored = self._stored() if self.augment is None else None
