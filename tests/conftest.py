@@ -15,6 +15,8 @@ FIXTURES = fixtures.data_root()
 os.makedirs(os.path.join(FIXTURES, "tfds_empty"), exist_ok=True)
 os.environ["TFDS_DATA_DIR"] = os.path.join(FIXTURES, "tfds_empty")
 os.environ["GAN_ZOO_OFFLINE"] = "1"
+# Decoded copies and scan manifests go to the fixtures' folder, never the user's ~/.cache.
+os.environ["GAN_ZOO_CACHE_DIR"] = os.path.join(FIXTURES, "data_cache")
 # Reference classifiers: the packaged ones, never a copy a user trained into the cache.
 os.environ["GAN_ZOO_MODELS_DIR"] = os.path.join(ROOT, "tests", "no_cached_classifiers")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -218,6 +218,12 @@ def test_images_that_would_not_fit_in_memory_or_on_disk_are_refused_before_decod
         data.load(f"folder:{FACE_FOLDER}", image_size=262144, conditional=False,  # streamed: disk
                   cache_dir=str(tmp_path / "cache"))
     assert e.value.exit_code == 1 and os.listdir(tmp_path / "cache") == ["scans"]  # no copy begun
+    not_a_folder = tmp_path / "a_file"
+    not_a_folder.write_text("")
+    source = data.load(f"folder:{FACE_FOLDER}", conditional=False, memory_mb=0,
+                       cache_dir=str(not_a_folder / "cache"))
+    with pytest.raises(UserError, match=r"Cannot write the decoded copy .*--data_cache_dir=DIR"):
+        source.steps_per_epoch(16)
 
 
 def test_out_of_memory_from_tensorflow_is_one_line_with_exit_1(capsys):

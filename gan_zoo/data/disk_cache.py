@@ -24,8 +24,12 @@ WRITE_BATCH = 256
 PROGRESS_EVERY_S = 30.0
 
 
+CACHE_VARIABLE = "GAN_ZOO_CACHE_DIR"  # overrides the default folder (the tests point it at theirs)
+
+
 def default_root():
-    return os.path.join(os.path.expanduser("~"), ".cache", "gan_zoo", "decoded")
+    return os.environ.get(CACHE_VARIABLE) or os.path.join(os.path.expanduser("~"), ".cache",
+                                                          "gan_zoo", "decoded")
 
 
 class DecodedCache:
@@ -63,9 +67,14 @@ def build(root, key, images_and_labels, expected, image_shape, log):
     final = os.path.join(root, key)
     if os.path.exists(os.path.join(final, DONE)):
         return DecodedCache(final)
-    os.makedirs(root, exist_ok=True)
     _check_space(root, expected * int(np.prod(image_shape)))
-    partial = tempfile.mkdtemp(prefix=f"{key}.partial-", dir=root)
+    try:
+        os.makedirs(root, exist_ok=True)
+        partial = tempfile.mkdtemp(prefix=f"{key}.partial-", dir=root)
+    except OSError as e:
+        from gan_zoo.errors import UserError
+        raise UserError(f"Cannot write the decoded copy in {root} ({e.strerror}): pass "
+                        "--data_cache_dir=DIR, a folder you can write to.") from None
     try:
         labels, written, started, last = [], 0, time.monotonic(), time.monotonic()
         with open(os.path.join(partial, IMAGES), "wb") as fh:
