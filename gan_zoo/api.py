@@ -68,7 +68,8 @@ def load(export_dir="", pretrained=""):
     command line's --export_dir / --pretrained."""
     start_tensorflow_quietly()
     from gan_zoo.serving import pretrained as shipped
-    return Generator(*shipped.open_model(export_dir, pretrained))
+    return Generator(*shipped.open_model(export_dir, pretrained),
+                     source=dict(export_dir=export_dir, pretrained=pretrained))
 
 
 class Run:
@@ -151,8 +152,19 @@ class Run:
 class Generator:
     """A served generator (an export or a shipped one): images as uint8 arrays."""
 
-    def __init__(self, model, metadata):
-        self.model, self.metadata = model, metadata
+    def __init__(self, model, metadata, source=None):
+        self.model, self.metadata, self._source = model, metadata, source or {}
+        self._keras_model = None
+
+    @property
+    def keras_model(self):
+        """The generator as a keras.Model (noise [and condition] -> images in [-1, 1]), to
+        fine-tune, embed in a model of yours, or save as a .keras file: an export's
+        generator.keras, or a shipped generator built with its weights."""
+        if self._keras_model is None:
+            from gan_zoo.serving import keras_file
+            self._keras_model = keras_file.load(**self._source)
+        return self._keras_model
 
     def __repr__(self):
         return (f"Generator({self.metadata['model']} on {self.metadata['dataset']}, images "

@@ -16,9 +16,11 @@ FLOORS = {
     "training": ("data", "models", "core", "settings"),  # the step math and the trainer
     "eval": ("data", "models", "core", "settings"),  # metrics and scorers, apart from training
     "run": ("training", "eval", "data", "models", "core", "settings"),  # the epoch loop, run dir
+    "fit": ("run", "training", "eval", "data", "models", "core", "settings"),  # the Keras way
     "serving": ("run", "training", "eval", "data", "models", "core", "settings"),  # export
     "cli": ("serving", "run", "training", "eval", "data", "models", "core", "settings", "top"),
-    "top": ("cli", "serving", "run", "training", "eval", "data", "models", "core", "settings"),
+    "top": ("cli", "fit", "serving", "run", "training", "eval", "data", "models", "core",
+            "settings"),
 }
 LEAVES = ("gan_zoo.errors", "gan_zoo.images", "gan_zoo.cli.options")
 # Wrong-way imports that are known and are to go (none now; a pair here is skipped).

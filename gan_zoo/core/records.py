@@ -80,6 +80,20 @@ class EpochMeans(tf.Module):
         for v in (*self._sums.values(), *self._counts.values()):
             v.assign(tf.zeros_like(v))
 
+    def named_variables(self):
+        """{name: variable} of the sums and counts (what a checkpoint of the epoch holds)."""
+        return {**{f"{s}_sums": v for s, v in self._sums.items()},
+                **{f"{s}_count": v for s, v in self._counts.items()}}
+
+    def mean_tensors(self):
+        """means() as tensors, read inside a graph (Keras' fit() logs): 0 / 0 is nan."""
+        out = {}
+        for side in SIDES:
+            total = self._sums[side].read_value() / self._counts[side].read_value()
+            out.update({name: total[i] for i, name in enumerate(names(side))})
+        out.update(D_steps=self._counts["d"].read_value(), G_steps=self._counts["g"].read_value())
+        return out
+
     def means(self):
         """This epoch's means so far by figure name (nan for a side with no record yet), and
         D_steps / G_steps, the updates of each side."""

@@ -180,6 +180,7 @@ def conditional_logit(features, condition, conditioning, spectral_norm=False,
 
 
 # --- pix2pix's test-time mode, made explicit (gan_zoo.serving.export --inference_mode=pix2pix) --------
+@keras.saving.register_keras_serializable(package="gan_zoo")
 class BatchStatistics(keras.layers.Layer):
     """BatchNormalization that normalises with the statistics of the batch it is given and
     keeps no moving averages at all, so a served model has none to update."""
@@ -204,7 +205,12 @@ class BatchStatistics(keras.layers.Layer):
             outputs = outputs + self.beta
         return outputs
 
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
+                "center": self.center, "scale": self.scale}
 
+
+@keras.saving.register_keras_serializable(package="gan_zoo")
 class AlwaysDropout(keras.layers.Layer):
     """Dropout that also drops at inference: pix2pix's noise at test time."""
 
@@ -214,6 +220,9 @@ class AlwaysDropout(keras.layers.Layer):
 
     def call(self, inputs, training=None):  # on whatever `training` says
         return tf.nn.dropout(inputs, rate=self.rate)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate}
 
 
 def batch_statistics_twin(model):

@@ -53,6 +53,20 @@ class _SpectralNorm:
             self.sn_u.assign(u)
         return sigma
 
+    # Keras' Dense and Conv2D save their kernel and bias only; u goes after them in a .keras file
+    def save_own_variables(self, store):
+        saved = {}
+        super().save_own_variables(saved)
+        if self.built:
+            saved[str(len(saved))] = self.sn_u
+        for key, value in saved.items():
+            store[key] = value
+
+    def load_own_variables(self, store):
+        super().load_own_variables(store)  # the kernel and bias, by their places
+        if self.built:
+            self.sn_u.assign(store[str(len(store.keys()) - 1)])
+
     def spectral_norm_estimate(self):
         """sigma(W) as the current u estimates it (for tests and logging)."""
         matrix = ops.reshape(ops.cast(self.kernel, "float32"), (-1, self.kernel.shape[-1]))

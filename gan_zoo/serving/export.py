@@ -9,7 +9,9 @@ image; base64 over REST); an unconditional model takes noise alone; img2img maps
 uint8 -> images uint8 in the --inference_mode it names (eval: moving averages, no dropout;
 pix2pix: each request's own batch statistics, dropout on). Bad requests fail with
 InvalidArgumentError. The metadata (shapes, classes, noise, step, the epoch's figures) is in
-the SavedModel (`.metadata()`) and in <version>/assets.extra/gan_zoo.json.
+the SavedModel (`.metadata()`) and in <version>/assets.extra/gan_zoo.json. The same
+generator is <version>/generator.keras, for keras.saving.load_model (safe mode; the zoo's
+layers are registered once gan_zoo is imported): noise [and condition] -> images in [-1, 1].
 """
 import json
 import os
@@ -25,6 +27,7 @@ from gan_zoo.serving.serving_graph import (MAX_COUNT, PNG_SIGNATURE, SEED_SIGNAT
                                    GeneratorModule, ImageToImageModule)
 
 METADATA_FILE = os.path.join("assets.extra", "gan_zoo.json")
+KERAS_FILE = "generator.keras"  # the exported generator as a Keras model (TF Serving ignores it)
 INFERENCE_MODES = ("eval", "pix2pix")
 
 
@@ -115,6 +118,7 @@ def export(run_dir, export_base, version=None, epoch=None, inference_mode=None, 
             os.makedirs(os.path.join(staging, "assets.extra"), exist_ok=True)
             with open(os.path.join(staging, METADATA_FILE), "w") as fh:
                 fh.write(text)
+            module.generator.save(os.path.join(staging, KERAS_FILE))
             publish(staging, export_base, version)
         except BaseException:  # an error or Ctrl-C: nothing half-done is left behind
             shutil.rmtree(staging, ignore_errors=True)

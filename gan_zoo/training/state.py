@@ -10,10 +10,12 @@ from typing import Optional
 import keras
 import tensorflow as tf
 
-from gan_zoo.core import distribute, records
+from gan_zoo import models
+from gan_zoo.core import distribute, losses, records
 from gan_zoo.core.ema import GeneratorAverage
 from gan_zoo.core.losses import Objective
 from gan_zoo.core.optimizers import make_optimizer
+from gan_zoo.settings import speed_defaults
 
 
 @dataclasses.dataclass
@@ -30,6 +32,7 @@ class TrainingState:
     lr_multiplier: tf.Variable  # the learning-rate factor each NaN recovery lowers
     records: records.EpochMeans  # this epoch's figure sums (loss.csv's row)
     replicas: int  # replicas a step's loss is divided over
+    policy: str  # the Keras dtype policy the networks were built under (mixed precision)
 
     @classmethod
     def create(cls, config, generator, discriminator, objective, policy, replicas):
@@ -53,7 +56,16 @@ class TrainingState:
             burst_left=tf.Variable(0, dtype=tf.int64, name="d_burst_left", **first),
             nonfinite_steps=tf.Variable(0, dtype=tf.int64, name="nonfinite_steps", **first),
             lr_multiplier=tf.Variable(1.0, dtype=tf.float64, name="lr_multiplier", **first),
-            records=records.EpochMeans(), replicas=replicas)
+            records=records.EpochMeans(), replicas=replicas, policy=policy)
+
+    def set_learning_rates(self, config, epoch, progress):
+        """Apply the learning-rate schedules (--lr_decay_epochs for 0-based `epoch`,
+        --lr_linear_decay at `progress`, the share of the run done) and the NaN guard's factor;
+        returns G's rate."""
+        scale = config.lr_scale(epoch, progress) * float(self.lr_multiplier.numpy())
+        self.g_optimizer.learning_rate = config.g_lr * scale
+        self.d_optimizer.learning_rate = config.d_lr * scale
+        return config.g_lr * scale
 
     def checkpoint_parts(self):
         """What a checkpoint holds, by name (the names are the checkpoint format: unchanged)."""
@@ -71,6 +83,41 @@ class TrainingState:
             parts["generator_ema"] = self.generator_average.model
         parts["epoch_means"] = self.records  # an epoch's sums so far: a resumed row is whole
         return parts
+
+
+def speed_for(config, strategy):
+    """--jit_compile / --mixed_precision for `strategy`, `auto` resolved by what measured
+    fastest here (gan_zoo.settings.speed_defaults)."""
+    several_cpus = strategy.num_replicas_in_sync > 1 and on_several_cpus(strategy)
+    return speed_defaults.choose(config.model, config.jit_compile, config.mixed_precision,
+                                 one_cpu_device=not several_cpus)
+
+
+def build_state(config, spec, strategy, speed, warm_start=None, networks=None):
+    """The TrainingState of a new run of `config` on data `spec`, one way for the trainer and
+    for gan_zoo.fit.GAN: the seed set first (the same seed, the same initial weights), the
+    networks built (or `networks` = (generator, discriminator) given) under the precision's
+    dtype policy, and every variable made in `strategy`'s scope. `warm_start(generator,
+    config, spec)` fills G's weights before the EMA copies them."""
+    keras.utils.set_random_seed(config.seed)
+    policy = distribute.precision_policy(speed.precision)
+    objective = losses.for_config(config)
+    with strategy.scope():
+        if networks is None:
+            with distribute.dtype_policy(policy):
+                networks = models.build(spec, config)
+        generator, discriminator = networks
+        if warm_start:
+            warm_start(generator, config, spec)
+        objective.check_discriminator(discriminator)
+        return TrainingState.create(config, generator, discriminator, objective, policy,
+                                    strategy.num_replicas_in_sync)
+
+
+def on_several_cpus(strategy):
+    """Whether this process runs several replicas on logical CPU devices."""
+    devices = strategy.extended.worker_devices
+    return len(devices) > 1 and all("CPU" in d for d in devices)
 
 
 def _inner(optimizer):

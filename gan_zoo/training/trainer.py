@@ -14,12 +14,11 @@ import tensorflow as tf
 from absl import logging
 
 from gan_zoo import models
-from gan_zoo.core import distribute, losses, noise
+from gan_zoo.core import distribute, noise
 from gan_zoo.core.ema import batch_norm_layers, standing_statistics
 from gan_zoo.core.faults import fault_point
 from gan_zoo.errors import UserError
-from gan_zoo.settings import speed_defaults
-from gan_zoo.training.state import TrainingState
+from gan_zoo.training.state import TrainingState, build_state, on_several_cpus, speed_for
 from gan_zoo.training.steps import Steps
 
 # The sampler's BatchNorm statistics are measured on 2,048 draws of 32x32 images, fewer of
@@ -47,27 +46,12 @@ class Trainer:
         self.config, self.source, self.spec = config, source, source.spec
         self.strategy = strategy or distribute.strategy_for(config)
         self.replicas = self.strategy.num_replicas_in_sync
-        # --jit_compile / --mixed_precision, `auto` resolved by what measured fastest here
-        self.speed = speed_defaults.choose(
-            config.model, config.jit_compile, config.mixed_precision,
-            one_cpu_device=not (self.replicas > 1 and _on_several_cpus(self.strategy)))
+        self.speed = speed_for(config, self.strategy)
         if self.speed.why:
             logging.info("%s", self.speed.why)
         self._check(config, source)
         self.steps_per_epoch = source.steps_per_epoch(config.batch_size)
-        keras.utils.set_random_seed(config.seed)
-        self.policy = distribute.precision_policy(self.speed.precision)
-        objective = losses.for_config(config)
-        # Models, optimizers and every variable a step updates are made in the strategy's scope
-        # (mirrored on each replica); the models under the dtype policy.
-        with self.strategy.scope():
-            with distribute.dtype_policy(self.policy):
-                generator, discriminator = models.build(self.spec, config)
-            if warm_start:  # weights from an earlier run (the run layer's), before the EMA's clone
-                warm_start(generator, config, self.spec)
-            objective.check_discriminator(discriminator)
-            self.state = TrainingState.create(config, generator, discriminator, objective,
-                                              self.policy, self.replicas)
+        self.state = build_state(config, self.spec, self.strategy, self.speed, warm_start)
         self.checkpoint = tf.train.Checkpoint(**self.state.checkpoint_parts())
         self.steps = Steps(config, self.spec, self.state)
         self._compile()
@@ -77,7 +61,7 @@ class Trainer:
             raise UserError(f"--batch_size={config.batch_size} does not split evenly over the "
                             f"{self.replicas} replicas of --strategy={config.strategy}: pass a "
                             f"multiple of {self.replicas}.")
-        if self.speed.jit_compile and self.replicas > 1 and _on_several_cpus(self.strategy):
+        if self.speed.jit_compile and self.replicas > 1 and on_several_cpus(self.strategy):
             raise UserError("--jit_compile with several logical CPU devices: XLA compiles for "
                             "one CPU device and cannot reach the other replicas' variables "
                             "(a TensorFlow limitation). Use --jit_compile with one CPU device, "
@@ -212,13 +196,9 @@ class Trainer:
         return self.records.means()
 
     def set_learning_rates(self, epoch):
-        """Apply the learning-rate schedules (--lr_decay_epochs for 0-based `epoch`,
-        --lr_linear_decay at the current step) and the NaN guard's factor; returns G's rate."""
+        """The learning rates of 0-based `epoch` at the current step (TrainingState's)."""
         progress = int(self.step.numpy()) / (self.config.epochs * self.steps_per_epoch)
-        scale = self.config.lr_scale(epoch, progress) * float(self.lr_multiplier.numpy())
-        self.g_optimizer.learning_rate = self.config.g_lr * scale
-        self.d_optimizer.learning_rate = self.config.d_lr * scale
-        return self.config.g_lr * scale
+        return self.state.set_learning_rates(self.config, epoch, progress)
 
     def set_epoch(self, epoch):
         """Settings that change with the epoch: the learning rates, and the matching-aware term
@@ -263,12 +243,5 @@ class Trainer:
     def generate(self, noise, condition):
         """Inference-mode samples in [-1, 1] of the sampler (what the scorer calls)."""
         return models.generate(self.sampler, noise, condition, training=False)
-
-
-def _on_several_cpus(strategy):
-    """Whether this process runs several replicas on logical CPU devices."""
-    devices = strategy.extended.worker_devices
-    return len(devices) > 1 and all("CPU" in d for d in devices)
-
 
 _STATE_FIELDS = frozenset(f.name for f in dataclasses.fields(TrainingState))
