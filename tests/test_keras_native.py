@@ -243,3 +243,38 @@ def test_parts_score_your_own_images_in_the_zoo_classifier_space(fashion_small):
     again = parts.diff_augment(images[:8] / 127.5 - 1.0, "color,translation,cutout", seed=(0, 1))
     assert augmented.shape == (8, 28, 28, 1) and np.array_equal(augmented, again)
     assert parts.hinge_real_loss(tf.constant([[2.0], [0.5]])).numpy() == pytest.approx(0.25)
+
+
+def test_fit_applies_the_settings_schedule_as_the_trainer_does():
+    """Two epochs with the matching-aware term dropped after the first and the learning rates
+    decayed linearly: fit()'s Schedule callback changes both where the trainer's set_epoch does."""
+    settings = dict(n_critic=1, mismatch_epochs=1, lr_linear_decay=0.8, epochs=2)
+    steps = 3
+    cfg = config.resolve(model="mlp_cgan", dataset="fashion_mnist", batch_size=BATCH, **settings)
+    source = gan_zoo.data.load("fashion_mnist", max_images=steps * BATCH)  # 3 batches an epoch
+    trainer = Trainer(cfg, source)
+    for epoch in range(2):
+        trainer.set_epoch(epoch)
+        iterator = iter(source.epoch_batches(BATCH, epoch, cfg.seed))
+        for _ in range(steps):
+            trainer.set_learning_rates(epoch)
+            trainer.run_steps(iterator, 1)
+    gan = GAN("mlp_cgan", data=source, dataset="fashion_mnist", batch_size=BATCH, **settings)
+    gan.compile()
+    gan.fit(batches(source, BATCH, epochs=2), epochs=2, steps_per_epoch=steps, verbose=0)
+    assert not gan.steps.mismatch_active and not trainer.steps.mismatch_active
+    assert float(gan.g_optimizer.learning_rate) == pytest.approx(float(trainer.g_optimizer.learning_rate))
+    assert_close(weights(gan.generator, gan.discriminator), weights(trainer.generator, trainer.discriminator))
+
+
+def test_a_shipped_generator_fine_tunes_in_a_few_lines(fashion_small):
+    generator = gan_zoo.load(pretrained="maxout_cgan/fashion_mnist").keras_model
+    shipped = weights(generator)
+    _, discriminator = gan_zoo.build("maxout_cgan", image_shape=(28, 28, 1), num_classes=10)
+    gan = GAN("maxout_cgan", generator=generator, discriminator=discriminator,
+              image_shape=(28, 28, 1), num_classes=10, batch_size=BATCH, n_critic=1)
+    gan.compile()
+    gan.fit(fashion_small.images_and_labels.take(2 * BATCH).batch(BATCH), verbose=0)
+    assert gan.step == 2 and gan.generator is generator
+    moved = [np.abs(a - b).max() for a, b in zip(shipped, weights(generator))]
+    assert max(moved) > 0 and all(np.isfinite(w).all() for w in weights(gan.sampler))
