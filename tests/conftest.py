@@ -157,3 +157,17 @@ def exports(tmp_path_factory, short_run):
         made[family] = (base, metadata, inputs)
     return made
 
+
+
+# The longest test files, longest first (`bash tests/run.sh` lists the slowest tests at the end).
+# tests/run.sh passes --no-loadscope-reorder, so the two workers take the files in collection
+# order: the long ones start first and no long file starts last, alone, at the end. (xdist's
+# default orders files by their number of tests, which put the one-test quality file last.)
+LONGEST_FIRST = ("test_quality.py", "test_crash_safety.py", "test_distribute.py",
+                 "test_faces_family.py", "test_notebooks.py", "test_label_family.py",
+                 "test_first_hour.py", "test_run_dir_faults.py", "test_nothing_lost.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(os.path.basename(str(item.fspath)), len(rank)))

@@ -6,7 +6,8 @@
 #    chromium-driver (the latent explorer's browser test), python3-venv (for step 2).
 # 2. Makes the virtual environment .venv (or reuses it) and installs this checkout with its
 #    test extras: pip install -e '.[test]'.
-# 3. Runs pytest on both cores: python -m pytest -q -n 2 --dist loadfile --durations=25 tests
+# 3. Runs pytest on both cores: python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder
+#    --durations=25 tests (the longest files first: tests/conftest.py's LONGEST_FIRST)
 #    (the 25 slowest tests are listed at the end, to keep the suite fast)
 #    (arguments given to this script replace those pytest options: bash tests/run.sh -x tests/test_eval.py).
 # Nothing else is downloaded: the tests read no network and no data beside the clone.
@@ -49,5 +50,5 @@ say "installing this checkout into .venv: pip install -e '.[test]'"
 python -m pip install -q --upgrade pip
 python -m pip install -q -e '.[test]'
 
-if [ $# -eq 0 ]; then set -- -n 2 --dist loadfile --durations=25 tests; fi
+if [ $# -eq 0 ]; then set -- -n 2 --dist loadfile --no-loadscope-reorder --durations=25 tests; fi
 exec python -m pytest -q "$@"
