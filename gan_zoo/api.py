@@ -12,7 +12,6 @@ a run trained here resumes on the command line and back.
 """
 import contextlib
 import os
-import sys
 import tempfile
 
 from gan_zoo.cli.options import start_tensorflow_quietly
@@ -227,7 +226,8 @@ def _show(image, title, path=None, columns=None):
     plt.gca().tick_params(length=0)
     for side in plt.gca().spines.values():
         side.set_visible(False)
-    if "ipykernel" in sys.modules:
+    from gan_zoo.run.progress import in_notebook
+    if in_notebook():
         return figure
     if matplotlib.get_backend().lower() in _NO_DISPLAY:
         if path is None:

@@ -242,6 +242,7 @@ def test_the_python_api_in_five_lines(tmp_path):
 
 
 def test_progress_is_a_plain_line_when_nobody_watches_a_terminal(caplog):
+    import ipykernel  # noqa: F401  (imported by a library is not running in a notebook)
     from gan_zoo.run import progress
     assert isinstance(progress.epoch_bar(10, 0, "epoch 1/3"), progress.PlainProgress)  # pytest captures
     clock = iter([0.0, 5.0, 31.0, 32.0, 62.5]).__next__

@@ -9,8 +9,17 @@ from absl import logging
 PLAIN_EVERY_S = 30.0
 
 
+def in_notebook():
+    """Whether this process is a running Jupyter kernel: not merely one that imported ipykernel
+    (a library may, e.g. a notebook runner, whose own process watches no cell's output)."""
+    if "ipykernel" not in sys.modules or "IPython" not in sys.modules:
+        return False
+    shell = sys.modules["IPython"].get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
 def epoch_bar(total, initial, desc):
-    if sys.stderr.isatty() or "ipykernel" in sys.modules:
+    if sys.stderr.isatty() or in_notebook():
         from tqdm.auto import tqdm
         return tqdm(total=total, initial=initial, desc=desc, unit="step", leave=False,
                     dynamic_ncols=True, mininterval=0.5)
