@@ -25,8 +25,7 @@ from gan_zoo.training.state import build_state, speed_for
 from gan_zoo.training.steps import Steps
 
 
-def data_spec(settings, data=None, image_shape=None, num_classes=0, condition_dim=0,
-              class_names=()):
+def data_spec(settings, data=None, image_shape=None, num_classes=0, condition_dim=0):
     """The DataSpec the networks are built for: `data`'s (a gan_zoo.data Source or a DataSpec),
     or `image_shape` (H, W, C) with `num_classes` (one-hot labels) or `condition_dim` (any
     condition vector); given neither, the spec of the settings' own data set."""
@@ -44,7 +43,7 @@ def data_spec(settings, data=None, image_shape=None, num_classes=0, condition_di
                         "condition_dim= (condition vectors) with image_shape=.")
     if not described.takes_condition and dim:
         raise UserError(f"{settings.model} is unconditional: leave num_classes / condition_dim out.")
-    return DataSpec(tuple(image_shape), dim, class_names=tuple(class_names) if num_classes else ())
+    return DataSpec(tuple(image_shape), dim)
 
 
 def build(model, data=None, image_shape=None, num_classes=0, condition_dim=0, **settings):
