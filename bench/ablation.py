@@ -20,6 +20,15 @@ from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+# the loss terms against collapse within a class (tests/test_loss_terms.py), over a label recipe
+LOSS_TERMS = {
+    "recipe + top-k G updates (keep >= half the batch, x0.9 an epoch)": dict(topk=0.5, topk_decay=0.9),
+    "recipe + consistency regularisation of D (bCR 1, translation)": dict(consistency=1.0),
+    "recipe + LeCam 0.1": dict(lecam=0.1),
+    "recipe + diversity-sensitive term 1 (DSGAN)": dict(diversity_sensitive=1.0),
+    "recipe + mode seeking 0.1": dict(mode_seeking=0.1),
+    "recipe, matching-aware term faded out over epochs 5-10": dict(mismatch_epochs=10, mismatch_fade=6),
+}
 # name -> settings over the model's recipe
 VARIANTS = {
     "maxout_cgan": {
@@ -107,6 +116,7 @@ VARIANTS = {
         "recipe, D lr 2e-3, --ndf=128": dict(d_lr=2e-3, ndf=128),
         "recipe, lr 2e-3 (both)": dict(d_lr=2e-3, g_lr=2e-3),
         "recipe, D lr 2e-3, --ndf=128, 30 epochs": dict(d_lr=2e-3, ndf=128, epochs=30),
+        **LOSS_TERMS,
     },
     "conv_cgan": {
         "recipe: label channels and projection D (since 2026-12-03), EMA": {},
@@ -153,6 +163,7 @@ VARIANTS = {
         "recipe, R1 0.1, D lr 2e-3": dict(r1_gamma=0.1, d_lr=2e-3),
         # measured over the recipe of the evening (R1 0.1 every 4 D steps)
         "recipe, D twice as wide (--ndf=128)": dict(ndf=128),
+        **LOSS_TERMS,
     },
     # LFW faces as the results table trains them: pass --dataset=folder:DIR and
     # --settings='{"center_crop": 0.5, "ngf": 32, "ndf": 32}'

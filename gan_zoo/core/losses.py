@@ -145,16 +145,53 @@ def l1_loss(targets, outputs):
 
 
 # --- diversity -------------------------------------------------------------------------------
-def mode_seeking_penalty(fake, z, eps=1e-5):
-    """MSGAN's term (Mao et al. 2019) for G to minimise: 1 / (ratio + eps), where ratio is the
-    mean absolute difference of two images over that of the noise that drew them, the pairs
-    being example i and i + n/2 of the batch (drawn for one condition). A G that ignores its
-    noise (collapse within a condition) makes the ratio 0 and the term large."""
+def _pair_ratio(fake, z):
+    """Mean absolute difference of two images over that of the noise that drew them, the
+    pairs being example i and i + n/2 of the batch (drawn for one condition)."""
     half = tf.shape(fake)[0] // 2
     fake, z = tf.cast(fake, tf.float32), tf.cast(z, tf.float32)
     images = tf.reduce_mean(tf.abs(fake[:half] - fake[half:2 * half]))
     noises = tf.reduce_mean(tf.abs(z[:half] - z[half:2 * half]))
-    return 1.0 / (images / noises + eps)
+    return images / noises
+
+
+def mode_seeking_penalty(fake, z, eps=1e-5):
+    """MSGAN's term (Mao et al. 2019) for G to minimise: 1 / (ratio + eps), ratio the pairs'
+    image distance over their noise distance (_pair_ratio). A G that ignores its noise
+    (collapse within a condition) makes the ratio 0 and the term large."""
+    return 1.0 / (_pair_ratio(fake, z) + eps)
+
+
+def diversity_sensitive_reward(fake, z, bound):
+    """DSGAN's term (Yang et al. 2019) for G to maximise: min(ratio, bound), the same pairs'
+    ratio, bounded so G is not paid for noise that moves images without limit."""
+    return tf.minimum(_pair_ratio(fake, z), bound)
+
+
+def top_k_weights(fake_logits, fraction):
+    """Top-k training of G (Sinha et al. 2020): 1 for the ceil(fraction x n) fakes of the batch
+    D rates most real (by their mean logit), 0 for the rest. A mask rather than a gather, so
+    the shapes stay static under XLA while the fraction changes."""
+    scores = tf.reduce_mean(tf.reshape(tf.cast(fake_logits, tf.float32), [tf.shape(fake_logits)[0], -1]), -1)
+    n = tf.cast(tf.shape(scores)[0], tf.float32)
+    k = tf.maximum(tf.math.ceil(tf.cast(fraction, tf.float32) * n), 1.0)
+    rank = tf.argsort(tf.argsort(scores, direction="DESCENDING"))  # 0: rated most real
+    return tf.cast(tf.cast(rank, tf.float32) < k, tf.float32)
+
+
+def consistency_penalty(logits, augmented_logits):
+    """bCR's term (Zhao et al. 2020) for D on one side: the mean squared difference of its
+    logits for images and for their augmented copies."""
+    return tf.reduce_mean(tf.square(tf.cast(logits, tf.float32) - tf.cast(augmented_logits, tf.float32)))
+
+
+def lecam_penalty(real_logits, fake_logits, real_anchor, fake_anchor):
+    """LeCam regularisation (Tseng et al. 2021, as their code computes it) for D: real logits
+    above the fakes' moving average and fake logits below the reals' are pulled back,
+    mean relu(real - a_fake)^2 + mean relu(a_real - fake)^2."""
+    real, fake = tf.cast(real_logits, tf.float32), tf.cast(fake_logits, tf.float32)
+    return (tf.reduce_mean(tf.square(tf.nn.relu(real - fake_anchor)))
+            + tf.reduce_mean(tf.square(tf.nn.relu(real_anchor - fake))))
 
 
 def conditioning_kl(mean, log_variance):

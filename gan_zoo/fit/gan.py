@@ -167,6 +167,8 @@ class GAN(keras.Model):
                  "lr_multiplier": state.lr_multiplier}
         found.update({f"epoch_means.{name}": v for name, v in state.records.named_variables().items()})
         found.update({f"seed_state.{i}": v for i, v in enumerate(parts["seed_states"])})
+        if state.lecam_anchors is not None:
+            found["lecam_anchors"] = state.lecam_anchors
         return found
 
     # --- sampling -------------------------------------------------------------------------

@@ -50,9 +50,9 @@ def check_run_dir(files, config, spec):
 
 
 def changed_training_settings(old, config):
-    """'name: old -> new' for the loss and optimizer settings a resume would change (they may
+    """'name: old -> new' for the loss and optimizer settings a resume would change, by name (they may
     change, unlike RESUME_KEYS; a user who meant a fresh run should hear of it)."""
-    return [f"{k}: {old[k]!r} -> {getattr(config, k)!r}" for k, section in SECTION_OF.items()
+    return [f"{k}: {old[k]!r} -> {getattr(config, k)!r}" for k, section in sorted(SECTION_OF.items())
             if (section in ("loss", "optimizer") or k in RESUMABLE_MODEL_KEYS)
             and k not in RESUME_KEYS and k in old and old[k] != getattr(config, k)]
 

@@ -17,12 +17,12 @@ CONDITIONING_CHOICES = ("concat", "projection")
 G_CONDITIONING_CHOICES = ("concat", "modulation")
 
 
-def parse_policy(policy):
-    """('color', 'translation', ...) from --diffaugment's "color,translation"; a UserError for
-    unknown names."""
+def parse_policy(policy, flag="diffaugment"):
+    """('color', 'translation', ...) from --diffaugment's (or --`flag`'s) "color,translation";
+    a UserError for unknown names."""
     names = tuple(p.strip() for p in policy.split(",") if p.strip())
     unknown = [n for n in names if n not in DIFFAUGMENT_CHOICES]
     if unknown:
-        raise UserError(f"--diffaugment: unknown augmentation(s) {', '.join(unknown)}; pick from "
+        raise UserError(f"--{flag}: unknown augmentation(s) {', '.join(unknown)}; pick from "
                         f"{', '.join(DIFFAUGMENT_CHOICES)} (comma-separated), or leave it empty.")
     return names

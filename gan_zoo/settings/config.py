@@ -12,25 +12,18 @@ import types
 
 from gan_zoo.settings import config_rules, recipes, registry, speed_defaults
 from gan_zoo.settings.config_switches import SwitchParser, switch
+from gan_zoo.settings.fields import SECTIONS, setting as _field
+from gan_zoo.settings.loss_terms import LossTerms
 from gan_zoo.errors import UserError
 from gan_zoo.settings.choices import (
     CONDITIONING_CHOICES, DIRECTION_CHOICES, DISCRIMINATOR_CHOICES, G_CONDITIONING_CHOICES, GENERATOR_CHOICES,
     LOSS_CHOICES, NOISE_CHOICES, NORM_CHOICES, OPTIMIZER_CHOICES, PRECISION_CHOICES, STRATEGY_CHOICES)
 
-SECTIONS = ("data", "model", "loss", "optimizer", "run", "eval")
 FOLDER_KIMG = 120  # a folder's length when none is given: read off docs/data.md's curve
 
 
-def _field(section, default, help, choices=None, bounds=None):
-    """One setting, declared once: its section (a builder receives only the model section),
-    default, help (what it does and why), the choices it takes, and its bounds: an interval
-    such as "(0, inf)" or "[0, 1]" ("[1, inf)": a positive integer), then what it means."""
-    assert section in SECTIONS, section
-    return dataclasses.field(default=default, metadata=dict(section=section, help=help, choices=choices, bounds=bounds))
-
-
 @dataclasses.dataclass
-class TrainConfig:
+class TrainConfig(LossTerms):
     recipe: str = _field("run", "", "A recipe shipped with gan_zoo, by name ("
                          f"{', '.join(recipes.names())}): its settings, under the flags given "
                          "beside it.", choices=None)
@@ -170,23 +163,6 @@ class TrainConfig:
                                bounds="(0, 1]")
     fake_label: float = _field("loss", 0.0, "Target for fakes in D's loss; 0.1 (with --real_label=0.9) is "
                                "the DCGAN faces tutorial's two-sided smoothing.")
-    mismatch_weight: float = _field("loss", 0.0, "Matching-aware D (GAN-CLS, Reed et al. 2016): D's loss "
-                                    "is real + (1 - w) fake + w (real image, wrong condition); "
-                                    "0.5 is the paper's, 0 turns it off.",
-                                    bounds="[0, 1) the wrong-condition share of D's fake term; 0.5: GAN-CLS")
-    mismatch_epochs: int = _field("loss", 0, "Drop the matching-aware term after this many epochs (0: keep it).",
-                                  bounds="[0, inf)")
-    mode_seeking: float = _field("loss", 0.0, "MSGAN's mode-seeking term (Mao et al. 2019) in G's loss, "
-                                 "this weight x 1 / (image distance / noise distance) of pairs drawn "
-                                 "for one condition: against collapse within a class; 0: off.",
-                                 bounds="[0, inf)")
-    r1_gamma: float = _field("loss", 0.0, "R1 penalty (Mescheder et al. 2018): gamma / 2 x E ||grad D(real)||^2 "
-                             "in D's loss; 0 turns it off.", bounds="[0, inf)")
-    r1_every: int = _field("loss", 1, "Lazy R1: apply the penalty every N D steps, scaled by N (StyleGAN2: 16).",
-                           bounds="[1, inf)")
-    diffaugment: str = _field("loss", "", "DiffAugment (Zhao et al. 2020) of every image D sees, real and "
-                              "fake, in both steps: comma-separated color, translation, cutout; "
-                              "empty: off.")
     seed: int = _field("run", 0, "Seed for weights, noise, dropout and data order.")
     save_every: int = _field("run", 15, "Save a checkpoint every N epochs (and always at the end); the "
                              "3 newest are kept.", bounds="[1, inf)")

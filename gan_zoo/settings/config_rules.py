@@ -33,9 +33,21 @@ def check(config):
     if parse_policy(config.diffaugment) and registry.describe(config.model).paired:
         raise UserError("--diffaugment with paired data: D also sees the input image, which "
                         "would need the same transform. Leave --diffaugment empty.")
-    if config.mode_seeking and registry.describe(config.model).paired:
-        raise UserError("--mode_seeking needs a generator that draws from noise; img2img's "
-                        "takes only its input image. Leave --mode_seeking at 0.")
+    for name in ("mode_seeking", "diversity_sensitive"):
+        if getattr(config, name) and registry.describe(config.model).paired:
+            raise UserError(f"--{name} needs a generator that draws from noise; img2img's "
+                            f"takes only its input image. Leave --{name} at 0.")
+    if config.consistency and (registry.describe(config.model).paired or parse_policy(config.diffaugment)):
+        raise UserError("--consistency augments what D judges, which paired data's input image and "
+                        "--diffaugment both rule out (D would need both transforms at once): "
+                        "leave --consistency at 0, or --diffaugment empty.")
+    if config.consistency and not parse_policy(config.consistency_augment, "consistency_augment"):
+        raise UserError("--consistency needs augmentations: set --consistency_augment (e.g. translation).")
+    if config.mismatch_fade and not (config.mismatch_weight and config.mismatch_epochs >= config.mismatch_fade):
+        raise UserError(f"--mismatch_fade={config.mismatch_fade} fades the matching-aware term out over "
+                        "the epochs before --mismatch_epochs: it needs --mismatch_weight > 0 and "
+                        f"--mismatch_epochs >= {config.mismatch_fade} (got {config.mismatch_weight} and "
+                        f"{config.mismatch_epochs}).")
     if config.d_conditioning == "projection" and not registry.describe(config.model).takes_vector_condition:
         raise UserError(f"--d_conditioning=projection needs a class or vector condition, "
                         f"which {config.model} does not take: leave it at concat.")

@@ -30,6 +30,8 @@ class TrainingState:
     burst_left: tf.Variable  # D steps left in an --adaptive_schedule burst
     nonfinite_steps: tf.Variable  # the NaN guard: non-finite losses since the last check
     lr_multiplier: tf.Variable  # the learning-rate factor each NaN recovery lowers
+    epoch: tf.Variable  # the 0-based epoch, read in-graph by per-epoch schedules (top-k, the fade)
+    lecam_anchors: Optional[tf.Variable]  # --lecam: moving averages of D's mean real, fake logits
     records: records.EpochMeans  # this epoch's figure sums (loss.csv's row)
     replicas: int  # replicas a step's loss is divided over
     policy: str  # the Keras dtype policy the networks were built under (mixed precision)
@@ -56,12 +58,16 @@ class TrainingState:
             burst_left=tf.Variable(0, dtype=tf.int64, name="d_burst_left", **first),
             nonfinite_steps=tf.Variable(0, dtype=tf.int64, name="nonfinite_steps", **first),
             lr_multiplier=tf.Variable(1.0, dtype=tf.float64, name="lr_multiplier", **first),
+            epoch=tf.Variable(0.0, dtype=tf.float32, name="epoch", **first),
+            lecam_anchors=tf.Variable([0.0, 0.0], dtype=tf.float32, name="lecam_anchors", **first)
+            if config.lecam else None,
             records=records.EpochMeans(), replicas=replicas, policy=policy)
 
     def set_learning_rates(self, config, epoch, progress):
         """Apply the learning-rate schedules (--lr_decay_epochs for 0-based `epoch`,
         --lr_linear_decay at `progress`, the share of the run done) and the NaN guard's factor;
-        returns G's rate."""
+        returns G's rate. The steps' own per-epoch schedules read `epoch`, set here too."""
+        self.epoch.assign(float(epoch))
         scale = config.lr_scale(epoch, progress) * float(self.lr_multiplier.numpy())
         self.g_optimizer.learning_rate = config.g_lr * scale
         self.d_optimizer.learning_rate = config.d_lr * scale
@@ -79,6 +85,8 @@ class TrainingState:
             # resumed run would replay the dropout masks of step 0.
             seed_states=[v for v in self.generator.variables + self.discriminator.variables
                          if "seed_generator_state" in v.path])
+        if self.lecam_anchors is not None:
+            parts["lecam_anchors"] = self.lecam_anchors
         if self.generator_average is not None:
             parts["generator_ema"] = self.generator_average.model
         parts["epoch_means"] = self.records  # an epoch's sums so far: a resumed row is whole

@@ -14,6 +14,8 @@ from gan_zoo.settings.choices import parse_policy
 # Random draws of one step, each its own stateless stream (seeded by the step), so noise does
 # not depend on the number of replicas and a resumed run draws what the straight one did.
 D_NOISE, G_NOISE, MEASURE_NOISE, GP_WEIGHTS = range(4)
+CONSISTENCY_REAL, CONSISTENCY_FAKE = range(2)  # bCR's augmentations (a stream base of their own)
+LECAM_DECAY = 0.99  # the LeCam anchors' moving-average decay (Tseng et al.'s)
 WRONG_LABELS = 0  # the matching-aware term's wrong classes (a stream of its own base, see _seed)
 AUGMENT_CALLS = 8  # DiffAugment: one stream per D call of a step (real, fake, wrong, G's ...)
 
@@ -27,6 +29,7 @@ class Steps:
         self.objective = state.objective
         self.generator, self.discriminator = state.generator, state.discriminator
         self.augmentations = parse_policy(config.diffaugment)
+        self.consistency_augmentations = parse_policy(config.consistency_augment)
         # read when the steps are traced: the trainer recompiles when the epoch switches it off
         self.mismatch_active = self.mismatch_on_in(0)
 
@@ -78,15 +81,19 @@ class Steps:
         """--adv_weight x the adversarial loss, plus --l1_weight x L1 to the target (paired
         data: the reference's 0.3 / 0.7, pix2pix's 1 / 100), plus --mode_seeking x MSGAN's
         term on the batch's pairs (see _fake), plus --kl_weight x the losses G's layers added
-        in the call that drew `fake` (StackGAN's KL). A zero weight leaves its term out."""
+        in the call that drew `fake` (StackGAN's KL), minus --diversity_sensitive x DSGAN's
+        reward on the same pairs. A zero weight leaves its term out."""
         cfg = self.config
         g_loss = tf.constant(0.0)
         if cfg.adv_weight:
-            g_loss += cfg.adv_weight * self.objective.generator_loss(fake_logits)
+            g_loss += cfg.adv_weight * self._adversarial_g_loss(fake_logits)
         if cfg.l1_weight:
             g_loss += cfg.l1_weight * losses.l1_loss(targets, fake)
         if cfg.mode_seeking:
             g_loss += cfg.mode_seeking * losses.mode_seeking_penalty(fake, z)
+        if cfg.diversity_sensitive:
+            g_loss -= cfg.diversity_sensitive * losses.diversity_sensitive_reward(
+                fake, z, cfg.diversity_bound)
         if cfg.kl_weight and self.generator.losses:  # StackGAN's conditioning augmentation
             g_loss += cfg.kl_weight * tf.add_n([tf.cast(x, tf.float32) for x in self.generator.losses])
         return g_loss
@@ -95,14 +102,15 @@ class Steps:
         """(D's loss, fake logits): the adversarial terms, with the matching-aware term of
         conditional models sharing the fake side, plus the objective's penalties."""
         objective = self.objective
+        fake_condition = condition if fake_condition is None else fake_condition
         real_logits = self._judge(images, condition, call=1)
-        fake_logits = self._judge(fake, condition if fake_condition is None else fake_condition,
-                                  call=2)
+        fake_logits = self._judge(fake, fake_condition, call=2)
         if self.mismatch_active:
             d_loss = objective.real_loss(real_logits) + self._mismatched_fake_loss(
                 images, condition, fake_logits)
         else:
             d_loss = objective.discriminator_loss(real_logits, fake_logits)
+        d_loss += self._regularisers(images, condition, real_logits, fake, fake_condition, fake_logits)
         penalty = tf.constant(0.0)
         if objective.gradient_penalty:
             weights = distribute.global_batch_random(
@@ -118,12 +126,32 @@ class Steps:
         self._record_d(real_logits, fake_logits, d_loss, penalty)
         return d_loss, fake_logits
 
+    def _adversarial_g_loss(self, fake_logits):
+        """The objective's G loss; with --topk over the fakes D rates most real only, a share
+        max(--topk, --topk_decay ^ epoch) of the batch (losses.top_k_weights)."""
+        cfg, objective = self.config, self.objective
+        if not cfg.topk:
+            return objective.generator_loss(fake_logits)
+        share = tf.maximum(tf.constant(cfg.topk, tf.float32), tf.pow(cfg.topk_decay, self.state.epoch))
+        weights = losses.top_k_weights(fake_logits, share)
+        per_example = tf.vectorized_map(lambda logit: objective.generator_loss(logit[None]), fake_logits)
+        return tf.reduce_sum(per_example * weights) / tf.reduce_sum(weights)
+
+    def _mismatch_weight(self):
+        """--mismatch_weight, falling linearly to 0 over the --mismatch_fade epochs before
+        --mismatch_epochs (in epoch M - F + i its share is (F - i) / (F + 1))."""
+        cfg = self.config
+        if not cfg.mismatch_fade:
+            return cfg.mismatch_weight
+        left = (cfg.mismatch_epochs - self.state.epoch) / (cfg.mismatch_fade + 1.0)
+        return cfg.mismatch_weight * tf.clip_by_value(left, 0.0, 1.0)
+
     def _mismatched_fake_loss(self, images, condition, fake_logits):
         """GAN-CLS's fake side (Reed et al. 2016): (1 - w) x fake + w x (real image, wrong
         condition), w = --mismatch_weight (0.5: the paper's real + (fake + wrong) / 2). Class
         labels are moved to another class at random, so every wrong pair is wrong; other
         condition vectors take the next image's, and pairs that equal their own are left out."""
-        w, objective = self.config.mismatch_weight, self.objective
+        w, objective = self._mismatch_weight(), self.objective
         if self.spec.is_class_conditional:
             classes = self.spec.condition_dim
             shift = distribute.global_batch_random(
@@ -139,6 +167,25 @@ class Steps:
                                             self._judge(images, wrong, call=3))
             wrong_loss = tf.reduce_sum(per_example * differs) / tf.maximum(tf.reduce_sum(differs), 1.0)
         return (1.0 - w) * objective.fake_loss(fake_logits) + w * wrong_loss
+
+    def _regularisers(self, images, condition, real_logits, fake, fake_condition, fake_logits):
+        """--consistency x bCR's term (D's logit unchanged by --consistency_augment, on reals and
+        fakes) plus --lecam x LeCam's (against anchors that then move towards this step's
+        mean logits, averaged over replicas); 0 when both are off."""
+        cfg, total = self.config, tf.constant(0.0)
+        if cfg.consistency:
+            for stream, x, c, logits in ((CONSISTENCY_REAL, images, condition, real_logits),
+                                         (CONSISTENCY_FAKE, fake, fake_condition, fake_logits)):
+                augmented = augment.apply(x, self.consistency_augmentations, self._seed(stream, base=4, streams=2))
+                total += cfg.consistency * losses.consistency_penalty(
+                    logits, models.judge(self.discriminator, augmented, c, training=True))
+        if cfg.lecam:
+            anchors = self.state.lecam_anchors
+            total += cfg.lecam * losses.lecam_penalty(real_logits, fake_logits, anchors[0], anchors[1])
+            means = distribute.mean_across_replicas(tf.stack(
+                [tf.reduce_mean(tf.cast(x, tf.float32)) for x in (real_logits, fake_logits)]))
+            anchors.assign(LECAM_DECAY * anchors + (1.0 - LECAM_DECAY) * means)
+        return total
 
     def _lazy_r1(self, images, condition):
         """gamma / 2 x R1, every r1_every-th step scaled by r1_every (0 on the others)."""
@@ -170,14 +217,14 @@ class Steps:
 
     def _fake(self, images, condition, stream):
         """(G's output, its noise, its condition) on this replica's share of the global
-        batch's noise for `stream`. With --mode_seeking the second half of the batch takes the
-        first half's conditions, so example i and i + n/2 are MSGAN's pair: one condition, two
+        batch's noise for `stream`. With --mode_seeking or --diversity_sensitive the second half
+        of the batch takes the first half's conditions, so example i and i + n/2 are MSGAN's pair: one condition, two
         noise vectors."""
         cfg = self.config
         z = distribute.global_batch_random(
             lambda n, seed: noise.stateless((n, cfg.noise_dim), cfg.noise, seed),
             distribute.batch_size_of(images), self._seed(stream))
-        if cfg.mode_seeking and self.spec.is_conditional:
+        if (cfg.mode_seeking or cfg.diversity_sensitive) and self.spec.is_conditional:
             half = tf.shape(condition)[0] // 2
             condition = tf.concat([condition[:half], condition[:half], condition[2 * half:]], 0)
         return models.generate(self.generator, z, condition, training=True), z, condition
