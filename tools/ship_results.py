@@ -48,7 +48,12 @@ RECIPES = {
     "conv_cgan/fashion_mnist": ("flags/conv_cgan.flags", {"dataset": "fashion_mnist", "epochs": 8}),
     "dcgan/lfw_gray": ("flags/dcgan.flags", {"dataset": FACES, "center_crop": 0.5, "ngf": 32,
                                              "ndf": 32, "epochs": 50}),
+    "stackgan/fashion_mnist": ("flags/stackgan.flags", {"dataset": "fashion_mnist", "epochs": 3}),
 }
+# two-stage recipes: the second stage's overrides. It trains over the first stage's run dir
+# (--stage=2 --stage1_run=...), and its card also scores the shipped G's own stage-I images
+# upsampled bicubically to the data's size: what the second stage buys.
+SECOND_STAGE = {"stackgan/fashion_mnist": {"epochs": 2}}
 SHIP_LAST_EPOCH = {"maxout_cgan/mnist"}  # the others ship the best checkpoint by in-loop score
 SPREAD_SEEDS = (0, 1, 2, 3, 4)  # sampling seeds each shipped generator is scored with
 REAL_ROWS = {"fashion_mnist": {}, "mnist": {}}  # data set: load settings of the real-data reference row
@@ -67,17 +72,27 @@ flags.DEFINE_boolean("train", True, "Run the training commands (false: score the
 FLAGS = flags.FLAGS
 
 
-def train_command(name):
+def train_commands(name):
+    """([training command of each stage], the run dir shipped from: the last stage's)."""
     flagfile, overrides = RECIPES[name]
     run_dir = os.path.join(FLAGS.runs, name.replace("/", "_"))
-    args = [f"--flagfile={flagfile}", *(f"--{k}={v}" for k, v in overrides.items()),
-            f"--run_dir={run_dir}", "--eval_every=1", "--progress=false"]
-    return ["python", "-m", "gan_zoo.train", *args], run_dir
+    stages = [(overrides, run_dir)]
+    if name in SECOND_STAGE:
+        first = run_dir + "_stage1"
+        stages = [(overrides, first), ({**overrides, **SECOND_STAGE[name], "stage": 2,
+                                        "stage1_run": first}, run_dir)]
+    commands = [["python", "-m", "gan_zoo.train", f"--flagfile={flagfile}",
+                 *(f"--{k}={v}" for k, v in settings.items()), f"--run_dir={folder}",
+                 "--eval_every=1", "--progress=false"] for settings, folder in stages]
+    return commands, [folder for _, folder in stages]
 
 
 def _shown(command):
     """The command as a user types it: the console script, recipes by name, and the LFW
-    folder by its name (`folder:lfw_gray`, a folder of LFW faces as grayscale images)."""
+    folder by its name (`folder:lfw_gray`, a folder of LFW faces as grayscale images); a
+    two-stage recipe's commands joined by &&."""
+    if command and isinstance(command[0], list):
+        return " && ".join(_shown(c) for c in command)
     text = " ".join(command).replace("python -m gan_zoo.", "gan-zoo ")
     text = text.replace(f"folder:{FACES_DIR}{os.sep}", "folder:")
     for recipe in {f for f, _ in RECIPES.values()}:
@@ -105,12 +120,32 @@ def score_and_ship(name, run_dir, train_minutes, command):
                       lambda z, c: models.generate(generator, z, c, training=False).numpy(),
                       _load_kwargs(config.to_json(), spec))
     card["metrics"] = result
+    if name in SECOND_STAGE:
+        card["stage1_upsampled_metrics"] = evaluate(
+            config.dataset, spec, config.noise_dim, config.noise, _stage1_upsampled(generator),
+            _load_kwargs(config.to_json(), spec))
     card["samples"] = write_samples(name, generator, spec, config)
     card["eval_command"] = f"gan-zoo eval --pretrained={name}" + (
         f" --dataset={card['config']['dataset']}" if config.dataset.startswith("folder:") else "")
     with open(os.path.join(folder, pretrained.CARD), "w") as fh:
         json.dump(card, fh, indent=2, sort_keys=True, default=float)
     return card
+
+
+def _stage1_upsampled(generator):
+    """generate(z, c) giving a two-stage G's stage-I images, bicubically upsampled to its
+    output's size (the baseline its second stage has to beat)."""
+    import tensorflow as tf
+
+    from gan_zoo import models
+    both = models.with_stage1_image(generator)
+    size = generator.output.shape[1:3]
+
+    def generate(z, c):
+        _, coarse = both(models.generator_inputs(both, z, c), training=False)
+        return tf.clip_by_value(tf.image.resize(tf.cast(coarse, tf.float32), size, "bicubic"),
+                                -1, 1).numpy()
+    return generate
 
 
 def rescore_shipped(name):
@@ -129,6 +164,10 @@ def rescore_shipped(name):
     card["metrics"] = evaluate(dataset, spec, config.noise_dim, config.noise,
                                lambda z, c: models.generate(generator, z, c, training=False).numpy(),
                                _load_kwargs(config.to_json(), spec))
+    if name in SECOND_STAGE:
+        card["stage1_upsampled_metrics"] = evaluate(dataset, spec, config.noise_dim, config.noise,
+                                                    _stage1_upsampled(generator),
+                                                    _load_kwargs(config.to_json(), spec))
     card["samples"] = write_samples(name, generator, spec, config)
     with open(os.path.join(pretrained.ROOT, *name.split("/"), pretrained.CARD), "w") as fh:
         json.dump(card, fh, indent=2, sort_keys=True, default=float)
@@ -214,7 +253,12 @@ def write_table(rows):
         spread = m.get("spread", {}).get(k)
         return "" if k not in m else f"{m[k]:.{d}f}" + (f" ± {spread:.{d}f}" if spread else "")
 
-    for row in rows:
+    def with_stage1(row):  # a two-stage generator's row, then its stage I upsampled
+        yield row
+        if "stage1_upsampled_metrics" in row:
+            yield {"name": f"{row['name']}, stage I upsampled", "metrics": row["stage1_upsampled_metrics"]}
+
+    for row in (r for shipped in rows for r in with_stage1(shipped)):
         m = row["metrics"]
         coverage = f"{fmt(m, 'coverage')} ({m['worst_class_coverage']:.3f})" if "coverage" in m else ""
         parzen = f"{m['parzen_ll']:.0f} ± {m['parzen_stderr']:.1f}" if "parzen_ll" in m else ""
@@ -226,8 +270,9 @@ def write_table(rows):
     lines += ["", f"a ± b: the score of sampling seed 0 (what `gan-zoo eval` draws), and its standard "
               f"deviation over {len(SPREAD_SEEDS)} sampling seeds; Parzen: mean ± standard error."]
     if samples:
-        lines += ["", "Samples of the shipped generators (fixed noise; a column per class):", ""]
-        lines += [f"`{r['name']}`\n\n![{r['name']}]({r['samples']})\n" for r in samples]
+        lines += ["", "Samples of the shipped generators (fixed noise; a column per class):", "",
+                  "| model / data | samples |", "|---|---|"]
+        lines += [f"| `{r['name']}` | ![{r['name']}]({r['samples']}) |" for r in samples]
     lines.append("")
     lines.append("Reproduce a row: its training command, then its scoring command "
                  "(`folder:lfw_gray`: a folder of the LFW faces as grayscale images):")
@@ -259,16 +304,19 @@ def main(_):
     for name in FLAGS.only or list(RECIPES):
         if name not in RECIPES:
             raise SystemExit(f"unknown recipe {name!r}; recipes: {', '.join(RECIPES)}")
-        command, run_dir = train_command(name)
+        commands, run_dirs = train_commands(name)
+        command, run_dir = commands if len(commands) > 1 else commands[0], run_dirs[-1]
         if FLAGS.train and not FLAGS.rescore and RECIPES[name][1].get("dataset") == "":
             raise SystemExit(f"{name} trains on the face photos in $GAN_ZOO_BENCH_DATA/faces/"
                              f"lfw_gray: set {bench_data.VARIABLE}.")
         if FLAGS.train and not FLAGS.rescore:
             # from scratch: an earlier run there would be resumed (and a finished one kept)
-            shutil.rmtree(run_dir, ignore_errors=True)
-            print(f"training {name}: {_shown(command)}", flush=True)
-            subprocess.run([sys.executable, *command[1:]], check=True)
-        minutes = _train_minutes(run_dir) if FLAGS.score and not FLAGS.rescore else None
+            for stage, folder in zip(commands, run_dirs):
+                shutil.rmtree(folder, ignore_errors=True)
+                print(f"training {name}: {_shown(stage)}", flush=True)
+                subprocess.run([sys.executable, *stage[1:]], check=True)
+        minutes = sum(_train_minutes(d) or 0 for d in run_dirs) \
+            if FLAGS.score and not FLAGS.rescore else None
         if FLAGS.rescore:
             card = rescore_shipped(name)
         elif FLAGS.score:
