@@ -176,7 +176,8 @@ class Steps:
         if cfg.consistency:
             for stream, x, c, logits in ((CONSISTENCY_REAL, images, condition, real_logits),
                                          (CONSISTENCY_FAKE, fake, fake_condition, fake_logits)):
-                augmented = augment.apply(x, self.consistency_augmentations, self._seed(stream, base=4, streams=2))
+                augmented = augment.apply(x, self.consistency_augmentations,
+                                          self._seed(stream, base=4, streams=2))
                 total += cfg.consistency * losses.consistency_penalty(
                     logits, models.judge(self.discriminator, augmented, c, training=True))
         if cfg.lecam:
@@ -218,8 +219,8 @@ class Steps:
     def _fake(self, images, condition, stream):
         """(G's output, its noise, its condition) on this replica's share of the global
         batch's noise for `stream`. With --mode_seeking or --diversity_sensitive the second half
-        of the batch takes the first half's conditions, so example i and i + n/2 are MSGAN's pair: one condition, two
-        noise vectors."""
+        of the batch takes the first half's conditions, so example i and i + n/2 are a pair:
+        one condition, two noise vectors."""
         cfg = self.config
         z = distribute.global_batch_random(
             lambda n, seed: noise.stateless((n, cfg.noise_dim), cfg.noise, seed),
