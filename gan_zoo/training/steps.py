@@ -134,7 +134,10 @@ class Steps:
             return objective.generator_loss(fake_logits)
         share = tf.maximum(tf.constant(cfg.topk, tf.float32), tf.pow(cfg.topk_decay, self.state.epoch))
         weights = losses.top_k_weights(fake_logits, share)
-        per_example = tf.vectorized_map(lambda logit: objective.generator_loss(logit[None]), fake_logits)
+        # one loss per example in a loop XLA compiles once (vectorized_map's conversion made the
+        # compile of mlp_cgan's step run out of memory)
+        per_example = tf.map_fn(lambda logit: objective.generator_loss(logit[None]), fake_logits,
+                                fn_output_signature=tf.float32)
         return tf.reduce_sum(per_example * weights) / tf.reduce_sum(weights)
 
     def _mismatch_weight(self):
