@@ -101,7 +101,6 @@ def _shown(command):
 
 
 def score_and_ship(name, run_dir, train_minutes, command):
-    from gan_zoo import models
     from gan_zoo.serving import pretrained
     from gan_zoo.run.run_dir import best_record, restore_generator
     last = name in SHIP_LAST_EPOCH
@@ -116,20 +115,27 @@ def score_and_ship(name, run_dir, train_minutes, command):
     card["config"]["run_dir"] = ""
     folder = os.path.join(pretrained.ROOT, *name.split("/"))
     generator.set_weights(pretrained.save(generator, folder, card))  # score what ships
-    result = evaluate(config.dataset, spec, config.noise_dim, config.noise,
-                      lambda z, c: models.generate(generator, z, c, training=False).numpy(),
-                      _load_kwargs(config.to_json(), spec))
-    card["metrics"] = result
-    if name in SECOND_STAGE:
-        card["stage1_upsampled_metrics"] = evaluate(
-            config.dataset, spec, config.noise_dim, config.noise, _stage1_upsampled(generator),
-            _load_kwargs(config.to_json(), spec))
+    card.update(_scores(name, config.dataset, generator, config, spec))
     card["samples"] = write_samples(name, generator, spec, config)
     card["eval_command"] = f"gan-zoo eval --pretrained={name}" + (
         f" --dataset={card['config']['dataset']}" if config.dataset.startswith("folder:") else "")
     with open(os.path.join(folder, pretrained.CARD), "w") as fh:
         json.dump(card, fh, indent=2, sort_keys=True, default=float)
     return card
+
+
+def _scores(name, dataset, generator, config, spec):
+    """{"metrics": the shipped generator's scores} and, for a two-stage recipe,
+    "stage1_upsampled_metrics": its own stage-I images' scores, upsampled."""
+    from gan_zoo import models
+    load_kwargs = _load_kwargs(config.to_json(), spec)
+    found = {"metrics": evaluate(dataset, spec, config.noise_dim, config.noise,
+                                 lambda z, c: models.generate(generator, z, c, training=False).numpy(),
+                                 load_kwargs)}
+    if name in SECOND_STAGE:
+        found["stage1_upsampled_metrics"] = evaluate(dataset, spec, config.noise_dim, config.noise,
+                                                     _stage1_upsampled(generator), load_kwargs)
+    return found
 
 
 def _stage1_upsampled(generator):
@@ -150,7 +156,6 @@ def _stage1_upsampled(generator):
 
 def rescore_shipped(name):
     """The shipped card of `name` with its metrics measured again on the shipped weights."""
-    from gan_zoo import models
     from gan_zoo.serving import pretrained
     from gan_zoo.settings import config as config_lib
     generator, card = pretrained.load(name)
@@ -161,13 +166,7 @@ def rescore_shipped(name):
             raise SystemExit(f"{name} is scored on the face photos in $GAN_ZOO_BENCH_DATA/faces/"
                              f"lfw_gray: set {bench_data.VARIABLE}.")
         dataset = "folder:" + os.path.join(FACES_DIR, dataset[len("folder:"):])
-    card["metrics"] = evaluate(dataset, spec, config.noise_dim, config.noise,
-                               lambda z, c: models.generate(generator, z, c, training=False).numpy(),
-                               _load_kwargs(config.to_json(), spec))
-    if name in SECOND_STAGE:
-        card["stage1_upsampled_metrics"] = evaluate(dataset, spec, config.noise_dim, config.noise,
-                                                    _stage1_upsampled(generator),
-                                                    _load_kwargs(config.to_json(), spec))
+    card.update(_scores(name, dataset, generator, config, spec))
     card["samples"] = write_samples(name, generator, spec, config)
     with open(os.path.join(pretrained.ROOT, *name.split("/"), pretrained.CARD), "w") as fh:
         json.dump(card, fh, indent=2, sort_keys=True, default=float)
