@@ -28,6 +28,7 @@ LOSS_TERMS = {
     "recipe + diversity-sensitive term 1 (DSGAN)": dict(diversity_sensitive=1.0),
     "recipe + mode seeking 0.1": dict(mode_seeking=0.1),
     "recipe, matching-aware term faded out over epochs 5-10": dict(mismatch_epochs=10, mismatch_fade=6),
+    "recipe + rotation self-supervision of D (beta 1, G's alpha 0.2)": dict(rotation=1.0),
 }
 # name -> settings over the model's recipe
 VARIANTS = {

@@ -61,8 +61,8 @@ def test_build_gives_the_trainers_networks_with_their_inputs_named(fashion_small
 
 @pytest.mark.parametrize("model,settings", [
     ("maxout_cgan", {}),  # its recipe: 2 D steps per G step, the EMA, spectral norm
-    ("mlp_cgan", {"n_critic": 1, "loss": "hinge", "diffaugment": "color,translation"}),
-], ids=["maxout_cgan-n_critic2-ema", "mlp_cgan-hinge-diffaugment"])
+    ("mlp_cgan", {"n_critic": 1, "loss": "hinge", "diffaugment": "color,translation", "rotation": 1.0}),
+], ids=["maxout_cgan-n_critic2-ema", "mlp_cgan-hinge-diffaugment-rotation"])
 def test_fit_steps_give_the_trainers_weights(fashion_small, model, settings):
     cfg = config.resolve(model=model, dataset="fashion_mnist", batch_size=BATCH, **settings)
     steps = 6
@@ -72,8 +72,10 @@ def test_fit_steps_give_the_trainers_weights(fashion_small, model, settings):
     history = gan.fit(batches(fashion_small, BATCH, n_critic=cfg.n_critic), epochs=1,
                       steps_per_epoch=steps // cfg.n_critic, verbose=0)
     assert gan.step == int(trainer.step.numpy()) == steps
-    assert_close(weights(gan.generator, gan.discriminator, gan.sampler),
-                 weights(trainer.generator, trainer.discriminator, trainer.sampler))
+    heads = [m for m in (gan.rotation_head, trainer.state.rotation_head) if m is not None]
+    assert len(heads) == (2 if settings.get("rotation") else 0)  # trained alike, with D
+    assert_close(weights(gan.generator, gan.discriminator, gan.sampler, *heads[:1]),
+                 weights(trainer.generator, trainer.discriminator, trainer.sampler, *heads[1:]))
     figures = trainer.epoch_metrics()  # fit's logs are loss.csv's figures
     for name in ("Real_P", "Fake_P", "Dis_loss", "Gen_loss", "D_acc", "G_steps", "D_steps"):
         assert history.history[name][-1] == pytest.approx(figures[name], rel=1e-4, abs=1e-6), name

@@ -70,4 +70,11 @@ def cutout(x, u):
     return x * tf.cast(keep, x.dtype)[..., None]
 
 
+def quarter_turns(images, turns):
+    """Each image of NHWC `images` turned anticlockwise by its `turns` [batch] quarter turns (0 to
+    3), for self-supervision by rotation; square images only (a turn keeps their shape)."""
+    turned = tf.stack([tf.image.rot90(images, k) for k in range(4)], axis=1)  # [batch, 4, H, W, C]
+    return tf.gather(turned, turns, axis=1, batch_dims=1)
+
+
 _TRANSFORMS = {"color": color, "translation": translation, "cutout": cutout}

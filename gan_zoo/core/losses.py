@@ -199,6 +199,13 @@ def lecam_penalty(real_logits, fake_logits, real_anchor, fake_anchor):
             + tf.reduce_mean(tf.square(tf.nn.relu(real_anchor - fake))))
 
 
+def rotation_loss(rotation_logits, turns):
+    """Self-supervision by rotation (Chen et al. 2019): the mean cross-entropy of a 4-way head's
+    `rotation_logits` [batch, 4] against the quarter turns each image was given."""
+    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=turns, logits=tf.cast(rotation_logits, tf.float32)))
+
+
 def conditioning_kl(mean, log_variance):
     """KL(N(mean, exp(log_variance)) || N(0, I)), summed over the dimensions and averaged over
     the batch: StackGAN's conditioning-augmentation term, which keeps the condition's Gaussian

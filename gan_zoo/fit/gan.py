@@ -96,6 +96,7 @@ class GAN(keras.Model):
         self.generator, self.discriminator = state.generator, state.discriminator
         self.g_optimizer, self.d_optimizer = state.g_optimizer, state.d_optimizer
         self.generator_ema = state.generator_average.model if state.generator_average else None
+        self.rotation_head = state.rotation_head  # --rotation's head on D, trained with it
         self.built = True
 
     # --- Keras' hooks ---------------------------------------------------------------------

@@ -58,6 +58,22 @@ def judge(discriminator, images, condition=None, training=False):
     return _float32(discriminator([images, condition], training=training))
 
 
+def last_features(discriminator):
+    """A model of D's inputs giving the features its logit is computed from, sharing D's
+    weights (where a self-supervision head attaches): what the layer named "logit" reads, a
+    projection D's "logit_psi", or, where "logit" only reshapes, the final conv's input. None
+    for a D without such a layer (a PatchGAN, a network of the user's own)."""
+    import keras
+    names = {layer.name for layer in discriminator.layers}
+    name = next((n for n in ("logit_psi", "logit") if n in names), None)
+    if name is None:
+        return None
+    layer = discriminator.get_layer(name)
+    if not layer.weights:  # a Reshape of the final conv's output
+        layer = layer.input._keras_history.operation
+    return keras.Model(discriminator.input, layer.input, name=discriminator.name + "_features")
+
+
 def _float32(outputs):
     """Losses and images in float32 whatever the model computes in (mixed precision)."""
     import keras

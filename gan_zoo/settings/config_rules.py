@@ -41,6 +41,9 @@ def check(config):
         raise UserError("--consistency augments what D judges, which paired data's input image and "
                         "--diffaugment both rule out (D would need both transforms at once): "
                         "leave --consistency at 0, or --diffaugment empty.")
+    if config.rotation and registry.describe(config.model).paired:
+        raise UserError("--rotation turns the images D judges, which paired data's input image "
+                        "would need too: leave --rotation at 0.")
     if config.consistency and not parse_policy(config.consistency_augment, "consistency_augment"):
         raise UserError("--consistency needs augmentations: set --consistency_augment (e.g. translation).")
     if config.mismatch_fade and not (config.mismatch_weight and config.mismatch_epochs >= config.mismatch_fade):

@@ -44,6 +44,13 @@ class LossTerms:
                            "(mean (D(real) - a_fake)^2 + mean (D(fake) - a_real)^2), a_ the moving "
                            "averages (decay 0.99) of D's mean logits; keeps D's outputs from drifting "
                            "apart; 0: off.", bounds="[0, inf)")
+    rotation: float = setting("loss", 0.0, "Self-supervision by rotation (Chen et al. 2019): a 4-way head on "
+                              "D's last features learns which quarter turn each real image was "
+                              "given; this weight (the paper's beta, 1) x its cross-entropy joins "
+                              "D's loss. Square images; 0: off.", bounds="[0, inf)")
+    rotation_generator: float = setting("loss", 0.2, "With --rotation: G's weight (the paper's alpha) "
+                                        "on the head's cross-entropy for turned fakes, so G draws "
+                                        "images whose turn D can tell.", bounds="[0, inf)")
     r1_gamma: float = setting("loss", 0.0, "R1 penalty (Mescheder et al. 2018): gamma / 2 x E ||grad D(real)||^2 "
                               "in D's loss; 0 turns it off.", bounds="[0, inf)")
     r1_every: int = setting("loss", 1, "Lazy R1: apply the penalty every N D steps, scaled by N (StyleGAN2: 16).",

@@ -15,6 +15,7 @@ from gan_zoo.core import distribute, losses, records
 from gan_zoo.core.ema import GeneratorAverage
 from gan_zoo.core.losses import Objective
 from gan_zoo.core.optimizers import make_optimizer
+from gan_zoo.errors import UserError
 from gan_zoo.settings import speed_defaults
 
 
@@ -32,6 +33,8 @@ class TrainingState:
     lr_multiplier: tf.Variable  # the learning-rate factor each NaN recovery lowers
     epoch: tf.Variable  # the 0-based epoch, read in-graph by per-epoch schedules (top-k, the fade)
     lecam_anchors: Optional[tf.Variable]  # --lecam: moving averages of D's mean real, fake logits
+    rotation_features: Optional[keras.Model]  # --rotation: D's last features (D's own weights)
+    rotation_head: Optional[keras.Model]  # --rotation: the 4-way head on them, trained with D
     records: records.EpochMeans  # this epoch's figure sums (loss.csv's row)
     replicas: int  # replicas a step's loss is divided over
     policy: str  # the Keras dtype policy the networks were built under (mixed precision)
@@ -43,8 +46,9 @@ class TrainingState:
         g_optimizer = make_optimizer(config, config.g_lr, policy, config.fused_adam)
         d_optimizer = make_optimizer(config, config.d_lr, policy, config.fused_adam)
         # Built now so a checkpoint restores their slots instead of deferring them.
+        features, head = _rotation_head(config, discriminator, policy)
         g_optimizer.build(generator.trainable_variables)
-        d_optimizer.build(discriminator.trainable_variables)
+        d_optimizer.build(discriminator.trainable_variables + (head.trainable_variables if head else []))
         first = dict(trainable=False, aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
         average = None
         if config.ema_half_life:
@@ -61,7 +65,12 @@ class TrainingState:
             epoch=tf.Variable(0.0, dtype=tf.float32, name="epoch", **first),
             lecam_anchors=tf.Variable([0.0, 0.0], dtype=tf.float32, name="lecam_anchors", **first)
             if config.lecam else None,
-            records=records.EpochMeans(), replicas=replicas, policy=policy)
+            rotation_features=features, rotation_head=head, records=records.EpochMeans(), replicas=replicas, policy=policy)
+
+    def discriminator_variables(self):
+        """What D's optimizer updates: D's weights, and the rotation head's with --rotation."""
+        head = self.rotation_head.trainable_variables if self.rotation_head is not None else []
+        return self.discriminator.trainable_variables + head
 
     def set_learning_rates(self, config, epoch, progress):
         """Apply the learning-rate schedules (--lr_decay_epochs for 0-based `epoch`,
@@ -87,6 +96,8 @@ class TrainingState:
                          if "seed_generator_state" in v.path])
         if self.lecam_anchors is not None:
             parts["lecam_anchors"] = self.lecam_anchors
+        if self.rotation_head is not None:
+            parts["rotation_head"] = self.rotation_head
         if self.generator_average is not None:
             parts["generator_ema"] = self.generator_average.model
         parts["epoch_means"] = self.records  # an epoch's sums so far: a resumed row is whole
@@ -126,6 +137,21 @@ def on_several_cpus(strategy):
     """Whether this process runs several replicas on logical CPU devices."""
     devices = strategy.extended.worker_devices
     return len(devices) > 1 and all("CPU" in d for d in devices)
+
+
+def _rotation_head(config, discriminator, policy):
+    """(D's last features, a 4-way Dense head on them) for --rotation, else (None, None)."""
+    if not config.rotation:
+        return None, None
+    features = models.last_features(discriminator)
+    if features is None:
+        raise UserError(f"--rotation puts a head on D's last features, the input of its layer "
+                        f"named 'logit', which {discriminator.name} has none of: leave "
+                        f"--rotation at 0, or name D's output layer 'logit'.")
+    with distribute.dtype_policy(policy):
+        head = keras.Sequential([keras.layers.Flatten(), keras.layers.Dense(4)], name="rotation_head")
+        head.build(features.output.shape)
+    return features, head
 
 
 def _inner(optimizer):

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from gan_zoo.core import augment, distribute, losses, noise, records
 from gan_zoo import models
+from gan_zoo.errors import UserError
 from gan_zoo.settings.choices import parse_policy
 
 # Random draws of one step, each its own stateless stream (seeded by the step), so noise does
@@ -30,6 +31,10 @@ class Steps:
         self.generator, self.discriminator = state.generator, state.discriminator
         self.augmentations = parse_policy(config.diffaugment)
         self.consistency_augmentations = parse_policy(config.consistency_augment)
+        if config.rotation and spec.image_shape[0] != spec.image_shape[1]:
+            raise UserError(f"--rotation turns images by quarter turns, which keeps only a square's "
+                            f"shape; these are {spec.image_shape[0]}x{spec.image_shape[1]}: "
+                            f"leave --rotation at 0, or crop the data square.")
         # read when the steps are traced: the trainer recompiles when the epoch switches it off
         self.mismatch_active = self.mismatch_on_in(0)
 
@@ -45,9 +50,9 @@ class Steps:
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             fake, z, fake_condition = self._fake(images, condition, D_NOISE)
             d_loss, fake_logits = self.discriminator_loss(images, fake, condition, fake_condition)
-            g_loss = self.generator_loss(fake_logits, fake, images, z)
-        self._apply(d_tape, d_loss, self.discriminator, self.state.d_optimizer)
-        self._apply(g_tape, g_loss, self.generator, self.state.g_optimizer)
+            g_loss = self.generator_loss(fake_logits, fake, images, z, fake_condition)
+        self._apply(d_tape, d_loss, self.state.discriminator_variables(), self.state.d_optimizer)
+        self._apply(g_tape, g_loss, self.generator.trainable_variables, self.state.g_optimizer)
         self._constrain_critic()
         self._average_generator()
         self._record_g(g_loss)
@@ -56,14 +61,15 @@ class Steps:
         fake, _, fake_condition = self._fake(images, condition, D_NOISE)
         with tf.GradientTape() as tape:
             d_loss, _ = self.discriminator_loss(images, fake, condition, fake_condition)
-        self._apply(tape, d_loss, self.discriminator, self.state.d_optimizer)
+        self._apply(tape, d_loss, self.state.discriminator_variables(), self.state.d_optimizer)
         self._constrain_critic()
 
     def g_step(self, images, condition):
         with tf.GradientTape() as tape:
             fake, z, fake_condition = self._fake(images, condition, G_NOISE)
-            g_loss = self.generator_loss(self._judge(fake, fake_condition, call=0), fake, images, z)
-        self._apply(tape, g_loss, self.generator, self.state.g_optimizer)
+            g_loss = self.generator_loss(self._judge(fake, fake_condition, call=0), fake, images,
+                                         z, fake_condition)
+        self._apply(tape, g_loss, self.generator.trainable_variables, self.state.g_optimizer)
         self._average_generator()
         self._record_g(g_loss)
 
@@ -77,12 +83,13 @@ class Steps:
         return averaged[records.D_ACC], averaged[records.G_ACC]
 
     # --- the losses -----------------------------------------------------------------------
-    def generator_loss(self, fake_logits, fake, targets, z=None):
+    def generator_loss(self, fake_logits, fake, targets, z=None, condition=None):
         """--adv_weight x the adversarial loss, plus --l1_weight x L1 to the target (paired
         data: the reference's 0.3 / 0.7, pix2pix's 1 / 100), plus --mode_seeking x MSGAN's
         term on the batch's pairs (see _fake), plus --kl_weight x the losses G's layers added
         in the call that drew `fake` (StackGAN's KL), minus --diversity_sensitive x DSGAN's
-        reward on the same pairs. A zero weight leaves its term out."""
+        reward on the same pairs, plus (with --rotation) --rotation_generator x the rotation
+        head's loss on turned fakes (drawn for `condition`). A zero weight leaves its term out."""
         cfg = self.config
         g_loss = tf.constant(0.0)
         if cfg.adv_weight:
@@ -94,6 +101,8 @@ class Steps:
         if cfg.diversity_sensitive:
             g_loss -= cfg.diversity_sensitive * losses.diversity_sensitive_reward(
                 fake, z, cfg.diversity_bound)
+        if cfg.rotation and cfg.rotation_generator:
+            g_loss += cfg.rotation_generator * self._rotation_loss(fake, condition)
         if cfg.kl_weight and self.generator.losses:  # StackGAN's conditioning augmentation
             g_loss += cfg.kl_weight * tf.add_n([tf.cast(x, tf.float32) for x in self.generator.losses])
         return g_loss
@@ -174,7 +183,8 @@ class Steps:
     def _regularisers(self, images, condition, real_logits, fake, fake_condition, fake_logits):
         """--consistency x bCR's term (D's logit unchanged by --consistency_augment, on reals and
         fakes) plus --lecam x LeCam's (against anchors that then move towards this step's
-        mean logits, averaged over replicas); 0 when both are off."""
+        mean logits, averaged over replicas) plus --rotation x the rotation head's loss on
+        turned reals; 0 when all are off."""
         cfg, total = self.config, tf.constant(0.0)
         if cfg.consistency:
             for stream, x, c, logits in ((CONSISTENCY_REAL, images, condition, real_logits),
@@ -189,7 +199,19 @@ class Steps:
             means = distribute.mean_across_replicas(tf.stack(
                 [tf.reduce_mean(tf.cast(x, tf.float32)) for x in (real_logits, fake_logits)]))
             anchors.assign(LECAM_DECAY * anchors + (1.0 - LECAM_DECAY) * means)
+        if cfg.rotation:
+            total += cfg.rotation * self._rotation_loss(images, condition)
         return total
+
+    def _rotation_loss(self, images, condition):
+        """The rotation head's cross-entropy on `images`, example i turned by i mod 4 quarter
+        turns (every turn equally often; the data's order is already random)."""
+        turns = tf.range(tf.shape(images)[0]) % 4
+        turned = augment.quarter_turns(images, turns)
+        features = self.state.rotation_features
+        inputs = turned if len(features.inputs) == 1 else [turned, condition]
+        return losses.rotation_loss(self.state.rotation_head(features(inputs, training=True),
+                                                             training=True), turns)
 
     def _lazy_r1(self, images, condition):
         """gamma / 2 x R1, every r1_every-th step scaled by r1_every (0 on the others)."""
@@ -233,14 +255,13 @@ class Steps:
             condition = tf.concat([condition[:half], condition[:half], condition[2 * half:]], 0)
         return models.generate(self.generator, z, condition, training=True), z, condition
 
-    def _apply(self, tape, loss, model, optimizer):
+    def _apply(self, tape, loss, variables, optimizer):
         """One optimizer step on this replica's loss, scaled by 1 / replicas (see above)."""
         factor = 1.0 / self.state.replicas
         if hasattr(optimizer, "dynamic_scale"):  # float16: loss scaling against underflow
             factor *= tf.cast(optimizer.dynamic_scale, tf.float32)
-        grads = tape.gradient(loss, model.trainable_variables,
-                              output_gradients=tf.cast(factor, loss.dtype))
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        grads = tape.gradient(loss, variables, output_gradients=tf.cast(factor, loss.dtype))
+        optimizer.apply_gradients(zip(grads, variables))
 
     def _average_generator(self):
         """The EMA of G after its update (gan_zoo.core.ema), when the run keeps one."""
