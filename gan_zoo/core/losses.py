@@ -145,27 +145,29 @@ def l1_loss(targets, outputs):
 
 
 # --- diversity -------------------------------------------------------------------------------
-def _pair_ratio(fake, z):
+def _pair_ratio(fake, z, across=None):
     """Mean absolute difference of two images over that of the noise that drew them, the
-    pairs being example i and i + n/2 of the batch (drawn for one condition)."""
-    half = tf.shape(fake)[0] // 2
+    pairs being examples 2i and 2i + 1 of the batch (drawn for one condition). `across`, given,
+    averages each batch mean over the replicas (distribute.mean_across_replicas), so N replicas
+    compute the ratio of the global batch, as one device does."""
+    pairs = 2 * (tf.shape(fake)[0] // 2)
     fake, z = tf.cast(fake, tf.float32), tf.cast(z, tf.float32)
-    images = tf.reduce_mean(tf.abs(fake[:half] - fake[half:2 * half]))
-    noises = tf.reduce_mean(tf.abs(z[:half] - z[half:2 * half]))
+    means = tf.stack([tf.reduce_mean(tf.abs(x[0:pairs:2] - x[1:pairs:2])) for x in (fake, z)])
+    images, noises = tf.unstack(across(means) if across else means)
     return images / noises
 
 
-def mode_seeking_penalty(fake, z, eps=1e-5):
+def mode_seeking_penalty(fake, z, eps=1e-5, across=None):
     """MSGAN's term (Mao et al. 2019) for G to minimise: 1 / (ratio + eps), ratio the pairs'
     image distance over their noise distance (_pair_ratio). A G that ignores its noise
     (collapse within a condition) makes the ratio 0 and the term large."""
-    return 1.0 / (_pair_ratio(fake, z) + eps)
+    return 1.0 / (_pair_ratio(fake, z, across) + eps)
 
 
-def diversity_sensitive_reward(fake, z, bound):
+def diversity_sensitive_reward(fake, z, bound, across=None):
     """DSGAN's term (Yang et al. 2019) for G to maximise: min(ratio, bound), the same pairs'
     ratio, bounded so G is not paid for noise that moves images without limit."""
-    return tf.minimum(_pair_ratio(fake, z), bound)
+    return tf.minimum(_pair_ratio(fake, z, across), bound)
 
 
 def top_k_weights(fake_logits, fraction):

@@ -97,10 +97,11 @@ class Steps:
         if cfg.l1_weight:
             g_loss += cfg.l1_weight * losses.l1_loss(targets, fake)
         if cfg.mode_seeking:
-            g_loss += cfg.mode_seeking * losses.mode_seeking_penalty(fake, z)
+            g_loss += cfg.mode_seeking * losses.mode_seeking_penalty(
+                fake, z, across=distribute.mean_across_replicas)
         if cfg.diversity_sensitive:
             g_loss -= cfg.diversity_sensitive * losses.diversity_sensitive_reward(
-                fake, z, cfg.diversity_bound)
+                fake, z, cfg.diversity_bound, across=distribute.mean_across_replicas)
         if cfg.rotation and cfg.rotation_generator:
             g_loss += cfg.rotation_generator * self._rotation_loss(fake, condition)
         if cfg.kl_weight and self.generator.losses:  # StackGAN's conditioning augmentation
@@ -243,16 +244,16 @@ class Steps:
 
     def _fake(self, images, condition, stream):
         """(G's output, its noise, its condition) on this replica's share of the global
-        batch's noise for `stream`. With --mode_seeking or --diversity_sensitive the second half
-        of the batch takes the first half's conditions, so example i and i + n/2 are a pair:
-        one condition, two noise vectors."""
+        batch's noise for `stream`. With --mode_seeking or --diversity_sensitive example 2i + 1
+        takes example 2i's condition, so the two are a pair: one condition, two noise vectors
+        (adjacent, so a replica's share of an even split holds whole pairs, the ones one
+        device would pair)."""
         cfg = self.config
         z = distribute.global_batch_random(
             lambda n, seed: noise.stateless((n, cfg.noise_dim), cfg.noise, seed),
             distribute.batch_size_of(images), self._seed(stream))
         if (cfg.mode_seeking or cfg.diversity_sensitive) and self.spec.is_conditional:
-            half = tf.shape(condition)[0] // 2
-            condition = tf.concat([condition[:half], condition[:half], condition[2 * half:]], 0)
+            condition = tf.repeat(condition[0::2], 2, axis=0)[:distribute.batch_size_of(condition)]
         return models.generate(self.generator, z, condition, training=True), z, condition
 
     def _apply(self, tape, loss, variables, optimizer):
