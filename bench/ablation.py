@@ -130,8 +130,7 @@ VARIANTS = {
     },
     "mlp_cgan": {
         "recipe (since 2026-12-04: maxout_cgan's training, 2 D steps per G step, conditional "
-        "BatchNorm in G; since 2026-12-05 no spectral norm in D, R1 0.1 every 4 D steps; since "
-        "2026-12-07 mode seeking 0.1)": {},
+        "BatchNorm in G; since 2026-12-05 no spectral norm in D, R1 0.1 every 4 D steps)": {},
         "the recipe before 2026-12-04: published settings, projection D, GAN-CLS 0.5, EMA": dict(
             g_lr=2e-4, d_lr=2e-4, noise="uniform", real_label=1.0, spectral_norm=False,
             d_norm="batch", n_critic=1, g_conditioning="concat", ema_half_life=10000,

@@ -50,15 +50,16 @@ def _fashion(run_dir, model, **overrides):
 
 
 # Every family and every step kind: the fused D+G step (dcgan bce, BatchNorm in both nets),
-# --n_critic with the gradient penalty, clipping with RMSprop, the adaptive schedule, the BN MLP
-# with uniform noise, the conv cGAN with the label as channels, the Maxout D with dropout, and
-# its matching-aware term (real images with the next example's condition, across replicas).
+# --n_critic with the gradient penalty, clipping with RMSprop, the adaptive schedule, the MLP
+# cGAN with BatchNorm in G, its mode-seeking pairs (batch means averaged across replicas) and a
+# rotation head on D, the conv cGAN with the label as channels, the Maxout D with
+# dropout, and its matching-aware term (real images with the next example's condition).
 EQUIVALENT = {
     "dcgan_bce": lambda d: _faces(d),
     "dcgan_wgan_gp": lambda d: _faces(d, loss="wgan_gp", n_critic=2),
     "dcgan_wgan_clip": lambda d: _faces(d, loss="wgan", n_critic=2),
     "dcgan_adaptive": lambda d: _faces(d, adaptive_schedule=True, adaptive_burst=2),
-    "mlp_cgan": lambda d: _fashion(d, "mlp_cgan"),
+    "mlp_cgan": lambda d: _fashion(d, "mlp_cgan", mode_seeking=0.1, rotation=1.0),
     "conv_cgan": lambda d: _fashion(d, "conv_cgan"),
     "maxout_cgan": lambda d: _fashion(d, "maxout_cgan"),
 }

@@ -6,8 +6,11 @@ own files: docs/quality_vs_minutes.png and the table between docs/results.md's m
 Reads the run dirs tools/ship_results.py trained (metrics.csv: the in-loop scores of each
 epoch, --eval_samples of them; timing.csv: each epoch's seconds of training steps, scoring
 excluded). A two-stage recipe's second stage starts where its first stage's minutes end.
-Run it after ship_results.py, on the same machine; it trains nothing.
+Each recipe's points are kept in docs/quality_curves.json with the CPU they were measured on,
+so a later call with only some runs at hand redraws the others from there. Run it after
+ship_results.py, on the same machine; it trains nothing.
 """
+import json
 import csv
 import os
 import platform
@@ -25,6 +28,7 @@ import ship_results  # noqa: E402  (its --runs flag names the release runs)
 
 FLAGS = ship_results.FLAGS
 FIGURE = os.path.join("docs", "quality_vs_minutes.png")
+POINTS = os.path.join("docs", "quality_curves.json")  # {recipe: {"cpu": ..., "points": [...]}}
 START, END = "<!-- curves:start -->", "<!-- curves:end -->"
 PANELS = (("FID", "FID (classifier features, log scale)"), ("recall", "recall"),
           ("worst_class_coverage", "worst-class coverage"), ("label_accuracy", "label accuracy"))
@@ -66,13 +70,38 @@ def curves():
     return found
 
 
+def cpu():
+    """This machine in a few words: architecture, the ISA extensions that move TF's speed, cores."""
+    with open("/proc/cpuinfo") as fh:
+        isa = " ".join(sorted(set(re.findall(r"\b(avx2|avx512f|avx512_bf16|amx_bf16)\b", fh.read()))))
+    return f"{platform.machine()}, {isa or 'no AVX2'}, {os.cpu_count()} cores"
+
+
+def merged(found):
+    """{recipe: (cpu, points)}: the recipes found here now, and the others as last stored."""
+    path = os.path.join(ROOT, POINTS)
+    stored = {}
+    if os.path.exists(path):
+        with open(path) as fh:
+            stored = {name: (entry["cpu"], [tuple(p) for p in entry["points"]])
+                      for name, entry in json.load(fh).items()}
+    stored.update({name: (cpu(), points) for name, points in found.items()})
+    ordered = {name: stored[name] for name in ship_results.RECIPES if name in stored}
+    with open(path, "w") as fh:  # one point a line: [minutes, epoch, {score: value}]
+        fh.write("{\n" + ",\n".join(
+            f' {json.dumps(name)}: {{"cpu": {json.dumps(c)}, "points": [\n  '
+            + ",\n  ".join(json.dumps(list(point)) for point in points) + "]}"
+            for name, (c, points) in ordered.items()) + "\n}\n")
+    return ordered
+
+
 def plot(found):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, len(PANELS), figsize=(4 * len(PANELS), 3.4))
     for ax, (key, title) in zip(axes, PANELS):
-        for name, points in found.items():
+        for name, (_, points) in found.items():
             ax.plot([m for m, _, _ in points], [s.get(key, float("nan")) for _, _, s in points], marker=".",
                     label=name)
         ax.set_title(title, fontsize=10)
@@ -86,23 +115,25 @@ def plot(found):
 
 def table(found):
     lines = ["| recipe | minutes | best in-loop FID (epoch, minute) | recall there | worst-class coverage there | "
-             "label accuracy there |", "|---|---|---|---|---|---|"]
-    for name, points in found.items():
+             "label accuracy there | CPU |", "|---|---|---|---|---|---|---|"]
+    for name, (machine, points) in found.items():
         minute, epoch, best = min(points, key=lambda point: point[2]["FID"])
         lines.append(f"| `{name}` | {points[-1][0]:.1f} | {best['FID']:.1f} ({epoch}, {minute:.1f}) | "
                      f"{best.get('recall', float('nan')):.3f} | {best.get('worst_class_coverage', float('nan')):.3f} | "
-                     f"{best.get('label_accuracy', float('nan')):.3f} |")
-    with open("/proc/cpuinfo") as fh:
-        isa = " ".join(sorted(set(re.findall(r"\b(avx2|avx512f|avx512_bf16|amx_bf16)\b", fh.read()))))
-    lines += ["", f"Made by `python tools/quality_curves.py` from the release runs' metrics.csv (in-loop "
-              f"scores of each epoch) and timing.csv, on {platform.machine()} with {isa or 'no AVX2'}, "
-              f"{os.cpu_count()} cores. A two-stage recipe's curve runs through both stages (stage I's "
-              f"images nearest-upsampled), its minutes added up."]
+                     f"{best.get('label_accuracy', float('nan')):.3f} | {machine} |")
+    lines += ["", "Made by `python tools/quality_curves.py` from runs of the release commands (under the "
+              "README's table; a curve may come from a later run of the command than the shipped "
+              "generator's, `tools/ship_results.py --score=false` trains one without shipping): "
+              "their metrics.csv (in-loop scores of each epoch, 1,000 samples) and timing.csv "
+              "(training steps only, scoring excluded), kept in quality_curves.json. Minutes on one "
+              "CPU compare only with minutes "
+              "on the same kind of CPU. A two-stage recipe's curve runs through both stages (stage "
+              "I's images nearest-upsampled), its minutes added up."]
     return "\n".join(lines)
 
 
 def main(_):
-    found = curves()
+    found = merged(curves())
     if not found:
         raise SystemExit(f"no finished release runs under {FLAGS.runs}: run tools/ship_results.py first.")
     plot(found)
