@@ -65,7 +65,8 @@ class TrainingState:
             epoch=tf.Variable(0.0, dtype=tf.float32, name="epoch", **first),
             lecam_anchors=tf.Variable([0.0, 0.0], dtype=tf.float32, name="lecam_anchors", **first)
             if config.lecam else None,
-            rotation_features=features, rotation_head=head, records=records.EpochMeans(), replicas=replicas, policy=policy)
+            rotation_features=features, rotation_head=head, records=records.EpochMeans(),
+            replicas=replicas, policy=policy)
 
     def discriminator_variables(self):
         """What D's optimizer updates: D's weights, and the rotation head's with --rotation."""
