@@ -11,7 +11,6 @@ script, on one machine (the ISA is printed beside the table).
 """
 import json
 import os
-import re
 import shutil
 import sys
 import time
@@ -197,18 +196,13 @@ flags.DEFINE_string("out_dir", "runs/ablation", "Where the variants' run dirs go
 FLAGS = flags.FLAGS
 
 
-def isa():
-    with open("/proc/cpuinfo") as f:
-        found = set(re.findall(r"\b(avx2|avx512f|avx512_bf16|amx_bf16)\b", f.read()))
-    return " ".join(sorted(found)) or "no AVX2"
-
-
 def main(argv):
     del argv
     from gan_zoo.settings import config
     from gan_zoo import data
     from gan_zoo.run import loop
     from gan_zoo.run.run_files import RunFiles, read_csv
+    from gan_zoo.settings import speed_defaults
     variants = list(enumerate(VARIANTS[FLAGS.model].items()))
     if FLAGS.variants:
         wanted = FLAGS.variants.split(",")
@@ -232,7 +226,7 @@ def main(argv):
                      seconds))
         print(name, rows[-1][1], f"{seconds:.0f} s", flush=True)
     print(f"\n{FLAGS.model} on {FLAGS.dataset}, {FLAGS.epochs} epochs, {FLAGS.eval_samples} "
-          f"samples, CPU: {isa()}, {os.cpu_count()} cores\n")
+          f"samples, CPU: {speed_defaults.isa()}, {os.cpu_count()} cores\n")
     shown = [k for k in SCORES if any(k in scores for _, scores, _ in rows)]
     print("| variant | " + " | ".join(shown) + " | wall s |")
     print("|---" * (len(shown) + 2) + "|")

@@ -9,7 +9,6 @@ shipped classifier, FID in its features, recall, and SWD on the pixels (x 1e3). 
 seconds are the runs' own timing.csv sums (scoring in the loop excluded); the ISA is printed.
 """
 import os
-import re
 import shutil
 import sys
 
@@ -34,11 +33,6 @@ FLAGS = flags.FLAGS
 ARMS = ("stage II", "stage I, bicubic upsampling", "stage I as trained (nearest)", "one stage")
 
 
-def isa():
-    with open("/proc/cpuinfo") as f:
-        return " ".join(sorted(set(re.findall(r"\b(avx2|avx512f|avx512_bf16|amx_bf16)\b", f.read()))))
-
-
 def _train(arm, **settings):
     from gan_zoo.settings import config
     from gan_zoo import data
@@ -61,6 +55,7 @@ def main(argv):
     from gan_zoo.eval import metrics, scoring
     from gan_zoo.run.loop import scorer_for
     from gan_zoo.run.run_dir import restore_generator
+    from gan_zoo.settings import speed_defaults
     dirs = {k: os.path.join(FLAGS.out_dir, k) for k in ("stage1", "stage2", "one_stage")}
     seconds = {"stage1": _train("stage1", recipe="stackgan", run_dir=dirs["stage1"], epochs=FLAGS.stage1_epochs)}
     seconds["stage2"] = _train("stage2", recipe="stackgan", stage=2, stage1_run=dirs["stage1"],
@@ -86,7 +81,7 @@ def main(argv):
                ARMS[2]: seconds["stage1"], ARMS[3]: seconds["one_stage"]}
     print(f"\n{FLAGS.dataset}, {scorer.num_samples} samples, stage I {FLAGS.stage1_epochs} + "
           f"stage II {FLAGS.stage2_epochs} epochs, {FLAGS.one_stage_model} {FLAGS.one_stage_epochs} "
-          f"epochs; CPU: {isa()}, {os.cpu_count()} cores\n")
+          f"epochs; CPU: {speed_defaults.isa()}, {os.cpu_count()} cores\n")
     print("| images | label acc. | FID | recall | SWD | trained s |\n|---|---|---|---|---|---|")
     for arm in ARMS:
         fake = scorer.samples(draw[arm])

@@ -27,6 +27,9 @@ def test_machine_class_from_cpu_flags(real_class, tmp_path):
     cpuinfo.write_text("processor\t: 0\nmodel name\t: X\nflags\t\t: fpu avx2 avx512f avx512_bf16\n")
     assert speed_defaults.cpu_flags(str(cpuinfo)) == {"fpu", "avx2", "avx512f", "avx512_bf16"}
     assert speed_defaults.cpu_flags(str(tmp_path / "missing")) == set()
+    # what benchmarks record beside a figure: the flags that set the class, nothing else
+    assert speed_defaults.isa({"fpu", "avx512_bf16", "avx2", "avx512f"}) == "avx2 avx512f avx512_bf16"
+    assert speed_defaults.isa({"neon"}) == "no AVX2"
 
 
 def test_machine_class_override(monkeypatch):

@@ -14,7 +14,6 @@ import json
 import csv
 import os
 import platform
-import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -72,9 +71,8 @@ def curves():
 
 def cpu():
     """This machine in a few words: architecture, the ISA extensions that move TF's speed, cores."""
-    with open("/proc/cpuinfo") as fh:
-        isa = " ".join(sorted(set(re.findall(r"\b(avx2|avx512f|avx512_bf16|amx_bf16)\b", fh.read()))))
-    return f"{platform.machine()}, {isa or 'no AVX2'}, {os.cpu_count()} cores"
+    from gan_zoo.settings import speed_defaults
+    return f"{platform.machine()}, {speed_defaults.isa()}, {os.cpu_count()} cores"
 
 
 def merged(found):

@@ -11,8 +11,6 @@ curve. Fashion-MNIST comes from TFDS_DATA_DIR or Debian's dataset-fashion-mnist.
 """
 import json
 import os
-import platform
-import re
 import subprocess
 import sys
 
@@ -67,21 +65,13 @@ def figure(rows):
     plt.close(fig)
 
 
-def isa():
-    try:
-        with open("/proc/cpuinfo") as fh:
-            found = set(re.findall(r"\b(avx2|avx512f|avx512_bf16|amx_bf16)\b", fh.read()))
-        return " ".join(sorted(found)) or "none of avx2/avx512"
-    except OSError:
-        return platform.machine()
-
-
 def section(rows, config):
     from gan_zoo.run.run_files import RunFiles, read_csv
+    from gan_zoo.settings import speed_defaults
     timing = read_csv(RunFiles(FLAGS.run_dir).timing_csv)
     minutes = timing["seconds"].cumsum() / 60
     per_epoch = {int(e): m for e, m in zip(timing["epoch"], minutes)}
-    lines = [f"Measured: `{' '.join(command())}` ({os.cpu_count()} CPU cores, ISA {isa()}; "
+    lines = [f"Measured: `{' '.join(command())}` ({os.cpu_count()} CPU cores, ISA {speed_defaults.isa()}; "
              f"scores of {config['eval_samples']:,} samples against the test split, so FID is "
              "higher than the 10,000-sample figures of the results table).", "",
              f"![quality against images shown]({os.path.basename(FIGURE)})", "",

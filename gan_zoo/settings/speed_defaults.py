@@ -45,6 +45,13 @@ def cpu_flags(cpuinfo="/proc/cpuinfo"):
     return frozenset()
 
 
+def isa(flags=None):
+    """The instruction sets that decide TF's speed on this CPU, in a few words: what a
+    benchmark or a measured curve records beside its figures."""
+    flags = cpu_flags() if flags is None else flags
+    return " ".join(f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags) or "no AVX2"
+
+
 def machine_class(flags=None, gpus=None):
     """gpu, cpu-amx, cpu-avx512_bf16, cpu-avx512, cpu-avx2 or cpu: the best unit of the kind
     that decides XLA's and bfloat16's worth. GAN_ZOO_MACHINE_CLASS overrides it."""
