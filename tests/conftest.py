@@ -171,3 +171,26 @@ LONGEST_FIRST = ("test_quality.py", "test_crash_safety.py", "test_distribute.py"
 def pytest_collection_modifyitems(items):
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(os.path.basename(str(item.fspath)), len(rank)))
+
+
+# The files that read the session fixtures `short_run` and `exports`: a session fixture is
+# built once per worker process, so under plain --dist loadfile both workers trained and
+# exported the same runs. These files go to one worker together, which builds them once.
+SHARED_RUN_FILES = frozenset({"test_training.py", "test_label_family.py", "test_nothing_lost.py",
+                              "test_serving.py", "test_explore.py", "test_pretrained.py"})
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """--dist loadfile, with SHARED_RUN_FILES as one unit of work (where the unit stands in
+    the queue: where its first file stands in LONGEST_FIRST's order)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SharedRunFilesTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid):
+            path = super()._split_scope(nodeid)
+            return "shared runs" if os.path.basename(path) in SHARED_RUN_FILES else path
+
+    return SharedRunFilesTogether(config, log)
