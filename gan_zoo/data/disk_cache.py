@@ -56,9 +56,11 @@ class DecodedCache:
         return out.reshape(-1, *self.image_shape)
 
     def gather(self, indices):
-        """`rows` inside a tf.data map (the reads release the GIL: parallel calls overlap)."""
+        """`rows` inside a tf.data map (the reads release the GIL: parallel calls overlap).
+        The batch keeps the indices' static length, as a gather from memory does: a train step
+        traced for [None, ...] is optimised into other kernels, whose float rounding differs."""
         images = tf.numpy_function(self.rows, [indices], tf.uint8, stateful=False)
-        return tf.ensure_shape(images, (None, *self.image_shape))
+        return tf.ensure_shape(images, (indices.shape[0], *self.image_shape))
 
 
 def build(root, key, images_and_labels, expected, image_shape, log):
