@@ -171,6 +171,12 @@ LONGEST_FIRST = ("test_quality.py", "test_crash_safety.py", "test_distribute.py"
 def pytest_collection_modifyitems(items):
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(os.path.basename(str(item.fspath)), len(rank)))
+    # `exports` reads `short_run`, so a file that needs either lists it among its fixtures
+    readers = {os.path.basename(str(item.fspath)) for item in items
+               if "short_run" in getattr(item, "fixturenames", ())}
+    if readers - SHARED_RUN_FILES:
+        raise pytest.UsageError(f"{sorted(readers - SHARED_RUN_FILES)} read the short_run/exports "
+                                "fixtures: add them to SHARED_RUN_FILES in tests/conftest.py")
 
 
 # The files that read the session fixtures `short_run` and `exports`: a session fixture is

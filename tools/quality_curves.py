@@ -137,7 +137,7 @@ def table(found):
     lines += ["", "Made by `python tools/quality_curves.py` from runs of the release commands (under the "
               "README's table; a curve may come from a later run of the command than the shipped "
               "generator's, `tools/ship_results.py --score=false` trains one without shipping): "
-              "their metrics.csv (in-loop scores of each epoch, 1,000 samples) and timing.csv "
+              "their metrics.csv (in-loop scores of each epoch, on `--eval_samples` samples) and timing.csv "
               "(training steps only, scoring excluded), kept in quality_curves.json, a curve per "
               "recipe and kind of CPU (a line style per CPU in the figure). Minutes on one CPU "
               "compare only with minutes on the same kind of CPU. A two-stage recipe's curve runs through both stages (stage "
